@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs the benches (bench/http.ts) against dist/mailroom; args go to bench/http.ts.
+#   bash bench/run.sh                 full run (~1 min)
+#   bash bench/run.sh --seconds 3 --cold-runs 3   quick look
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v wrk >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bench: installing wrk" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+  else
+    echo "bench: wrk is required (apt-get install wrk)" >&2
+    exit 1
+  fi
+fi
+if [ ! -x "${MAILROOM_BIN:-dist/mailroom}" ]; then
+  echo "bench: building dist/mailroom" >&2
+  bun run build
+fi
+exec bun bench/http.ts "$@"
