@@ -1,0 +1,91 @@
+/**
+ * createApp(deps): the Elysia application with every feature mounted under /api/v1. Never listens
+ * (main.ts and the tests share it).
+ */
+import { Elysia } from "elysia";
+import type { Deps } from "./deps";
+import { parseBody } from "./http/compat";
+import { AppError, codeToStatus } from "./http/errors";
+import { requestMeta } from "./http/request";
+import { createAllowLookup } from "./http/routes-table";
+import { accessTokenRoutes } from "./features/access_tokens/routes";
+import { auditLogRoutes } from "./features/audit_log/routes";
+import { channelRoutes } from "./features/channels/routes";
+import { discoveryRoutes } from "./features/discovery/routes";
+import type { RouteInfo } from "./features/discovery/service";
+import { VERSION } from "./version";
+
+/** Every /api/v1 feature; the dashboard mirror (/admin/api/v1) mounts the same list. */
+export const apiFeatures = (deps: Deps, routes: () => readonly RouteInfo[]) => [
+  discoveryRoutes(deps, routes),
+  accessTokenRoutes(deps),
+  channelRoutes(deps),
+  auditLogRoutes(deps),
+];
+
+const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
+
+export function createApp(deps: Deps) {
+  const api = new Elysia({ prefix: "/api/v1" });
+  let routeInfo: RouteInfo[] | null = null;
+  const routes = () => (routeInfo ??= apiRoutes(app.routes));
+  for (const feature of apiFeatures(deps, routes)) api.use(feature);
+
+  const app = new Elysia()
+    .onParse(({ request }) => parseBody(request, deps.config.maxBodyBytes))
+    .onError(({ error, code, request, set, path }) => {
+      const meta = requestMeta(request);
+      let e: AppError;
+      if (error instanceof AppError) e = error;
+      else if (code === "NOT_FOUND") {
+        const allow = allowed(path.replace(/\.json$/, ""));
+        e = allow.length ? new AppError("method_not_allowed", "Method Not Allowed", {}, { allow: allow.join(", ") }) : new AppError("not_found", "Not Found");
+      } else if (code === "PARSE") e = new AppError("bad_request", "Invalid JSON body");
+      else if (isBusy(error)) e = new AppError("unavailable", "Server error (503): service unavailable", {}, { "retry-after": "5" });
+      else {
+        deps.log.error("http.error", { request_id: meta.id, error: String(error), stack: (error as Error)?.stack });
+        e = new AppError("internal", "Server error (500): internal", { request_id: meta.id });
+      }
+      return new Response(JSON.stringify(e.body()), {
+        status: codeToStatus[e.code],
+        headers: { ...(set.headers as Record<string, string>), ...JSON_HEADERS, ...e.headers },
+      });
+    })
+    .get("/healthz", () => {
+      try {
+        deps.database.raw.prepare("SELECT 1").get();
+        return { status: "ok", version: VERSION, db: "ok" };
+      } catch {
+        return new Response(JSON.stringify({ status: "error", version: VERSION, db: "error" }), { status: 503, headers: JSON_HEADERS });
+      }
+    })
+    .use(api);
+
+  const allowed = createAllowLookup(() => app.routes);
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;
+
+interface RegisteredRoute {
+  method: string;
+  path: string;
+  hooks?: { detail?: Record<string, unknown> };
+}
+
+/** The /api/v1 routes with the access rule their `permission` macro published. */
+export function apiRoutes(routes: readonly RegisteredRoute[]): RouteInfo[] {
+  return routes
+    .filter((r) => r.path.startsWith("/api/v1/") && r.hooks?.detail && "x-required-permissions" in r.hooks.detail)
+    .map((r) => ({
+      method: r.method,
+      path: r.path,
+      permissions: r.hooks!.detail!["x-required-permissions"] as string[],
+      scopeAll: !!r.hooks!.detail!["x-scope-all"],
+    }));
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  return code === "SQLITE_BUSY" || code === "SQLITE_LOCKED";
+}

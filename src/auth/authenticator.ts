@@ -1,0 +1,128 @@
+/**
+ * Token authentication, transport-neutral (HTTP and SMTP AUTH both call it), in the check order of
+ * API.md §2.1: format/checksum → hash lookup (incl. grace value) → expiry → failed-auth limiter →
+ * IP allowlist. Then `charge()` applies the per-token buckets of §1.7.
+ */
+import type { Config } from "@/config";
+import { AppError, forbidden, unauthorized } from "@/http/errors";
+import type { Clock } from "@/lib/time";
+import { hashToken, isWellFormedToken } from "@/lib/tokens";
+import type { AuthCache, CachedToken } from "./cache";
+import { ipInCidrs } from "./ip";
+import type { Principal } from "./principal";
+import { RateLimiter, type BucketState } from "./rate-limiter";
+import type { UsageRecorder } from "./usage";
+
+export type BucketName = "general" | "send";
+
+/** Failed authentications allowed per IP per minute before 401s turn into 429s. */
+const FAILED_AUTH_PER_MINUTE = 30;
+
+export interface Charge {
+  bucket: BucketName;
+  state: BucketState;
+}
+
+export class Authenticator {
+  readonly limiter = new RateLimiter();
+
+  constructor(
+    private readonly config: Readonly<Config>,
+    private readonly clock: Clock,
+    readonly cache: AuthCache,
+    readonly usage: UsageRecorder,
+  ) {}
+
+  /**
+   * Resolves a token value to a principal.
+   * @throws AppError 401 (missing/unknown/expired), 429 (too many failed attempts from `ip`), 403 (IP).
+   */
+  authenticate(value: string | null, ip: string, userAgent: string | null = null): Principal {
+    const now = this.clock.now();
+    if (!value || !isWellFormedToken(value)) throw this.failed(ip, now, unauthorized());
+    const match = this.cache.findByHash(hashToken(value), now);
+    if (!match) throw this.failed(ip, now, unauthorized());
+    const { token } = match;
+    if (token.row.expires_at !== null && token.row.expires_at <= now) {
+      throw this.failed(ip, now, unauthorized("API token has expired"));
+    }
+    if (token.allowedIps.length > 0 && !ipInCidrs(ip, token.allowedIps)) {
+      throw forbidden(`Request IP ${ip} is not allowed for this token`);
+    }
+    this.usage.record(token.id, ip, now);
+    return {
+      kind: "token",
+      id: token.id,
+      label: token.row.name,
+      permissions: token.permissions,
+      scope: token.row.scope,
+      channelIds: token.channelIds,
+      token,
+      viaPreviousValue: match.viaPreviousValue,
+      ip,
+      userAgent,
+    };
+  }
+
+  /** Counts a request about to get a 401; past the per-IP limit it becomes a 429. */
+  failed(ip: string, now: number, error: AppError): AppError {
+    const state = this.limiter.take(`fail:${ip}`, FAILED_AUTH_PER_MINUTE, now);
+    return state.allowed ? error : rateLimited(state);
+  }
+
+  /** Effective per-minute limit of a bucket for a token; 0 = unlimited. */
+  effectiveLimit(token: CachedToken | null, bucket: BucketName): number {
+    const instance = bucket === "general" ? this.config.rateLimitGeneral : this.config.rateLimitSend;
+    const override = token ? (bucket === "general" ? token.row.rate_limit_general : token.row.rate_limit_send) : null;
+    return override ?? instance;
+  }
+
+  /**
+   * Takes `cost` tokens from the principal's bucket (all or nothing). Admins and unlimited buckets
+   * are not charged (null).
+   * @throws AppError 429 with Retry-After and the bucket headers.
+   */
+  charge(principal: Principal, bucket: BucketName, cost = 1): Charge | null {
+    if (principal.kind !== "token") return null;
+    const limit = this.effectiveLimit(principal.token, bucket);
+    if (limit === 0) return null;
+    const state = this.limiter.take(`${principal.id}:${bucket}`, limit, this.clock.now(), cost);
+    const charge = { bucket, state };
+    if (!state.allowed) throw rateLimited(state, this.rateLimitHeaders(principal, charge));
+    return charge;
+  }
+
+  /** Current state of a bucket without charging it (whoami's `rate_limits`). */
+  peek(principal: Principal, bucket: BucketName): BucketState | null {
+    const limit = this.effectiveLimit(principal.token, bucket);
+    if (principal.kind !== "token" || limit === 0) return null;
+    return this.limiter.peek(`${principal.id}:${bucket}`, limit, this.clock.now());
+  }
+
+  /** X-RateLimit-* and IETF RateLimit-Policy/RateLimit headers for the charged bucket. */
+  rateLimitHeaders(principal: Principal, charge: Charge): Record<string, string> {
+    const { state, bucket } = charge;
+    const policies: string[] = [];
+    for (const b of ["general", "send"] as const) {
+      const q = this.effectiveLimit(principal.token, b);
+      if (q > 0) policies.push(`"${b}";q=${q};w=60`);
+    }
+    return {
+      "x-ratelimit-limit": String(state.limit),
+      "x-ratelimit-remaining": String(state.remaining),
+      "x-ratelimit-reset": String(state.reset),
+      "ratelimit-policy": policies.join(", "),
+      ratelimit: `"${bucket}";r=${state.remaining};t=${state.secondsToFull}`,
+    };
+  }
+
+  /** Drops idle limiter state and flushes usage; called once per second by the server. */
+  tick(): void {
+    this.usage.flush();
+    this.limiter.prune(this.clock.now());
+  }
+}
+
+function rateLimited(state: BucketState, headers: Record<string, string> = {}): AppError {
+  return new AppError("rate_limited", "Rate limit exceeded. Please retry later.", {}, { ...headers, "retry-after": String(state.retryAfter) });
+}

@@ -1,0 +1,115 @@
+/**
+ * In-memory view of access tokens and channels for the request hot path: no SELECT per request in
+ * steady state. Invalidated synchronously by every token/channel write in this process
+ * (`invalidate()`), and when another process (the CLI) commits (foreign-write detector).
+ */
+import { and, eq, gt, sql } from "drizzle-orm";
+import type { Database } from "@/db/client";
+import { createForeignWriteDetector } from "@/db/change-detector";
+import { access_token_channels, access_tokens, channels, type AccessToken, type Channel } from "@/db/schema";
+import type { Permission } from "./permissions";
+import { parseCidr, type ParsedCidr } from "./ip";
+import { hashesEqual } from "@/lib/tokens";
+
+export interface CachedToken {
+  row: AccessToken;
+  id: number;
+  permissions: ReadonlySet<Permission>;
+  channelIds: readonly number[];
+  allowedIps: readonly ParsedCidr[];
+}
+
+export interface TokenMatch {
+  token: CachedToken;
+  /** The request used the previous value during a refresh grace period. */
+  viaPreviousValue: boolean;
+}
+
+export class AuthCache {
+  private tokens = new Map<string, TokenMatch>();
+  private channelList: Channel[] | null = null;
+  private channelsById = new Map<number, Channel>();
+  private channelsBySlug = new Map<string, Channel>();
+  private readonly foreignWrite: () => boolean;
+  private readonly byHash;
+  private readonly byPreviousHash;
+  private readonly channelIdsOf;
+
+  constructor(private readonly database: Database) {
+    const db = database.db;
+    this.foreignWrite = createForeignWriteDetector(database);
+    this.byHash = db.select().from(access_tokens).where(eq(access_tokens.token_hash, placeholder("hash"))).prepare();
+    this.byPreviousHash = db
+      .select()
+      .from(access_tokens)
+      .where(and(eq(access_tokens.previous_token_hash, placeholder("hash")), gt(access_tokens.previous_expires_at, placeholder("now"))))
+      .prepare();
+    this.channelIdsOf = db
+      .select({ id: access_token_channels.channel_id })
+      .from(access_token_channels)
+      .where(eq(access_token_channels.token_id, placeholder("id")))
+      .prepare();
+  }
+
+  /** Drops everything; the next lookups reload from the database. */
+  invalidate(): void {
+    this.tokens.clear();
+    this.channelList = null;
+  }
+
+  private sync(): void {
+    if (this.foreignWrite()) this.invalidate();
+  }
+
+  /** The token whose current (or unexpired previous) value hashes to `hash`, or null. */
+  findByHash(hash: string, now: number): TokenMatch | null {
+    this.sync();
+    const cached = this.tokens.get(hash);
+    if (cached) {
+      const stored = cached.viaPreviousValue ? cached.token.row.previous_token_hash! : cached.token.row.token_hash;
+      if (!hashesEqual(stored, hash)) return null;
+      if (cached.viaPreviousValue && (cached.token.row.previous_expires_at ?? 0) <= now) return null;
+      return cached;
+    }
+    const current = this.byHash.get({ hash }) as AccessToken | undefined;
+    const row = current ?? (this.byPreviousHash.get({ hash, now }) as AccessToken | undefined);
+    if (!row) return null;
+    const match: TokenMatch = { token: this.build(row), viaPreviousValue: !current };
+    this.tokens.set(hash, match);
+    return match;
+  }
+
+  private build(row: AccessToken): CachedToken {
+    const ids = (this.channelIdsOf.all({ id: row.id }) as { id: number }[]).map((r) => r.id).sort((a, b) => a - b);
+    return {
+      row,
+      id: row.id,
+      permissions: new Set(row.permissions as Permission[]),
+      channelIds: ids,
+      allowedIps: row.allowed_ips.map(parseCidr).filter((c): c is ParsedCidr => c !== null),
+    };
+  }
+
+  /** Every channel, ordered by id (cached). */
+  channels(): readonly Channel[] {
+    this.sync();
+    if (!this.channelList) {
+      this.channelList = this.database.db.select().from(channels).orderBy(channels.id).all();
+      this.channelsById = new Map(this.channelList.map((c) => [c.id, c]));
+      this.channelsBySlug = new Map(this.channelList.map((c) => [c.slug, c]));
+    }
+    return this.channelList;
+  }
+
+  channelById(id: number): Channel | undefined {
+    this.channels();
+    return this.channelsById.get(id);
+  }
+
+  channelBySlug(slug: string): Channel | undefined {
+    this.channels();
+    return this.channelsBySlug.get(slug);
+  }
+}
+
+const placeholder = (name: string) => sql.placeholder(name);

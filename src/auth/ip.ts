@@ -1,0 +1,72 @@
+/**
+ * Client IP, HTTPS and CIDR rules (API.md §1.1, §2.1) on ipaddr.js. IPv4-mapped IPv6 peers
+ * (::ffff:a.b.c.d) are treated as their IPv4 address everywhere.
+ */
+import ipaddr from "ipaddr.js";
+
+export type ParsedCidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+/** Parses an IP or CIDR; a bare IP becomes /32 or /128. Returns null when invalid. */
+export function parseCidr(value: string): ParsedCidr | null {
+  try {
+    if (value.includes("/")) {
+      const [addr, bits] = ipaddr.parseCIDR(value.trim());
+      return [unmap(addr), addr.kind() === "ipv6" && unmap(addr).kind() === "ipv4" ? bits - 96 : bits];
+    }
+    const addr = unmap(ipaddr.parse(value.trim()));
+    return [addr, addr.kind() === "ipv4" ? 32 : 128];
+  } catch {
+    return null;
+  }
+}
+
+/** Canonical text of a CIDR (network address + prefix), e.g. "203.0.113.7" → "203.0.113.7/32". */
+export function formatCidr([addr, bits]: ParsedCidr): string {
+  const network =
+    addr.kind() === "ipv4"
+      ? ipaddr.IPv4.networkAddressFromCIDR(`${addr.toString()}/${bits}`)
+      : ipaddr.IPv6.networkAddressFromCIDR(`${addr.toString()}/${bits}`);
+  return `${network.toString()}/${bits}`;
+}
+
+function unmap(addr: ipaddr.IPv4 | ipaddr.IPv6): ipaddr.IPv4 | ipaddr.IPv6 {
+  return addr.kind() === "ipv6" && (addr as ipaddr.IPv6).isIPv4MappedAddress() ? (addr as ipaddr.IPv6).toIPv4Address() : addr;
+}
+
+export function parseIp(value: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
+  try {
+    return unmap(ipaddr.parse(value));
+  } catch {
+    return null;
+  }
+}
+
+/** Normalised textual IP ("::ffff:127.0.0.1" → "127.0.0.1"); the input when unparseable. */
+export const normalizeIp = (value: string): string => parseIp(value)?.toString() ?? value;
+
+export function ipInCidrs(ip: string, cidrs: readonly ParsedCidr[]): boolean {
+  const addr = parseIp(ip);
+  if (!addr) return false;
+  return cidrs.some(([net, bits]) => net.kind() === addr.kind() && addr.match(net as never, bits));
+}
+
+/** Is `inner` entirely inside `outer`? */
+export function cidrWithin(inner: ParsedCidr, outer: ParsedCidr): boolean {
+  return inner[0].kind() === outer[0].kind() && inner[1] >= outer[1] && inner[0].match(outer[0] as never, outer[1]);
+}
+
+export const isLoopback = (ip: string): boolean => parseIp(ip)?.range() === "loopback";
+
+/**
+ * The client IP: the peer, or — when the peer is a trusted proxy — the right-most X-Forwarded-For
+ * hop that is not itself a trusted proxy.
+ */
+export function clientIp(peer: string, forwardedFor: string | null, trusted: readonly ParsedCidr[]): string {
+  if (!forwardedFor || trusted.length === 0 || !ipInCidrs(peer, trusted)) return peer;
+  const hops = forwardedFor.split(",").map((h) => h.trim()).filter(Boolean);
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = normalizeIp(hops[i]);
+    if (!ipInCidrs(hop, trusted)) return hop;
+  }
+  return hops.length ? normalizeIp(hops[0]) : peer;
+}

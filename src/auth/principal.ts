@@ -1,0 +1,19 @@
+import type { CachedToken } from "./cache";
+import type { Permission } from "./permissions";
+
+/** Who is calling: an access token, or a dashboard admin (scope all, every permission, no buckets). */
+export interface Principal {
+  kind: "token" | "admin";
+  /** Token id or admin user id. */
+  id: number;
+  label: string;
+  permissions: ReadonlySet<Permission>;
+  scope: "channels" | "all";
+  /** Assigned channels (scope `channels`); empty for scope `all`. */
+  channelIds: readonly number[];
+  token: CachedToken | null;
+  /** Authenticated with the previous value during a refresh grace period. */
+  viaPreviousValue: boolean;
+  ip: string;
+  userAgent: string | null;
+}

@@ -1,0 +1,89 @@
+/**
+ * In-process token buckets (API.md §1.7): capacity = per-minute limit, continuous refill.
+ * JavaScript runs one request at a time, so take() is atomic: N concurrent requests against a
+ * bucket holding C tokens → exactly min(N, C) succeed.
+ */
+const WINDOW_MS = 60_000;
+
+export interface BucketState {
+  allowed: boolean;
+  limit: number;
+  /** Whole tokens left. */
+  remaining: number;
+  /** Unix seconds (rounded up) when the bucket is full again. */
+  reset: number;
+  /** Seconds until full (for the IETF `RateLimit` header). */
+  secondsToFull: number;
+  /** Seconds until one token is available (for `Retry-After`), ≥ 1 when refused. */
+  retryAfter: number;
+}
+
+class Bucket {
+  tokens: number;
+  updatedAt: number;
+  constructor(public capacity: number, now: number) {
+    this.tokens = capacity;
+    this.updatedAt = now;
+  }
+
+  refill(now: number, capacity: number): void {
+    if (capacity !== this.capacity) {
+      this.capacity = capacity;
+      this.tokens = Math.min(this.tokens, capacity);
+    }
+    const elapsed = now - this.updatedAt;
+    if (elapsed > 0) {
+      this.tokens = Math.min(this.capacity, this.tokens + (elapsed * this.capacity) / WINDOW_MS);
+      this.updatedAt = now;
+    }
+  }
+
+  state(now: number, allowed: boolean): BucketState {
+    const perMs = this.capacity / WINDOW_MS;
+    const msToFull = (this.capacity - this.tokens) / perMs;
+    return {
+      allowed,
+      limit: this.capacity,
+      remaining: Math.floor(this.tokens),
+      reset: Math.ceil((now + msToFull) / 1000),
+      secondsToFull: Math.ceil(msToFull / 1000),
+      retryAfter: allowed ? 0 : Math.max(1, Math.ceil((1 - this.tokens) / perMs / 1000)),
+    };
+  }
+}
+
+export class RateLimiter {
+  private buckets = new Map<string, Bucket>();
+
+  /** Takes `cost` tokens from bucket `key` if all are available (all-or-nothing). */
+  take(key: string, capacity: number, now: number, cost = 1): BucketState {
+    const bucket = this.bucket(key, capacity, now);
+    const allowed = bucket.tokens >= cost;
+    if (allowed) bucket.tokens -= cost;
+    return bucket.state(now, allowed);
+  }
+
+  /** The bucket's state without charging it. */
+  peek(key: string, capacity: number, now: number): BucketState {
+    return this.bucket(key, capacity, now).state(now, true);
+  }
+
+  private bucket(key: string, capacity: number, now: number): Bucket {
+    let bucket = this.buckets.get(key);
+    if (!bucket) this.buckets.set(key, (bucket = new Bucket(capacity, now)));
+    else bucket.refill(now, capacity);
+    return bucket;
+  }
+
+  /** Drops buckets that have refilled completely (they equal a fresh bucket); bounds memory. */
+  prune(now: number): void {
+    for (const [key, bucket] of this.buckets) {
+      bucket.refill(now, bucket.capacity);
+      if (bucket.tokens >= bucket.capacity) this.buckets.delete(key);
+    }
+  }
+
+  forget(prefix: string): void {
+    for (const key of this.buckets.keys()) if (key.startsWith(prefix)) this.buckets.delete(key);
+  }
+}

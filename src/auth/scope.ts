@@ -1,0 +1,126 @@
+/**
+ * Channel resolution (API.md §1.6): the one place that turns a principal plus the request's channel
+ * selectors (`broadcast_channel_id`, `channel`, `target.channels`) into the target set T.
+ * Services receive the resulting Scope and filter every query by it.
+ */
+import type { Channel } from "@/db/schema";
+import { AppError, forbidden, notFound, unprocessable } from "@/http/errors";
+import type { AuthCache } from "./cache";
+import type { Principal } from "./principal";
+
+export interface Scope {
+  principal: Principal;
+  /** T: the channels this request may touch, ascending by id. */
+  readonly channelIds: readonly number[];
+  /** Was T narrowed by an explicit selector? */
+  readonly explicit: boolean;
+  has(channelId: number): boolean;
+  /** The single channel of T. @throws 422 when |T| ≠ 1 (403 when the token has no channel left). */
+  one(): Channel;
+  channel(id: number): Channel | undefined;
+  channelBySlug(slug: string): Channel | undefined;
+}
+
+export interface Selectors {
+  broadcast_channel_id?: unknown;
+  channel?: unknown;
+  target?: unknown;
+}
+
+/** The selector values as given, or null when none is present. @throws 422 on malformed values. */
+function readSelectors(input: Selectors): { values: string[]; kind: "id" | "slug" }[] {
+  const out: { values: string[]; kind: "id" | "slug" }[] = [];
+  const id = input.broadcast_channel_id;
+  if (id !== undefined && id !== null && id !== "") {
+    if (!(typeof id === "number" && Number.isSafeInteger(id)) && !(typeof id === "string" && /^\d+$/.test(id))) {
+      throw unprocessable("Broadcast channel id is invalid", { errors: { broadcast_channel_id: ["is invalid"] } });
+    }
+    out.push({ values: [String(id)], kind: "id" });
+  }
+  if (typeof input.channel === "string" && input.channel !== "") out.push({ values: [input.channel], kind: "slug" });
+  const target = input.target;
+  if (target !== undefined && target !== null) {
+    const list = typeof target === "object" && !Array.isArray(target) ? (target as { channels?: unknown }).channels : undefined;
+    const arr = typeof list === "string" ? [list] : list;
+    if (!Array.isArray(arr) || arr.length === 0 || arr.some((s) => typeof s !== "string" || s === "")) {
+      throw unprocessable("Target channels is invalid", { errors: { "target.channels": ["must be a non-empty array of channel slugs"] } });
+    }
+    out.push({ values: [...new Set(arr as string[])], kind: "slug" });
+  }
+  return out;
+}
+
+/**
+ * Resolves T for a principal and the request's selectors.
+ * @throws 403 selector outside a channel-scoped token's assignment (values as given, existing or not),
+ *         404 unknown channel for scope `all`, 422 conflicting selectors.
+ */
+export function resolveScope(principal: Principal, input: Selectors, cache: AuthCache): Scope {
+  const selectors = readSelectors(input);
+  let ids: number[];
+  if (selectors.length === 0) {
+    ids = principal.scope === "all" ? cache.channels().map((c) => c.id) : [...principal.channelIds];
+  } else {
+    const sets = selectors.map((s) => resolveSelector(principal, s, cache));
+    const key = (xs: number[]) => [...xs].sort((a, b) => a - b).join(",");
+    if (sets.some((s) => key(s) !== key(sets[0]))) {
+      throw unprocessable("Conflicting channel selectors", {
+        errors: { channel: ["broadcast_channel_id, channel and target.channels must name the same channels"] },
+      });
+    }
+    ids = [...new Set(sets[0])].sort((a, b) => a - b);
+  }
+  return makeScope(principal, ids, selectors.length > 0, cache);
+}
+
+function resolveSelector(principal: Principal, selector: { values: string[]; kind: "id" | "slug" }, cache: AuthCache): number[] {
+  const found = selector.values.map((v) => (selector.kind === "id" ? cache.channelById(Number(v)) : cache.channelBySlug(v)));
+  if (principal.scope === "channels") {
+    const outside = selector.values.filter((_, i) => !found[i] || !principal.channelIds.includes(found[i]!.id));
+    if (outside.length > 0) throw forbidden(`Token is not scoped to channel(s): ${outside.join(", ")}`);
+  } else {
+    const missing = selector.values.filter((_, i) => !found[i]);
+    if (missing.length > 0) throw new AppError("not_found", `Channel not found: ${missing.join(", ")}`);
+  }
+  return found.map((c) => c!.id);
+}
+
+export function makeScope(principal: Principal, ids: readonly number[], explicit: boolean, cache: AuthCache): Scope {
+  const set = new Set(ids);
+  return {
+    principal,
+    channelIds: ids,
+    explicit,
+    has: (id) => set.has(id),
+    channel: (id) => (set.has(id) ? cache.channelById(id) : undefined),
+    channelBySlug: (slug) => {
+      const c = cache.channelBySlug(slug);
+      return c && set.has(c.id) ? c : undefined;
+    },
+    one() {
+      if (ids.length === 1) {
+        const c = cache.channelById(ids[0]);
+        if (c) return c;
+      }
+      if (principal.scope === "channels" && principal.channelIds.length === 0) throw forbidden("Token is not scoped to any channel");
+      const reach = (principal.scope === "all" ? cache.channels() : principal.channelIds.map((id) => cache.channelById(id)!))
+        .filter(Boolean)
+        .map((c) => c.slug)
+        .join(", ");
+      throw unprocessable(
+        `This request needs exactly one target channel; this token can reach: ${reach}. Pass broadcast_channel_id, channel or target.channels.`,
+        { errors: { channel: ["must identify exactly one channel"] } },
+      );
+    },
+  };
+}
+
+/** Lists need at least the token's channels to exist. @throws 403 when a channel-scoped token has none left. */
+export function requireSomeChannel(scope: Scope): void {
+  if (scope.principal.scope === "channels" && scope.principal.channelIds.length === 0) throw forbidden("Token is not scoped to any channel");
+}
+
+/** 404 for a record whose channel is outside T (no existence oracle). */
+export function assertInScope(scope: Scope, channelId: number | null, resource: string): void {
+  if (channelId === null || !scope.has(channelId)) throw notFound(resource);
+}

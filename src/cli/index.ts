@@ -1,0 +1,80 @@
+/**
+ * `mailroom <command> [flags]` (API.md §21). Exit codes: 0 ok, 1 failure, 2 usage.
+ */
+import { StartupError } from "@/boot";
+import { ConfigError } from "@/config";
+import { AppError } from "@/http/errors";
+import { adminCommands } from "./admin";
+import { UsageError, type Command } from "./args";
+import { backup, migrate, version } from "./database";
+import { serve } from "./serve";
+import { tokenCommands } from "./token";
+
+const GROUPS: Record<string, Record<string, Command>> = { token: tokenCommands, admin: adminCommands };
+const COMMANDS: Record<string, Command> = { serve, migrate, backup, version };
+
+const USAGE = `Usage: mailroom <command> [flags]
+
+Commands:
+  serve                       run the server (HTTP API, workers)
+  token create|list|refresh|revoke
+                              manage API access tokens
+  admin reset-password EMAIL  set a dashboard admin's password
+  migrate                     apply database migrations
+  backup FILE                 write a consistent copy of the database
+  version                     print version and schema version
+
+Run "mailroom <command> --help" for a command's flags.`;
+
+export async function runCli(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  const [name, sub, ...rest] = argv;
+  if (!name || name === "help" || name === "--help" || name === "-h") {
+    console.log(USAGE);
+    return name ? 0 : 2;
+  }
+  let command: Command | undefined;
+  let args: string[];
+  if (GROUPS[name]) {
+    command = sub ? GROUPS[name][sub] : undefined;
+    args = rest;
+    if (!command) {
+      const names = Object.keys(GROUPS[name]).join("|");
+      if (sub === "--help" || sub === "-h") {
+        console.log(`Usage: mailroom ${name} ${names} [flags]`);
+        return 0;
+      }
+      console.error(`mailroom: unknown ${name} command${sub ? ` "${sub}"` : ""}; use: mailroom ${name} ${names}`);
+      return 2;
+    }
+  } else {
+    command = COMMANDS[name];
+    args = sub === undefined ? [] : [sub, ...rest];
+  }
+  if (!command) {
+    console.error(`mailroom: unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(`Usage: ${command.usage}`);
+    return 0;
+  }
+  try {
+    return await command.run(args, env);
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      console.error(`mailroom: ${err.message}\nUsage: ${command.usage.split("\n")[0]}`);
+      return 2;
+    }
+    if (err instanceof StartupError) {
+      console.error(`mailroom: ${err.message}`);
+      return 1;
+    }
+    if (err instanceof AppError) {
+      const body = err.body();
+      console.error(`mailroom: ${body.message ?? body.error}`);
+      return err.code === "unprocessable" ? 2 : 1;
+    }
+    console.error(`mailroom: ${(err as Error).message}`);
+    return 1;
+  }
+}

@@ -1,0 +1,45 @@
+/** `mailroom serve`: first-run banner once, then JSON log lines; SIGTERM/SIGINT stop gracefully. */
+import { buildDeps, firstRun, formatBanner, openDataDir, StartupError } from "@/boot";
+import { CONFIG_FLAGS, flagName, loadConfig, redactedConfig, SETTINGS } from "@/config";
+import { createLogger } from "@/lib/log";
+import { systemClock } from "@/lib/time";
+import { startMailroom } from "@/runtime";
+import { VERSION } from "@/version";
+import { parse, type Command } from "./args";
+
+export const serve: Command = {
+  usage: `mailroom serve [flags]
+  Runs the HTTP API (and the other services) on the data dir. Every setting has a flag and an env var:
+${Object.entries(SETTINGS)
+  .map(([key, s]) => `    --${flagName(key).padEnd(24)} ${s.env.padEnd(32)} ${s.help}${s.default !== undefined && s.default !== "" ? ` (default ${s.default})` : ""}`)
+  .join("\n")}`,
+  async run(argv, env) {
+    parse(argv, CONFIG_FLAGS);
+    const config = loadConfig(env, argv);
+    const log = createLogger();
+    const { database } = openDataDir(config, log);
+    const deps = buildDeps(config, database, log, systemClock);
+    const seeded = await firstRun(deps);
+    let running;
+    try {
+      running = await startMailroom(deps);
+    } catch (err) {
+      database.close();
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EADDRINUSE") throw new StartupError(`port ${config.port} on ${config.host} is already in use`);
+      if (code === "EACCES") throw new StartupError(`not allowed to listen on ${config.host}:${config.port}`);
+      throw err;
+    }
+    if (seeded) process.stdout.write(formatBanner(seeded, config.publicUrl));
+    log.info("server.started", { version: VERSION, url: running.http.url, port: running.http.port, config: redactedConfig(config) });
+    await new Promise<void>((resolve) => {
+      const shutdown = (signal: string) => {
+        log.info("server.stopping", { signal });
+        running.stop().then(resolve);
+      };
+      process.once("SIGTERM", () => shutdown("SIGTERM"));
+      process.once("SIGINT", () => shutdown("SIGINT"));
+    });
+    return 0;
+  },
+};

@@ -1,0 +1,182 @@
+/**
+ * Configuration: flags over MAILROOM_* env over defaults. Pure, validated, frozen; passed down in deps,
+ * never imported as a global. Every variable of API.md is read here (README lists them).
+ */
+import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import ipaddr from "ipaddr.js";
+
+type Kind = "string" | "port" | "int" | "bool" | "url" | "cidrs" | "path";
+
+interface Setting {
+  env: string;
+  kind: Kind;
+  default: string | number | boolean | undefined;
+  help: string;
+  secret?: boolean;
+  min?: number;
+  max?: number;
+}
+
+/** The single table of settings: key → env var, flag (kebab-case of the key), kind, default. */
+export const SETTINGS = {
+  host: { env: "MAILROOM_HOST", kind: "string", default: "0.0.0.0", help: "HTTP listen address" },
+  port: { env: "MAILROOM_PORT", kind: "port", default: 3000, help: "HTTP listen port (0 = ephemeral)" },
+  dataDir: { env: "MAILROOM_DATA_DIR", kind: "path", default: "./data", help: "directory of the SQLite database and keys" },
+  publicUrl: { env: "MAILROOM_PUBLIC_URL", kind: "url", default: "http://localhost:3000", help: "absolute base URL for links, status_url, Origin check" },
+  tlsCert: { env: "MAILROOM_TLS_CERT", kind: "path", default: undefined, help: "PEM certificate file (HTTPS and SMTP STARTTLS)" },
+  tlsKey: { env: "MAILROOM_TLS_KEY", kind: "path", default: undefined, help: "PEM private key file" },
+  requireHttps: { env: "MAILROOM_REQUIRE_HTTPS", kind: "bool", default: undefined, help: "refuse plain-HTTP API calls from non-loopback peers (default: on with TLS or an https public URL)" },
+  trustedProxies: { env: "MAILROOM_TRUSTED_PROXIES", kind: "cidrs", default: "", help: "comma-separated CIDRs whose X-Forwarded-* headers are trusted" },
+  adminEmail: { env: "MAILROOM_ADMIN_EMAIL", kind: "string", default: "admin", help: "first-run admin login" },
+  adminPassword: { env: "MAILROOM_ADMIN_PASSWORD", kind: "string", default: undefined, help: "first-run admin password (else generated and printed once)", secret: true },
+  senderEmail: { env: "MAILROOM_SENDER_EMAIL", kind: "string", default: undefined, help: "sender_email of the first-run default channel (else noreply@<public host>)" },
+  rateLimitGeneral: { env: "MAILROOM_RATE_LIMIT_GENERAL", kind: "int", default: 120, min: 0, max: 100_000_000, help: "general requests per minute per token (0 = unlimited)" },
+  rateLimitSend: { env: "MAILROOM_RATE_LIMIT_SEND", kind: "int", default: 600, min: 0, max: 100_000_000, help: "send requests per minute per token (0 = unlimited)" },
+  maxBodyBytes: { env: "MAILROOM_MAX_BODY_BYTES", kind: "int", default: 2 * 1024 * 1024, min: 1024, max: 100 * 1024 * 1024, help: "JSON body limit in bytes (bulk routes: 10 MiB)" },
+  smtpHost: { env: "MAILROOM_SMTP_HOST", kind: "string", default: "0.0.0.0", help: "SMTP submission listen address" },
+  smtpPort: { env: "MAILROOM_SMTP_PORT", kind: "port", default: 2587, help: "SMTP submission port (0 = off)" },
+  capture: { env: "MAILROOM_CAPTURE", kind: "bool", default: true, help: "local capture delivery for channels without servers" },
+  captureAll: { env: "MAILROOM_CAPTURE_ALL", kind: "bool", default: false, help: "capture every message instead of delivering (development)" },
+  capturePort: { env: "MAILROOM_CAPTURE_PORT", kind: "port", default: 2525, help: "loopback port of the local capture SMTP server (0 = ephemeral)" },
+  captureMax: { env: "MAILROOM_CAPTURE_MAX", kind: "int", default: 10_000, min: 1, max: 10_000_000, help: "captured messages kept" },
+  captureRetentionDays: { env: "MAILROOM_CAPTURE_RETENTION_DAYS", kind: "int", default: 7, min: 1, max: 3650, help: "days captured messages are kept" },
+  linkSecret: { env: "MAILROOM_LINK_SECRET", kind: "string", default: undefined, help: "HMAC secret for tracking/unsubscribe links (else generated and stored)", secret: true },
+  eventRetentionDays: { env: "MAILROOM_EVENT_RETENTION_DAYS", kind: "int", default: 90, min: 1, max: 3650, help: "days events are kept" },
+  metricsToken: { env: "MAILROOM_METRICS_TOKEN", kind: "string", default: undefined, help: "bearer token for /metrics from non-loopback peers", secret: true },
+  allowHttpWebhooks: { env: "MAILROOM_ALLOW_HTTP_WEBHOOKS", kind: "bool", default: false, help: "allow http:// webhook URLs to loopback" },
+  webhookAllowPrivate: { env: "MAILROOM_WEBHOOK_ALLOW_PRIVATE", kind: "bool", default: false, help: "allow webhooks to private address ranges" },
+  shutdownTimeoutMs: { env: "MAILROOM_SHUTDOWN_TIMEOUT_MS", kind: "int", default: 10_000, min: 0, max: 600_000, help: "how long shutdown waits for in-flight work" },
+} as const satisfies Record<string, Setting>;
+
+export type SettingKey = keyof typeof SETTINGS;
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  publicUrl: string;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  requireHttps: boolean;
+  trustedProxies: readonly string[];
+  adminEmail: string;
+  adminPassword: string | undefined;
+  senderEmail: string | undefined;
+  rateLimitGeneral: number;
+  rateLimitSend: number;
+  maxBodyBytes: number;
+  smtpHost: string;
+  smtpPort: number;
+  capture: boolean;
+  captureAll: boolean;
+  capturePort: number;
+  captureMax: number;
+  captureRetentionDays: number;
+  linkSecret: string | undefined;
+  eventRetentionDays: number;
+  metricsToken: string | undefined;
+  allowHttpWebhooks: boolean;
+  webhookAllowPrivate: boolean;
+  shutdownTimeoutMs: number;
+}
+
+/** Thrown for invalid configuration; the CLI prints its message on one line and exits 2. */
+export class ConfigError extends Error {}
+
+export const flagName = (key: string) => key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+
+/** parseArgs options for every setting (all take a value). */
+export const CONFIG_FLAGS = Object.fromEntries(
+  Object.keys(SETTINGS).map((key) => [flagName(key), { type: "string" as const }]),
+);
+
+function parseValue(key: string, s: Setting, raw: string, source: string): unknown {
+  const bad = (why: string) => new ConfigError(`invalid ${source}=${s.secret ? "[redacted]" : JSON.stringify(raw)}: ${why}`);
+  switch (s.kind) {
+    case "string":
+      if (raw.trim() === "") throw bad("must not be empty");
+      return raw;
+    case "path":
+      if (raw.trim() === "") throw bad("must not be empty");
+      return resolve(raw);
+    case "port":
+    case "int": {
+      if (!/^\d+$/.test(raw.trim())) throw bad("must be a whole number");
+      const n = Number(raw);
+      const [min, max] = s.kind === "port" ? [0, 65535] : [s.min ?? 0, s.max ?? Number.MAX_SAFE_INTEGER];
+      if (n < min || n > max) throw bad(`must be between ${min} and ${max}`);
+      return n;
+    }
+    case "bool": {
+      const v = raw.trim().toLowerCase();
+      if (["1", "true", "yes", "on"].includes(v)) return true;
+      if (["0", "false", "no", "off"].includes(v)) return false;
+      throw bad("must be true/false/1/0");
+    }
+    case "url": {
+      let url: URL;
+      try {
+        url = new URL(raw);
+      } catch {
+        throw bad("must be an absolute http(s) URL");
+      }
+      if (url.protocol !== "http:" && url.protocol !== "https:") throw bad("must be an absolute http(s) URL");
+      return url.origin + url.pathname.replace(/\/+$/, "");
+    }
+    case "cidrs": {
+      const list = raw.split(",").map((c) => c.trim()).filter(Boolean);
+      for (const c of list) if (!isCidr(c)) throw bad(`${JSON.stringify(c)} is not an IP or CIDR`);
+      return list;
+    }
+  }
+  void key;
+}
+
+function isCidr(value: string): boolean {
+  try {
+    if (value.includes("/")) ipaddr.parseCIDR(value);
+    else ipaddr.parse(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Builds the frozen Config from env and argv (config flags only, e.g. `--port 3001`).
+ * @throws ConfigError naming the variable or flag and why it is invalid.
+ */
+export function loadConfig(env: Record<string, string | undefined>, argv: readonly string[] = []): Readonly<Config> {
+  let flags: Record<string, string | undefined>;
+  try {
+    flags = parseArgs({ args: [...argv], options: CONFIG_FLAGS, strict: true, allowPositionals: false }).values as Record<string, string>;
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, s] of Object.entries(SETTINGS) as [string, Setting][]) {
+    const flag = flags[flagName(key)];
+    const fromEnv = env[s.env];
+    if (flag !== undefined) out[key] = parseValue(key, s, flag, `--${flagName(key)}`);
+    else if (fromEnv !== undefined && fromEnv !== "") out[key] = parseValue(key, s, fromEnv, s.env);
+    else out[key] = s.default === undefined ? undefined : s.kind === "path" ? resolve(String(s.default)) : s.kind === "cidrs" ? [] : s.default;
+  }
+  if ((out.tlsCert === undefined) !== (out.tlsKey === undefined)) {
+    throw new ConfigError("MAILROOM_TLS_CERT and MAILROOM_TLS_KEY must be set together");
+  }
+  if (out.requireHttps === undefined) {
+    out.requireHttps = out.tlsCert !== undefined || String(out.publicUrl).startsWith("https:");
+  }
+  return Object.freeze(out) as unknown as Readonly<Config>;
+}
+
+/** The config with secrets replaced, for the start-up log line. */
+export function redactedConfig(config: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, s] of Object.entries(SETTINGS) as [keyof Config, Setting][]) {
+    const v = config[key];
+    out[key] = s.secret && v !== undefined ? "[redacted]" : v;
+  }
+  return out;
+}

@@ -1,0 +1,19 @@
+/**
+ * What services receive. Built once by the composition root (main.ts) or the test harness.
+ */
+import type { Authenticator } from "@/auth/authenticator";
+import type { Config } from "@/config";
+import type { Database, Db } from "@/db/client";
+import type { Logger } from "@/lib/log";
+import type { Clock } from "@/lib/time";
+
+export interface Deps {
+  config: Readonly<Config>;
+  database: Database;
+  db: Db;
+  log: Logger;
+  clock: Clock;
+  auth: Authenticator;
+  /** Called after a message is committed to the outbox so the send worker wakes early. */
+  notifyOutbox: () => void;
+}

@@ -1,0 +1,112 @@
+import type { Config } from "@/config";
+import type { AccessToken } from "@/db/schema";
+import { f, result } from "@/http/fields";
+import { formatCidr, parseCidr } from "@/auth/ip";
+import { canonicalPermission, isPreset, permissionMap, type Permission } from "@/auth/permissions";
+import { toIso } from "@/lib/time";
+
+const RATE_LIMIT_MAX = 100_000;
+export const MAX_TOKEN_LIFETIME_MS = 10 * 366 * 24 * 3600 * 1000;
+
+/** `permissions` input: an array of names/aliases (replaces the set) or `{name: bool}` (changes it). */
+const permissionsInput = f.custom((v) => {
+  const names = Array.isArray(v) ? v : v && typeof v === "object" ? Object.keys(v) : typeof v === "string" ? v.split(",") : null;
+  if (!names) return result.err("must be an array of permission names or an object of name: boolean");
+  const unknown = names.filter((n) => typeof n !== "string" || !canonicalPermission(n.trim()));
+  if (unknown.length) return result.err(`unknown permission: ${unknown.join(", ")}`);
+  if (Array.isArray(v) || typeof v === "string") return result.ok({ replace: names.map((n: string) => canonicalPermission(n.trim())!) });
+  const changes: [Permission, boolean][] = [];
+  for (const [name, on] of Object.entries(v as Record<string, unknown>)) {
+    const flag = on === true || on === "true" || on === 1 || on === "1" ? true : on === false || on === "false" || on === 0 || on === "0" ? false : null;
+    if (flag === null) return result.err(`${name} must be true or false`);
+    changes.push([canonicalPermission(name)!, flag]);
+  }
+  return result.ok({ changes });
+});
+
+export type PermissionsInput = { replace: Permission[] } | { changes: [Permission, boolean][] };
+
+const slugList = f.custom((v) => {
+  const list = typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v;
+  if (!Array.isArray(list) || list.some((s) => typeof s !== "string" || s === "")) return result.err("must be an array of channel slugs");
+  if (list.length > 100) return result.err("is too long (maximum is 100 channels)");
+  return result.ok([...new Set(list as string[])]);
+});
+
+const cidrList = f.custom((v) => {
+  const list = typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v;
+  if (!Array.isArray(list)) return result.err("must be an array of IPs or CIDRs");
+  if (list.length > 50) return result.err("is too long (maximum is 50 entries)");
+  const out: string[] = [];
+  for (const item of list) {
+    const parsed = typeof item === "string" ? parseCidr(item) : null;
+    if (!parsed) return result.err(`contains an invalid IP or CIDR: ${String(item)}`);
+    out.push(formatCidr(parsed));
+  }
+  return result.ok([...new Set(out)]);
+});
+
+const rateLimits = f.custom((v) => {
+  if (!v || typeof v !== "object" || Array.isArray(v)) return result.err("must be an object with general_per_minute and send_per_minute");
+  const out: { general_per_minute?: number | null; send_per_minute?: number | null } = {};
+  for (const [key, raw] of Object.entries(v as Record<string, unknown>)) {
+    if (key !== "general_per_minute" && key !== "send_per_minute") return result.err(`has an unknown key ${key}`);
+    if (raw === null) {
+      out[key] = null;
+      continue;
+    }
+    const n = typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : raw;
+    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1 || n > RATE_LIMIT_MAX) {
+      return result.err(`${key} must be an integer between 1 and ${RATE_LIMIT_MAX}, or null`);
+    }
+    out[key] = n;
+  }
+  return result.ok(out);
+});
+
+export const TokenFields = {
+  name: f.string({ required: true, max: 100 }),
+  label: f.string({ max: 100 }),
+  preset: f.custom((v) => (typeof v === "string" && isPreset(v) ? result.ok(v) : result.err("is not included in the list (all, read_only, none, transactional)"))),
+  permissions: permissionsInput,
+  scope: f.enum(["channels", "all"] as const),
+  channels: slugList,
+  allowed_ips: cidrList,
+  expires_at: f.time({ nullable: true }),
+  rate_limits: rateLimits,
+};
+
+export interface TokenView {
+  row: AccessToken;
+  channels: string[];
+}
+
+/** Public JSON of a token (never the value or its hash; `redacted_value` only). */
+export function encodeToken({ row, channels }: TokenView, config: Pick<Config, "rateLimitGeneral" | "rateLimitSend">) {
+  const granted = new Set(row.permissions);
+  return {
+    id: row.id,
+    name: row.name,
+    label: row.name,
+    type: row.scope === "all" ? "admin_cross_channel" : "channel_scoped",
+    redacted_value: row.redacted_value,
+    permissions: permissionMap(granted),
+    scope: row.scope,
+    channels: row.scope === "all" ? [] : channels,
+    allowed_ips: row.allowed_ips,
+    expires_at: toIso(row.expires_at),
+    rate_limits: { general_per_minute: row.rate_limit_general, send_per_minute: row.rate_limit_send },
+    effective_rate_limits: {
+      general_per_minute: row.rate_limit_general ?? config.rateLimitGeneral,
+      send_per_minute: row.rate_limit_send ?? config.rateLimitSend,
+    },
+    last_used_at: toIso(row.last_used_at),
+    last_used_ip: row.last_used_ip,
+    request_count: row.request_count,
+    previous_value_expires_at: toIso(row.previous_expires_at),
+    created_by: { type: row.created_by_type, id: row.created_by_id },
+    created_at: toIso(row.created_at),
+    updated_at: toIso(row.updated_at),
+  };
+}
+

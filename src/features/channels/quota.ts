@@ -1,0 +1,65 @@
+/**
+ * Monthly send quota (API.md §1.8), the one service every send path calls (transactional API,
+ * SMTP, broadcasts, sequences, confirmations). Usage is a counter per channel and UTC month,
+ * charged inside the caller's transaction so a rollback un-charges it.
+ */
+import { and, eq, sql } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { quota_usage, type Channel } from "@/db/schema";
+import { AppError } from "@/http/errors";
+import { toIso, utcMonthBounds } from "@/lib/time";
+
+export interface QuotaState {
+  used: number;
+  cap: number | null;
+  remaining: number | null;
+  resetsAt: string;
+}
+
+const monthKey = (ms: number) => new Date(ms).toISOString().slice(0, 7);
+
+/** Usage of the channel's current month. */
+export function peekQuota(db: Db, channel: Channel, now: number): QuotaState {
+  const row = db
+    .select({ used: quota_usage.used })
+    .from(quota_usage)
+    .where(and(eq(quota_usage.channel_id, channel.id), eq(quota_usage.month, monthKey(now))))
+    .get();
+  return state(channel, row?.used ?? 0, now);
+}
+
+/**
+ * Charges `units` (one per recipient) to the channel's month, all or nothing.
+ * @throws 402 when the cap would be exceeded (nothing charged).
+ */
+export function chargeQuota(db: Db, channel: Channel, units: number, now: number): QuotaState {
+  const current = peekQuota(db, channel, now);
+  if (current.cap !== null && current.used + units > current.cap) {
+    throw units > 1 && current.remaining! > 0
+      ? new AppError("payment_required", "Payment Required", {
+          message: `Monthly send quota insufficient: ${units} recipients, ${current.remaining} remaining`,
+        })
+      : new AppError("payment_required", "Payment Required", { message: "Monthly send quota exhausted" });
+  }
+  db.insert(quota_usage)
+    .values({ channel_id: channel.id, month: monthKey(now), used: units })
+    .onConflictDoUpdate({ target: [quota_usage.channel_id, quota_usage.month], set: { used: sql`${quota_usage.used} + ${units}` } })
+    .run();
+  return state(channel, current.used + units, now);
+}
+
+function state(channel: Channel, used: number, now: number): QuotaState {
+  const cap = channel.monthly_send_quota;
+  return { used, cap, remaining: cap === null ? null : Math.max(0, cap - used), resetsAt: toIso(utcMonthBounds(now).end)! };
+}
+
+/** X-Quota-Used, and with a cap X-Quota-Cap/-Remaining and X-Quota-Warning at ≥ 80 %. */
+export function quotaHeaders(q: QuotaState): Record<string, string> {
+  const headers: Record<string, string> = { "x-quota-used": String(q.used) };
+  if (q.cap !== null) {
+    headers["x-quota-cap"] = String(q.cap);
+    headers["x-quota-remaining"] = String(q.remaining);
+    if (q.used >= 0.8 * q.cap) headers["x-quota-warning"] = "1";
+  }
+  return headers;
+}

@@ -1,0 +1,117 @@
+/**
+ * Discovery (API.md §2.3): whoami, prime and skill — what a token is and what it can reach.
+ */
+import type { Authenticator, BucketName } from "@/auth/authenticator";
+import { permissionMap, PERMISSIONS } from "@/auth/permissions";
+import type { Principal } from "@/auth/principal";
+import type { Scope } from "@/auth/scope";
+import type { Deps } from "@/deps";
+import { toIso } from "@/lib/time";
+import { VERSION } from "@/version";
+
+export interface RouteInfo {
+  method: string;
+  path: string;
+  permissions: string[];
+  scopeAll: boolean;
+}
+
+const tokenType = (p: Principal) => (p.scope === "all" ? "admin_cross_channel" : "channel_scoped");
+
+function rateLimits(auth: Authenticator, p: Principal) {
+  const out: Record<string, unknown> = {};
+  for (const bucket of ["general", "send"] as BucketName[]) {
+    const s = auth.peek(p, bucket);
+    if (s) out[bucket] = { limit: s.limit, remaining: s.remaining, reset: s.reset, window_seconds: 60 };
+  }
+  return out;
+}
+
+function tokenMeta(deps: Deps, p: Principal) {
+  const row = p.token?.row;
+  const pending = row ? deps.auth.usage.pendingFor(row.id) : undefined;
+  return {
+    id: p.id,
+    label: p.label,
+    name: p.label,
+    type: tokenType(p),
+    redacted_value: row?.redacted_value ?? null,
+    created_at: toIso(row?.created_at),
+    last_used_at: toIso(pending?.at ?? row?.last_used_at),
+    expires_at: toIso(row?.expires_at),
+    permissions: permissionMap(p.permissions),
+    scope: p.scope,
+    channels: p.channelIds.map((id) => deps.auth.cache.channelById(id)?.slug).filter(Boolean),
+    allowed_ips: row?.allowed_ips ?? [],
+  };
+}
+
+const channelBrief = (deps: Deps, scope: Scope) => {
+  if (scope.channelIds.length !== 1) return null;
+  const c = deps.auth.cache.channelById(scope.channelIds[0]);
+  return c ? { id: c.id, name: c.name, slug: c.slug } : null;
+};
+
+export function whoami(deps: Deps, scope: Scope) {
+  const p = scope.principal;
+  const type = tokenType(p);
+  return { type, token_type: type, token: tokenMeta(deps, p), channel: channelBrief(deps, scope), rate_limits: rateLimits(deps.auth, p) };
+}
+
+const reachable = (p: Principal, routes: readonly RouteInfo[]) =>
+  routes.filter((r) => r.permissions.every((perm) => p.permissions.has(perm as never)) && (!r.scopeAll || p.scope === "all"));
+
+export function prime(deps: Deps, scope: Scope, routes: readonly RouteInfo[]) {
+  const p = scope.principal;
+  return {
+    platform: "mailroom",
+    version: VERSION,
+    api_version: "v1",
+    base_url: `${deps.config.publicUrl}/api/v1`,
+    token: tokenMeta(deps, p),
+    channel: channelBrief(deps, scope),
+    channels: scope.channelIds.map((id) => {
+      const c = deps.auth.cache.channelById(id)!;
+      return { id: c.id, slug: c.slug, readiness: { sender_email: c.sender_email !== null } };
+    }),
+    permissions: PERMISSIONS.filter((perm) => p.permissions.has(perm)),
+    endpoints: reachable(p, routes).map((r) => ({ method: r.method, path: r.path, permission: r.permissions[0] ?? null })),
+    rate_limits: rateLimits(deps.auth, p),
+    idempotency: { header: "Idempotency-Key", routes: ["POST /api/v1/transactionals"] },
+    tips: [
+      "Send the token only in the Authorization header: Bearer <token>.",
+      "On 429, wait Retry-After seconds before retrying.",
+      "Use an Idempotency-Key on POST /transactionals so retries never send twice.",
+      "Pass channel (slug) or broadcast_channel_id when the token reaches several channels.",
+    ],
+  };
+}
+
+/** Markdown with YAML front matter for agents: auth, reachable routes, safety rules. */
+export function skill(deps: Deps, scope: Scope, routes: readonly RouteInfo[]): string {
+  const base = `${deps.config.publicUrl}/api/v1`;
+  const lines = reachable(scope.principal, routes).map((r) => `- \`${r.method} ${r.path}\`${r.permissions.length ? ` (${r.permissions.join(" + ")})` : ""}`);
+  return `---
+name: mailroom
+description: Send and manage email through a Mailroom instance (Broadcast API v1 compatible).
+version: ${VERSION}
+base_url: ${base}
+---
+
+# Mailroom API
+
+Authenticate every request with \`Authorization: Bearer $MAILROOM_TOKEN\`. Bodies are JSON.
+Errors have a string \`error\`; 401 = bad token, 403 = missing permission or channel, 422 = invalid input.
+
+## Routes this token can reach
+
+${lines.join("\n")}
+
+## Safety rules
+
+- Confirm with the user before \`POST /broadcasts/:id/send_broadcast\` or \`POST /subscribers/redact\`: they cannot be undone.
+- Use an \`Idempotency-Key\` header on \`POST /transactionals\`; retry with the same key.
+- On 429 honour \`Retry-After\`; on 5xx retry with backoff.
+- Never print, log or commit the token value.
+`;
+}

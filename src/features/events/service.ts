@@ -1,0 +1,79 @@
+/**
+ * The events table (API.md §13, §11.3): every state change appends one row here; the webhooks
+ * dispatcher and the /events feed consume it. No feature calls webhooks directly.
+ */
+import type { Db } from "@/db/client";
+import { events } from "@/db/schema";
+import type { Clock } from "@/lib/time";
+
+export const EVENT_TYPES = [
+  "email.sent",
+  "email.delivered",
+  "email.delivery_delayed",
+  "email.bounced",
+  "email.failed",
+  "email.opened",
+  "email.clicked",
+  "email.complained",
+  "subscriber.created",
+  "subscriber.updated",
+  "subscriber.deleted",
+  "subscriber.subscribed",
+  "subscriber.unsubscribed",
+  "subscriber.bounced",
+  "subscriber.complained",
+  "broadcast.scheduled",
+  "broadcast.queueing",
+  "broadcast.sending",
+  "broadcast.sent",
+  "broadcast.failed",
+  "broadcast.partial_failure",
+  "broadcast.aborted",
+  "broadcast.paused",
+  "sequence.subscriber_added",
+  "sequence.subscriber_completed",
+  "sequence.subscriber_moved",
+  "sequence.subscriber_removed",
+  "sequence.subscriber_paused",
+  "sequence.subscriber_resumed",
+  "sequence.subscriber_error",
+  "message.attempt.exhausted",
+  "test.webhook",
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface NewEvent {
+  type: EventType;
+  channelId: number | null;
+  /** The webhook/feed `data` object (includes `channel` slug). */
+  data: Record<string, unknown>;
+  occurredAt?: number;
+  /** Denormalised filter columns of the feed. */
+  subscriberId?: number | null;
+  email?: string | null;
+  broadcastId?: number | null;
+  transactionalId?: number | null;
+}
+
+/** Appends events (call inside the transaction of the change they describe). */
+export function appendEvents(db: Db, clock: Clock, list: readonly NewEvent[]): void {
+  if (list.length === 0) return;
+  const now = clock.now();
+  db.insert(events)
+    .values(
+      list.map((e) => ({
+        channel_id: e.channelId,
+        type: e.type,
+        created_at: now,
+        occurred_at: e.occurredAt ?? now,
+        data: e.data,
+        subscriber_id: e.subscriberId ?? null,
+        email: e.email ?? null,
+        broadcast_id: e.broadcastId ?? null,
+        transactional_id: e.transactionalId ?? null,
+      })),
+    )
+    .run();
+}
+
+export const appendEvent = (db: Db, clock: Clock, e: NewEvent) => appendEvents(db, clock, [e]);

@@ -1,0 +1,103 @@
+/**
+ * The auth plugin: every route declares its access rule beside itself with the `permission` macro,
+ * and this one hook resolves principal → bucket charge → permission → channel set T, in the order
+ * of API.md §2.1. The rule is also published in the route's `detail` (read by the route-matrix
+ * test, /prime and the OpenAPI document).
+ */
+import { Elysia } from "elysia";
+import type { Permission } from "@/auth/permissions";
+import type { Principal } from "@/auth/principal";
+import { resolveScope, type Scope } from "@/auth/scope";
+import type { BucketName } from "@/auth/authenticator";
+import type { Deps } from "@/deps";
+import { mergeInput, type Input } from "./compat";
+import { AppError, forbidden, unauthorized } from "./errors";
+import { requestMeta } from "./request";
+
+/** A stored response replayed instead of running the handler (Idempotency-Key, §1.9). */
+export interface Replay {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface AccessRule {
+  /** Required permission(s); null = any valid token (discovery routes). */
+  permission: Permission | readonly Permission[] | null;
+  /** Send routes are charged to the `send` bucket (§1.7). */
+  bucket?: BucketName;
+  /** Routes that also need a token of scope `all`. */
+  scopeAll?: boolean;
+  /** Looks up a replayable response before the bucket is charged (§2.1 check order). */
+  replay?: (request: Request, principal: Principal) => Replay | null;
+}
+
+export type RouteRule = Permission | readonly Permission[] | AccessRule;
+
+export const normalizeRule = (rule: RouteRule): AccessRule =>
+  typeof rule === "string" || Array.isArray(rule) ? { permission: rule as Permission | Permission[] } : (rule as AccessRule);
+
+export const rulePermissions = (rule: AccessRule): Permission[] =>
+  rule.permission === null ? [] : typeof rule.permission === "string" ? [rule.permission] : [...rule.permission];
+
+const BEARER = /^bearer\s+(.+)$/i;
+
+/** The token in `Authorization: Bearer <token>`, or null. */
+export function bearerToken(header: string | null): string | null {
+  if (!header) return null;
+  const m = BEARER.exec(header);
+  return m ? m[1].trim() : null;
+}
+
+export function authPlugin(deps: Deps) {
+  const { auth } = deps;
+  return new Elysia({ name: "auth" })
+    .macro({
+      permission: (rule: RouteRule) => {
+        const access = normalizeRule(rule);
+        const required = rulePermissions(access);
+        return {
+          detail: {
+            "x-required-permission": required[0] ?? null,
+            "x-required-permissions": required,
+            "x-rate-bucket": access.bucket ?? "general",
+            "x-scope-all": !!access.scopeAll,
+          } as Record<string, unknown>,
+          resolve({ request, body, set }: { request: Request; body: unknown; set: { headers: Record<string, string | number> } }) {
+            const meta = requestMeta(request);
+            const input = mergeInput(request.url, body);
+            let principal = meta.principal;
+            let replay: Replay | null = null;
+            if (!principal || principal.kind !== "admin") {
+              if ("api_key" in input) {
+                throw auth.failed(
+                  meta.ip,
+                  deps.clock.now(),
+                  unauthorized("Pass the API token in the Authorization header (Bearer); api_key is not supported"),
+                );
+              }
+              principal = auth.authenticate(bearerToken(request.headers.get("authorization")), meta.ip, request.headers.get("user-agent"));
+              meta.principal = principal;
+              if (principal.viaPreviousValue) set.headers["mailroom-token-rotated"] = new Date(principal.token!.row.previous_expires_at!).toISOString();
+              replay = access.replay?.(request, principal) ?? null;
+              const charge = auth.charge(principal, replay ? "general" : (access.bucket ?? "general"));
+              if (charge) Object.assign(set.headers, auth.rateLimitHeaders(principal, charge));
+            }
+            const missing = required.find((p) => !principal.permissions.has(p));
+            if (missing) {
+              throw forbidden("Insufficient permissions for this action", {
+                required_permission: missing,
+                ...(required.length > 1 ? { required_permissions: required } : {}),
+              });
+            }
+            if (access.scopeAll && principal.scope !== "all") throw forbidden("This action requires a token with scope all");
+            const scope: Scope = resolveScope(principal, input, auth.cache);
+            return { principal, scope, input: input as Input, replay };
+          },
+        };
+      },
+    })
+    .as("global");
+}
+
+export { AppError };

@@ -1,0 +1,88 @@
+/**
+ * Request normalisation of API.md §1.2: body parsing (JSON by default, 415 for other types, 413 over
+ * the limit, DELETE bodies too), SDK-style query strings (`k[]=a`, `k[sub]=v`), query + body merge
+ * (body wins), resource-wrapper unwrapping and scalar coercion.
+ */
+import qs from "qs";
+import { AppError } from "./errors";
+
+export type Input = Record<string, unknown>;
+
+/** A `text/csv` body, accepted only where a route opts in (bulk subscriber import). */
+export class CsvBody {
+  constructor(readonly text: string) {}
+}
+
+/** Routes whose body limit is 10 MiB (API.md §20) and which may receive CSV. */
+const BULK_PATH = /\/(subscribers|suppressions|global_suppressions)\/bulk\/?$/;
+const CSV_PATH = /\/subscribers\/bulk\/?$/;
+export const BULK_BODY_LIMIT = 10 * 1024 * 1024;
+
+const tooLarge = (limit: number) => new AppError("payload_too_large", "Payload Too Large", { message: `Request body exceeds ${limit} bytes` });
+
+/**
+ * Parses a request body into a plain object (or CsvBody).
+ * @throws 400 invalid JSON / non-object, 413 over the limit, 415 other content types.
+ */
+export async function parseBody(request: Request, maxBytes: number): Promise<Input | CsvBody> {
+  const path = new URL(request.url).pathname;
+  const limit = BULK_PATH.test(path) ? BULK_BODY_LIMIT : maxBytes;
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  if (declared > limit) throw tooLarge(limit);
+  const type = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  if (bytes.byteLength > limit) throw tooLarge(limit);
+  if (bytes.byteLength === 0) return {};
+  const text = new TextDecoder().decode(bytes);
+  if (type === "text/csv" && CSV_PATH.test(path)) return new CsvBody(text);
+  if (type !== "" && type !== "application/json" && !type.endsWith("+json")) {
+    throw new AppError("unsupported_media_type", "Unsupported Media Type", { message: "Send JSON with Content-Type: application/json" });
+  }
+  if (text.trim() === "") return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new AppError("bad_request", "Invalid JSON body");
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new AppError("bad_request", "Invalid JSON body");
+  return parsed as Input;
+}
+
+const BAD_PERCENT = /%(?![0-9A-Fa-f]{2})/;
+
+/** SDK-style query parameters of a URL. @throws 400 on unparseable syntax. */
+export function parseQuery(url: string): Input {
+  const at = url.indexOf("?");
+  if (at < 0 || at === url.length - 1) return {};
+  const query = url.slice(at + 1);
+  if (BAD_PERCENT.test(query)) throw new AppError("bad_request", "Invalid query string");
+  try {
+    decodeURIComponent(query.replace(/\+/g, " "));
+  } catch {
+    throw new AppError("bad_request", "Invalid query string");
+  }
+  return qs.parse(query, { depth: 5, arrayLimit: 10_000, parameterLimit: 1_000, allowPrototypes: false }) as Input;
+}
+
+/** Query params merged with the body (body wins). */
+export function mergeInput(url: string, body: unknown): Input {
+  const query = parseQuery(url);
+  const data = body && typeof body === "object" && !(body instanceof CsvBody) ? (body as Input) : {};
+  return Object.keys(query).length === 0 ? data : { ...query, ...data };
+}
+
+/**
+ * Fields of a resource accepted top-level, wrapped under `wrapper`, or both (wrapped wins).
+ * `reserved` keys (selectors, options) are never fields.
+ */
+export function unwrap(input: Input, wrapper: string, reserved: readonly string[] = []): Input {
+  const wrapped = input[wrapper];
+  const out: Input = {};
+  for (const [k, v] of Object.entries(input)) if (k !== wrapper && !reserved.includes(k) && !SELECTOR_KEYS.has(k)) out[k] = v;
+  if (wrapped && typeof wrapped === "object" && !Array.isArray(wrapped)) Object.assign(out, wrapped);
+  return out;
+}
+
+/** Channel selector keys: resolved by auth, never warned about, never fields. */
+export const SELECTOR_KEYS = new Set(["broadcast_channel_id", "channel", "target", "format"]);

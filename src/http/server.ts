@@ -1,0 +1,142 @@
+/**
+ * The HTTP edge around the Elysia app: request id, client IP and HTTPS rule (§1.1), `.json` suffix
+ * and PUT→PATCH rewriting (§1.2), query/header size limits, common response headers, one log line
+ * per request, and listening without SO_REUSEPORT so a second instance fails loudly.
+ */
+import type { Server } from "bun";
+import { readFileSync } from "node:fs";
+import { clientIp, isLoopback, normalizeIp, parseCidr, type ParsedCidr } from "@/auth/ip";
+import type { Deps } from "@/deps";
+import { AppError } from "./errors";
+import { setRequestMeta, type RequestMeta } from "./request";
+
+type FetchApp = { handle(request: Request): Promise<Response> | Response };
+
+const MAX_QUERY_BYTES = 8 * 1024;
+const MAX_HEADER_BYTES = 16 * 1024;
+const API_PREFIXES = ["/api/", "/admin/api/"];
+const VALID_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+const errorResponse = (e: AppError, requestId: string) =>
+  new Response(JSON.stringify(e.body()), {
+    status: e.status,
+    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", "x-request-id": requestId, ...e.headers },
+  });
+
+export function createFetchHandler(app: FetchApp, deps: Deps) {
+  const { config, log } = deps;
+  const trusted: ParsedCidr[] = config.trustedProxies.map(parseCidr).filter((c): c is ParsedCidr => c !== null);
+  const tls = !!config.tlsCert;
+  const publicOrigin = new URL(config.publicUrl).origin;
+  let counter = 0;
+  const bootId = Date.now().toString(36);
+
+  return async function fetch(request: Request, server: Server<unknown>): Promise<Response> {
+    const started = performance.now();
+    const peer = normalizeIp(server.requestIP(request)?.address ?? "127.0.0.1");
+    const given = request.headers.get("x-request-id");
+    const id = given && VALID_REQUEST_ID.test(given) ? given : `${bootId}-${(++counter).toString(36)}`;
+    const ip = trusted.length ? clientIp(peer, request.headers.get("x-forwarded-for"), trusted) : peer;
+    const viaTrustedProxy = trusted.length > 0 && ip !== peer;
+    const secure = tls || (viaTrustedProxy ? request.headers.get("x-forwarded-proto") === "https" : isLoopback(peer));
+
+    const url = request.url;
+    const pathStart = url.indexOf("/", url.indexOf("//") + 2);
+    const queryStart = url.indexOf("?", pathStart);
+    let path = queryStart < 0 ? url.slice(pathStart) : url.slice(pathStart, queryStart);
+    const isApi = API_PREFIXES.some((p) => path.startsWith(p));
+    let response: Response;
+    try {
+      if (queryStart >= 0 && url.length - queryStart - 1 > MAX_QUERY_BYTES) {
+        throw new AppError("uri_too_long", "URI Too Long", { message: `Query string exceeds ${MAX_QUERY_BYTES} bytes` });
+      }
+      if (headerBytes(request) > MAX_HEADER_BYTES) {
+        throw new AppError("headers_too_large", "Request Header Fields Too Large", { message: `Headers exceed ${MAX_HEADER_BYTES} bytes` });
+      }
+      if (config.requireHttps && !secure && path !== "/healthz") {
+        if (isApi || request.method !== "GET") throw new AppError("forbidden", "Forbidden", { message: "HTTPS required" });
+        return Response.redirect(publicOrigin + url.slice(pathStart), 308);
+      }
+      let target = request;
+      const stripJson = isApi && path.endsWith(".json");
+      if (stripJson || request.method === "PUT") {
+        if (stripJson) path = path.slice(0, -5);
+        const rewritten = url.slice(0, pathStart) + path + (queryStart < 0 ? "" : url.slice(queryStart));
+        target = new Request(rewritten, {
+          method: request.method === "PUT" ? "PATCH" : request.method,
+          headers: request.headers,
+          body: request.body,
+          duplex: "half",
+        });
+      }
+      const meta: RequestMeta = { id, ip, secure, principal: null };
+      setRequestMeta(target, meta);
+      response = await app.handle(target);
+      const headers = response.headers;
+      headers.set("x-request-id", id);
+      if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
+      if (tls) headers.set("strict-transport-security", "max-age=31536000");
+      log.request({
+        method: request.method,
+        path,
+        status: response.status,
+        duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+        request_id: id,
+        ip,
+        token_id: meta.principal?.kind === "token" ? meta.principal.id : null,
+      });
+      return response;
+    } catch (err) {
+      const e = err instanceof AppError ? err : new AppError("internal", "Server error (500): internal", { request_id: id }, {}, err);
+      if (!(err instanceof AppError)) log.error("http.unhandled", { request_id: id, error: String(err) });
+      log.request({ method: request.method, path, status: e.status, duration_ms: Math.round((performance.now() - started) * 1000) / 1000, request_id: id, ip, token_id: null });
+      return errorResponse(e, id);
+    }
+  };
+}
+
+function headerBytes(request: Request): number {
+  let n = 0;
+  for (const [k, v] of request.headers) n += k.length + v.length + 4;
+  return n;
+}
+
+export interface HttpServer {
+  port: number;
+  url: string;
+  /** Stops accepting; resolves when in-flight requests have finished (or the timeout passed). */
+  stop(timeoutMs: number): Promise<void>;
+}
+
+/**
+ * Listens on config host/port (port 0 = ephemeral), with TLS when configured.
+ * @throws when the port is in use (no reusePort: a second instance fails).
+ */
+export function listenHttp(app: FetchApp, deps: Deps, override: { port?: number; hostname?: string } = {}): HttpServer {
+  const { config } = deps;
+  const fetch = createFetchHandler(app, deps);
+  const server = Bun.serve({
+    port: override.port ?? config.port,
+    hostname: override.hostname ?? config.host,
+    reusePort: false,
+    maxRequestBodySize: 11 * 1024 * 1024,
+    idleTimeout: 60,
+    tls: config.tlsCert ? { cert: readFileSync(config.tlsCert, "utf8"), key: readFileSync(config.tlsKey!, "utf8") } : undefined,
+    fetch,
+    error(err) {
+      deps.log.error("http.server_error", { error: String(err) });
+      return new Response(JSON.stringify({ error: "Server error (500): internal" }), { status: 500, headers: { "content-type": "application/json; charset=utf-8" } });
+    },
+  });
+  const scheme = config.tlsCert ? "https" : "http";
+  return {
+    port: server.port!,
+    url: `${scheme}://${server.hostname === "0.0.0.0" ? "127.0.0.1" : server.hostname}:${server.port}`,
+    async stop(timeoutMs) {
+      const graceful = server.stop(false);
+      const timeout = new Promise<void>((r) => setTimeout(r, timeoutMs).unref?.());
+      await Promise.race([graceful, timeout]);
+      server.stop(true);
+    },
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * JSON-lines logger. Lines are buffered and written in batches (one write per 50 ms at most) so a
+ * request log line costs no syscall on the hot path; `flush()` runs at shutdown.
+ * Never pass token values, passwords or secrets: callers log ids and redacted forms only.
+ */
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  info(event: string, fields?: LogFields): void;
+  warn(event: string, fields?: LogFields): void;
+  error(event: string, fields?: LogFields): void;
+  /** One line per HTTP request. */
+  request(fields: LogFields): void;
+  flush(): void;
+}
+
+export type LineSink = (chunk: string) => void;
+
+const stdoutSink: LineSink = (chunk) => process.stdout.write(chunk);
+
+export function createLogger(sink: LineSink = stdoutSink, clock: () => number = Date.now): Logger {
+  let buffer = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (buffer) {
+      const chunk = buffer;
+      buffer = "";
+      sink(chunk);
+    }
+  };
+  const write = (line: LogFields) => {
+    buffer += JSON.stringify(line) + "\n";
+    if (buffer.length > 64 * 1024) flush();
+    else if (!timer) {
+      timer = setTimeout(flush, 50);
+      (timer as { unref?: () => void }).unref?.();
+    }
+  };
+  const at = (level: string) => (event: string, fields?: LogFields) =>
+    write({ time: new Date(clock()).toISOString(), level, event, ...fields });
+  return {
+    info: at("info"),
+    warn: at("warn"),
+    error: at("error"),
+    request: (fields) => write({ time: new Date(clock()).toISOString(), level: "info", event: "request", ...fields }),
+    flush,
+  };
+}
+
+/** A logger that keeps lines in memory (tests assert on what was logged). */
+export function createMemoryLogger(): Logger & { lines: () => LogFields[]; text: () => string } {
+  let text = "";
+  const log = createLogger((chunk) => (text += chunk));
+  return {
+    ...log,
+    text: () => (log.flush(), text),
+    lines: () => (log.flush(), text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as LogFields)),
+  };
+}

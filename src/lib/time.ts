@@ -1,0 +1,22 @@
+/** The one edge of the world tests may fake: wall-clock time in unix milliseconds. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export const toIso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
+
+/** Parses any ISO-8601 date/time; a value without an offset is UTC. Returns null when unparseable. */
+export function parseIsoTime(value: unknown): number | null {
+  if (typeof value !== "string" || !/^\d{4}-\d{2}-\d{2}/.test(value)) return null;
+  const hasOffset = /(Z|[+-]\d{2}:?\d{2})$/i.test(value);
+  const ms = Date.parse(hasOffset || value.length === 10 ? value : value + "Z");
+  return Number.isFinite(ms) ? ms : null;
+}
+
+/** First instant of the UTC calendar month containing `ms`, and of the next one. */
+export function utcMonthBounds(ms: number): { start: number; end: number } {
+  const d = new Date(ms);
+  return { start: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1), end: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) };
+}

@@ -1,0 +1,2 @@
+// Preloaded by bun test (bunfig.toml): every test runs in UTC.
+process.env.TZ = "UTC";
