@@ -81,7 +81,7 @@ export async function startTestServer(options: { env?: Record<string, string>; c
       const headers: Record<string, string> = { ...o.headers };
       const token = o.token === undefined ? adminToken : o.token;
       if (token) headers.authorization = `Bearer ${token}`;
-      let body: BodyInit | undefined;
+      let body: string | undefined;
       if (o.body !== undefined) {
         body = typeof o.body === "string" ? o.body : JSON.stringify(o.body);
         headers["content-type"] ??= "application/json";

@@ -2,6 +2,7 @@
 import journal from "../../migrations/meta/_journal.json";
 import m0 from "../../migrations/0000_foundation.sql" with { type: "text" };
 import m1 from "../../migrations/0001_overconfident_nuke.sql" with { type: "text" };
+import m2 from "../../migrations/0002_condemned_ultragirl.sql" with { type: "text" };
 
 export const embeddedJournal = journal;
-export const embeddedSql: Record<string, string> = { "0000_foundation": m0, "0001_overconfident_nuke": m1 };
+export const embeddedSql: Record<string, string> = { "0000_foundation": m0, "0001_overconfident_nuke": m1, "0002_condemned_ultragirl": m2 };

@@ -154,3 +154,155 @@ export const events = sqliteTable(
   ],
 );
 export type EventRow = typeof events.$inferSelect;
+
+// ---------------------------------------------------------------- audience (§3, §7, §8, §12)
+
+export const subscribers = sqliteTable(
+  "subscribers",
+  {
+    id: id(),
+    channel_id: integer("channel_id")
+      .notNull()
+      .references(() => channels.id, { onDelete: "cascade" }),
+    /** Trimmed, lower-cased; unique per channel. */
+    email: text("email").notNull(),
+    first_name: text("first_name"),
+    last_name: text("last_name"),
+    ip_address: text("ip_address"),
+    is_active: bool("is_active").notNull().default(true),
+    source: text("source").notNull().default("api_subscription"),
+    subscribed_at: integer("subscribed_at"),
+    unsubscribed_at: integer("unsubscribed_at"),
+    confirmed_at: integer("confirmed_at"),
+    /** Double opt-in sent and not yet confirmed → confirmation_status "pending". */
+    confirmation_sent_at: integer("confirmation_sent_at"),
+    bounced_at: integer("bounced_at"),
+    complained_at: integer("complained_at"),
+    last_email_sent_at: integer("last_email_sent_at"),
+    last_email_opened_at: integer("last_email_opened_at"),
+    last_email_clicked_at: integer("last_email_clicked_at"),
+    total_emails_sent: integer("total_emails_sent").notNull().default(0),
+    total_emails_opened: integer("total_emails_opened").notNull().default(0),
+    total_emails_clicked: integer("total_emails_clicked").notNull().default(0),
+    /** Sorted tag list (read path); `subscriber_tags` mirrors it for indexed filtering. */
+    tags: json<string[]>("tags").notNull(),
+    custom_data: json<Record<string, unknown>>("custom_data").notNull(),
+    redacted_at: integer("redacted_at"),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [uniqueIndex("subscribers_channel_email_idx").on(t.channel_id, t.email), index("subscribers_channel_id_idx").on(t.channel_id, t.id)],
+);
+export type Subscriber = typeof subscribers.$inferSelect;
+export type NewSubscriber = typeof subscribers.$inferInsert;
+
+export const subscriber_tags = sqliteTable(
+  "subscriber_tags",
+  {
+    subscriber_id: integer("subscriber_id")
+      .notNull()
+      .references(() => subscribers.id, { onDelete: "cascade" }),
+    channel_id: integer("channel_id").notNull(),
+    tag: text("tag").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.subscriber_id, t.tag] }), index("subscriber_tags_channel_tag_idx").on(t.channel_id, t.tag, t.subscriber_id)],
+);
+
+/** Channel suppressions (channel_id set) and the global list (channel_id null). */
+export const suppressions = sqliteTable(
+  "suppressions",
+  {
+    id: id(),
+    channel_id: integer("channel_id").references(() => channels.id, { onDelete: "cascade" }),
+    email: text("email").notNull(),
+    reason: text("reason", { enum: ["manual", "hard_bounce", "complaint"] }).notNull().default("manual"),
+    source: text("source", { enum: ["api", "dashboard", "delivery"] }).notNull().default("api"),
+    created_at: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("suppressions_channel_email_idx").on(t.channel_id, t.email).where(sql`channel_id IS NOT NULL`),
+    uniqueIndex("suppressions_global_email_idx").on(t.email).where(sql`channel_id IS NULL`),
+  ],
+);
+export type Suppression = typeof suppressions.$inferSelect;
+
+export const templates = sqliteTable(
+  "templates",
+  {
+    id: id(),
+    channel_id: integer("channel_id")
+      .notNull()
+      .references(() => channels.id, { onDelete: "cascade" }),
+    label: text("label").notNull(),
+    subject: text("subject"),
+    preheader: text("preheader"),
+    body: text("body"),
+    html_body: bool("html_body").notNull().default(true),
+    template_purpose: text("template_purpose", { enum: ["general", "confirmation"] }).notNull().default("general"),
+    confirmation_text: text("confirmation_text"),
+    default_confirmation: bool("default_confirmation").notNull().default(false),
+    confirmation_page_settings: json<Record<string, unknown>>("confirmation_page_settings").notNull(),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [uniqueIndex("templates_channel_label_idx").on(t.channel_id, t.label)],
+);
+export type Template = typeof templates.$inferSelect;
+
+// ---------------------------------------------------------------- delivery (§4, §9, §17, §18)
+
+/**
+ * The durable outbox: one row per outbound message (transactional API/SMTP now; broadcast and
+ * sequence recipients later). A transactional's id is its row id. Claimed by the send worker with a lease.
+ */
+export const messages = sqliteTable(
+  "messages",
+  {
+    id: id(),
+    channel_id: integer("channel_id")
+      .notNull()
+      .references(() => channels.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: ["transactional", "broadcast", "sequence", "system"] }).notNull(),
+    /** `api` | `smtp` for transactionals. */
+    source: text("source").notNull(),
+    status: text("status", { enum: ["pending_confirmation", "queued", "sending", "sent", "deferred", "failed", "bounced"] }).notNull(),
+    recipient_email: text("recipient_email").notNull(),
+    recipient_name: text("recipient_name"),
+    subscriber_id: integer("subscriber_id"),
+    subject: text("subject"),
+    body: text("body"),
+    preheader: text("preheader"),
+    reply_to: text("reply_to"),
+    template_id: integer("template_id"),
+    data: json<Record<string, unknown>>("data"),
+    include_unsubscribe_link: bool("include_unsubscribe_link").notNull().default(false),
+    track_opens: bool("track_opens").notNull().default(false),
+    track_clicks: bool("track_clicks").notNull().default(false),
+    /** SMTP submissions: the MIME as submitted (Bcc removed), delivered as is. */
+    raw_mime: blob("raw_mime", { mode: "buffer" }),
+    message_id: text("message_id").notNull(),
+    broadcast_id: integer("broadcast_id"),
+    sequence_step_id: integer("sequence_step_id"),
+    /** Server that accepted it (null for local capture). */
+    email_server_id: integer("email_server_id"),
+    attempts: integer("attempts").notNull().default(0),
+    next_attempt_at: integer("next_attempt_at"),
+    lease_expires_at: integer("lease_expires_at"),
+    queue_at: integer("queue_at").notNull(),
+    sent_at: integer("sent_at"),
+    failed_at: integer("failed_at"),
+    failure_reason: text("failure_reason"),
+    smtp_response: text("smtp_response"),
+    opened_at: integer("opened_at"),
+    clicked_at: integer("clicked_at"),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    index("messages_due_idx").on(t.status, t.next_attempt_at),
+    index("messages_channel_kind_idx").on(t.channel_id, t.kind, t.id),
+    index("messages_server_sent_idx").on(t.email_server_id, t.sent_at),
+  ],
+);
+export type Message = typeof messages.$inferSelect;
+export type NewMessage = typeof messages.$inferInsert;
