@@ -36,7 +36,10 @@ export function createApp(deps: Deps) {
     .onError(({ error, code, request, set, path }) => {
       const meta = requestMeta(request);
       let e: AppError;
+      // Errors thrown by our body parser arrive wrapped in Elysia's ParseError.
+      const cause = (error as { cause?: unknown })?.cause;
       if (error instanceof AppError) e = error;
+      else if (cause instanceof AppError) e = cause;
       else if (code === "NOT_FOUND") {
         const allow = allowed(path.replace(/\.json$/, ""));
         e = allow.length ? new AppError("method_not_allowed", "Method Not Allowed", {}, { allow: allow.join(", ") }) : new AppError("not_found", "Not Found");

@@ -2,7 +2,6 @@
  * Opens the SQLite database: bun:sqlite under Bun, better-sqlite3 under Node (same schema, same
  * drizzle API). WAL, foreign keys and a busy timeout are set on every connection.
  */
-import { createRequire } from "node:module";
 import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
 import * as schema from "./schema";
 
@@ -33,32 +32,26 @@ export class DatabaseOpenError extends Error {}
 
 const PRAGMAS = ["PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 5000", "PRAGMA synchronous = NORMAL"];
 
-// Module names kept out of the bundler's sight: the compiled binary only ever uses bun:sqlite.
-const BUN_SQLITE = "bun:sqlite";
+const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
+
+// Literal imports are bundled into the binary; the Node driver's names are kept out of the
+// bundler's sight (the binary never uses them, and better-sqlite3 is a native addon).
 const BETTER_SQLITE = "better-sqlite3";
-const requireAtRuntime = createRequire(import.meta.url);
+const DRIZZLE_BETTER_SQLITE = "drizzle-orm/better-sqlite3";
+const driver = isBun
+  ? { sqlite: (await import("bun:sqlite")).Database, drizzle: (await import("drizzle-orm/bun-sqlite")).drizzle }
+  : { sqlite: (await import(BETTER_SQLITE)).default, drizzle: (await import(DRIZZLE_BETTER_SQLITE)).drizzle };
 
 /**
  * Opens (creating if missing) the database at `path` (":memory:" allowed).
  * @throws DatabaseOpenError when the file is corrupt or not a database; fs errors pass through.
  */
 export function openDb(path: string, options: { readonly?: boolean } = {}): Database {
-  const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-  let raw: RawDb;
-  let db: Db;
-  if (isBun) {
-    const { Database: BunDatabase } = requireAtRuntime(BUN_SQLITE);
-    const { drizzle } = requireAtRuntime("drizzle-orm/bun-sqlite");
-    const client = new BunDatabase(path, options.readonly ? { readonly: true } : { create: true, strict: true });
-    raw = client;
-    db = drizzle({ client, schema });
-  } else {
-    const BetterSqlite = requireAtRuntime(BETTER_SQLITE);
-    const { drizzle } = requireAtRuntime("drizzle-orm/better-sqlite3");
-    const client = new BetterSqlite(path, { readonly: !!options.readonly });
-    raw = client;
-    db = drizzle({ client, schema });
-  }
+  const client = isBun
+    ? new driver.sqlite(path, options.readonly ? { readonly: true } : { create: true, strict: true })
+    : new driver.sqlite(path, { readonly: !!options.readonly });
+  const raw: RawDb = client;
+  const db: Db = driver.drizzle({ client, schema });
   try {
     for (const pragma of options.readonly ? PRAGMAS.slice(1) : PRAGMAS) raw.exec(pragma);
     raw.prepare("SELECT count(*) FROM sqlite_master").get();
