@@ -306,3 +306,47 @@ export const messages = sqliteTable(
 );
 export type Message = typeof messages.$inferSelect;
 export type NewMessage = typeof messages.$inferInsert;
+
+// ---------------------------------------------------------------- local capture (§18)
+
+/**
+ * Mail the built-in capture server received from Mailroom's own delivery worker: the raw MIME as
+ * delivered plus parsed metadata. Linked to the outbound `messages` row it was delivered for.
+ */
+export const captured_messages = sqliteTable(
+  "captured_messages",
+  {
+    id: id(),
+    channel_id: integer("channel_id")
+      .notNull()
+      .references(() => channels.id, { onDelete: "cascade" }),
+    /** The `messages` row (outbox) this is the delivered copy of. */
+    outbound_message_id: integer("outbound_message_id").notNull(),
+    transactional_id: integer("transactional_id"),
+    broadcast_id: integer("broadcast_id"),
+    sequence_step_id: integer("sequence_step_id"),
+    /** Message-ID header as delivered (with angle brackets), or null. */
+    message_id: text("message_id"),
+    from: text("from"),
+    to: json<string[]>("to").notNull(),
+    cc: json<string[]>("cc").notNull(),
+    /** SMTP envelope: MAIL FROM and RCPT TO addresses (Bcc recipients only show here). */
+    envelope_from: text("envelope_from"),
+    envelope_to: json<string[]>("envelope_to").notNull(),
+    subject: text("subject"),
+    size: integer("size").notNull(),
+    has_html: bool("has_html").notNull(),
+    has_text: bool("has_text").notNull(),
+    attachments: json<{ filename: string | null; content_type: string; size: number }[]>("attachments").notNull(),
+    raw: blob("raw", { mode: "buffer" }).notNull(),
+    received_at: integer("received_at").notNull(),
+  },
+  (t) => [
+    index("captured_messages_channel_idx").on(t.channel_id, t.id),
+    index("captured_messages_received_idx").on(t.received_at),
+    index("captured_messages_transactional_idx").on(t.transactional_id),
+    index("captured_messages_broadcast_idx").on(t.broadcast_id),
+  ],
+);
+export type CapturedMessage = typeof captured_messages.$inferSelect;
+export type NewCapturedMessage = typeof captured_messages.$inferInsert;
