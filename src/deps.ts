@@ -16,4 +16,9 @@ export interface Deps {
   auth: Authenticator;
   /** Called after a message is committed to the outbox so the send worker wakes early. */
   notifyOutbox: () => void;
+  /**
+   * Port of the running local capture SMTP server (§18), set by the capture component once it
+   * listens (MAILROOM_CAPTURE_PORT may be 0 = ephemeral); undefined = not running, capture mail waits.
+   */
+  capturePort?: number;
 }

@@ -280,6 +280,12 @@ export const messages = sqliteTable(
     track_clicks: bool("track_clicks").notNull().default(false),
     /** SMTP submissions: the MIME as submitted (Bcc removed), delivered as is. */
     raw_mime: blob("raw_mime", { mode: "buffer" }),
+    /** Several recipients of one SMTP submission share the raw MIME stored on this row. */
+    raw_of: integer("raw_of"),
+    /** From address actually used (SMTP `From`; null = the channel's sender_email). */
+    from_email: text("from_email"),
+    /** Restricts routing to these email servers (broadcast/sequence `email_server_ids`); null = purpose routing. */
+    server_ids: json<number[]>("server_ids"),
     message_id: text("message_id").notNull(),
     broadcast_id: integer("broadcast_id"),
     sequence_step_id: integer("sequence_step_id"),
@@ -302,6 +308,8 @@ export const messages = sqliteTable(
     index("messages_due_idx").on(t.status, t.next_attempt_at),
     index("messages_channel_kind_idx").on(t.channel_id, t.kind, t.id),
     index("messages_server_sent_idx").on(t.email_server_id, t.sent_at),
+    index("messages_channel_recipient_idx").on(t.channel_id, t.recipient_email),
+    index("messages_lease_idx").on(t.lease_expires_at),
   ],
 );
 export type Message = typeof messages.$inferSelect;
@@ -350,3 +358,57 @@ export const captured_messages = sqliteTable(
 );
 export type CapturedMessage = typeof captured_messages.$inferSelect;
 export type NewCapturedMessage = typeof captured_messages.$inferInsert;
+
+// ---------------------------------------------------------------- delivery: email servers, idempotency (§9, §1.9)
+
+/** Outbound SMTP servers per channel (§9). `smtp_password` is AES-256-GCM ciphertext (src/lib/secrets.ts). */
+export const email_servers = sqliteTable(
+  "email_servers",
+  {
+    id: id(),
+    channel_id: integer("channel_id")
+      .notNull()
+      .references(() => channels.id, { onDelete: "cascade" }),
+    label: text("label").notNull(),
+    vendor: text("vendor").notNull().default("smtp"),
+    delivery_method: text("delivery_method").notNull().default("smtp"),
+    active: bool("active").notNull().default(true),
+    smtp_address: text("smtp_address").notNull(),
+    smtp_port: integer("smtp_port").notNull().default(587),
+    smtp_username: text("smtp_username"),
+    smtp_password_enc: text("smtp_password_enc"),
+    smtp_authentication: text("smtp_authentication", { enum: ["plain", "login", "cram_md5"] }),
+    smtp_enable_starttls_auto: bool("smtp_enable_starttls_auto").notNull().default(true),
+    smtp_tls: bool("smtp_tls").notNull().default(false),
+    emails_per_hour: integer("emails_per_hour"),
+    priority: integer("priority").notNull().default(100),
+    use_for_broadcasts: bool("use_for_broadcasts").notNull().default(true),
+    use_for_sequences: bool("use_for_sequences").notNull().default(true),
+    use_for_transactionals: bool("use_for_transactionals").notNull().default(true),
+    include_unsubscribe_header: bool("include_unsubscribe_header").notNull().default(true),
+    use_custom_unsubscribe_link: bool("use_custom_unsubscribe_link").notNull().default(false),
+    custom_unsubscribe_link: text("custom_unsubscribe_link"),
+    connection_failed_at: integer("connection_failed_at"),
+    last_error: text("last_error"),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [index("email_servers_channel_idx").on(t.channel_id, t.priority, t.id)],
+);
+export type EmailServer = typeof email_servers.$inferSelect;
+export type NewEmailServer = typeof email_servers.$inferInsert;
+
+/** Completed `POST /transactionals` results per (token, Idempotency-Key), kept 24 h (§1.9). In-flight keys live in memory. */
+export const idempotency_keys = sqliteTable(
+  "idempotency_keys",
+  {
+    token_id: integer("token_id").notNull(),
+    key: text("key").notNull(),
+    fingerprint: text("fingerprint").notNull(),
+    response_status: integer("response_status").notNull(),
+    response_body: text("response_body").notNull(),
+    created_at: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.token_id, t.key] }), index("idempotency_keys_created_idx").on(t.created_at)],
+);
+export type IdempotencyKey = typeof idempotency_keys.$inferSelect;

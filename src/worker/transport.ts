@@ -1,0 +1,86 @@
+/**
+ * The send worker's view of "the next hop": one message, one target (an email server or the local
+ * capture server), one classified outcome. The nodemailer implementation is transport-smtp.ts.
+ */
+
+/** A configured email server (§9), with the SMTP password already decrypted. */
+export interface ServerTarget {
+  kind: "server";
+  id: number;
+  host: string;
+  port: number;
+  /** Implicit TLS (465-style). */
+  secure: boolean;
+  /** Upgrade with STARTTLS when offered. */
+  starttls: boolean;
+  username: string | null;
+  password: string | null;
+  authMethod: "plain" | "login" | "cram_md5" | null;
+  /** Changes when the server row changes, so pooled connections are rebuilt. */
+  version: number;
+}
+
+/** The local capture server (§18): loopback SMTP, no auth. */
+export interface CaptureTarget {
+  kind: "capture";
+  host: string;
+  port: number;
+}
+
+export type Target = ServerTarget | CaptureTarget;
+
+export interface Envelope {
+  from: string;
+  to: string[];
+}
+
+/** Either a structured message (rendered by the worker) or raw MIME delivered as is (SMTP submissions). */
+export type OutboundMessage =
+  | {
+      kind: "structured";
+      envelope: Envelope;
+      /** `"Name" <addr>` or a bare address. */
+      from: string;
+      to: string;
+      replyTo: string | null;
+      subject: string;
+      html: string;
+      text: string;
+      /** `<id@host>` */
+      messageId: string;
+      /** Extra headers (List-Unsubscribe, X-Mailroom-Capture, …). */
+      headers: Record<string, string>;
+    }
+  | {
+      kind: "raw";
+      envelope: Envelope;
+      raw: Buffer;
+      /** Headers prepended to the raw MIME (only X-Mailroom-Capture). */
+      headers: Record<string, string>;
+    };
+
+/**
+ * Outcome classes (§9 routing):
+ * - `sent`: the next hop answered 250 to DATA.
+ * - `temporary`: 4xx or a network error mid-transaction — retry later with backoff.
+ * - `permanent`: 5xx to RCPT TO or DATA — hard bounce, suppress the address.
+ * - `server`: the server itself failed (connect, greeting, EHLO, STARTTLS, AUTH, 5xx to MAIL FROM)
+ *   — fail over to the next server; the message stays queued.
+ */
+export type SendResult =
+  | { outcome: "sent"; response: string }
+  | { outcome: "temporary"; response: string }
+  | { outcome: "permanent"; response: string }
+  | { outcome: "server"; response: string };
+
+export interface Transport {
+  send(message: OutboundMessage, target: Target): Promise<SendResult>;
+  /** Opens a connection, EHLO, STARTTLS/TLS, AUTH, then quits (test_connection, §9). */
+  verify(target: ServerTarget, timeoutMs: number): Promise<{ ok: true } | { ok: false; error: string }>;
+  /** Drops pooled connections of servers not in `keep` (deleted or changed). */
+  prune(keep: ReadonlySet<string>): void;
+  close(): Promise<void>;
+}
+
+/** The pool key of a target: a changed server row gets a fresh pool. */
+export const targetKey = (t: Target) => (t.kind === "capture" ? `capture:${t.host}:${t.port}` : `server:${t.id}:${t.version}`);
