@@ -12,6 +12,7 @@ import { accessTokenRoutes } from "./features/access_tokens/routes";
 import { auditLogRoutes } from "./features/audit_log/routes";
 import { channelRoutes } from "./features/channels/routes";
 import { discoveryRoutes } from "./features/discovery/routes";
+import { templateRoutes } from "./features/templates/routes";
 import type { RouteInfo } from "./features/discovery/service";
 import { VERSION } from "./version";
 
@@ -21,6 +22,7 @@ export const apiFeatures = (deps: Deps, routes: () => readonly RouteInfo[]) => [
   accessTokenRoutes(deps),
   channelRoutes(deps),
   auditLogRoutes(deps),
+  templateRoutes(deps),
 ];
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };

@@ -1,0 +1,140 @@
+/**
+ * Templates (API.md §8): channel-owned, label unique per channel, Liquid checked on save, at most
+ * one `default_confirmation` per channel, and no delete while something still references one.
+ */
+import { and, asc, count, eq, inArray, ne, sql } from "drizzle-orm";
+import { assertInScope, requireSomeChannel, type Scope } from "@/auth/scope";
+import type { Db } from "@/db/client";
+import { messages, templates, type Channel, type Template } from "@/db/schema";
+import type { Deps } from "@/deps";
+import { notFound, unprocessable, validationError, type FieldErrors } from "@/http/errors";
+import { confirmationPageErrors, liquidErrors } from "./model";
+
+type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+/** Templates of T ordered by label (case-insensitively, as people read lists), then id, with the total. */
+export function listTemplates(deps: Deps, scope: Scope, limit: number, offset: number) {
+  requireSomeChannel(scope);
+  const where = inArray(templates.channel_id, [...scope.channelIds]);
+  const rows = deps.db.select().from(templates).where(where).orderBy(sql`${templates.label} COLLATE NOCASE`, asc(templates.label), asc(templates.id)).limit(limit).offset(offset).all();
+  const total = deps.db.select({ n: count() }).from(templates).where(where).get()!.n;
+  return { rows, total };
+}
+
+/** A template of T. @throws 404 "Template not found" (missing or outside T). */
+export function getTemplate(deps: Deps, scope: Scope, id: number): Template {
+  const row = deps.db.select().from(templates).where(eq(templates.id, id)).get();
+  if (!row) throw notFound("Template");
+  assertInScope(scope, row.channel_id, "Template");
+  return row;
+}
+
+/** Field checks that need the merged record: Liquid, confirmation page shape, default_confirmation purpose. */
+function validate(values: Record<string, unknown>, merged: { template_purpose: string; default_confirmation: boolean }) {
+  const errors: FieldErrors = { ...liquidErrors(values) };
+  if (values.confirmation_page_settings) Object.assign(errors, confirmationPageErrors(values.confirmation_page_settings as Record<string, unknown>));
+  if (merged.default_confirmation && merged.template_purpose !== "confirmation") {
+    errors.default_confirmation = ["requires template_purpose confirmation"];
+  }
+  if (Object.keys(errors).length) throw validationError(errors);
+}
+
+function assertLabelFree(tx: Tx, channelId: number, label: string, exceptId?: number) {
+  const cond = [eq(templates.channel_id, channelId), eq(templates.label, label)];
+  if (exceptId !== undefined) cond.push(ne(templates.id, exceptId));
+  if (tx.select({ id: templates.id }).from(templates).where(and(...cond)).get()) throw validationError({ label: ["has already been taken"] });
+}
+
+/** Only one default confirmation template per channel: setting it clears the others. */
+function clearOtherDefaults(tx: Tx, channelId: number, keepId: number, now: number) {
+  tx.update(templates)
+    .set({ default_confirmation: false, updated_at: now })
+    .where(and(eq(templates.channel_id, channelId), eq(templates.default_confirmation, true), ne(templates.id, keepId)))
+    .run();
+}
+
+/** Creates a template in `channel`. @throws 422 on a taken label, Liquid syntax errors, bad page settings. */
+export function createTemplate(deps: Deps, channel: Channel, values: Record<string, unknown>): Template {
+  validate(values, {
+    template_purpose: (values.template_purpose as string | undefined) ?? "general",
+    default_confirmation: (values.default_confirmation as boolean | undefined) ?? false,
+  });
+  const now = deps.clock.now();
+  return deps.db.transaction((tx) => {
+    assertLabelFree(tx, channel.id, values.label as string);
+    const row = tx
+      .insert(templates)
+      .values({
+        ...(values as object),
+        label: values.label as string,
+        channel_id: channel.id,
+        confirmation_page_settings: (values.confirmation_page_settings as Record<string, unknown> | null | undefined) ?? {},
+        created_at: now,
+        updated_at: now,
+      })
+      .returning()
+      .get();
+    if (row.default_confirmation) clearOtherDefaults(tx, channel.id, row.id, now);
+    return row;
+  });
+}
+
+/** Applies present fields (PATCH semantics). @throws 422 as createTemplate. */
+export function updateTemplate(deps: Deps, template: Template, values: Record<string, unknown>): Template {
+  const changes = { ...values };
+  if (changes.confirmation_page_settings === null) changes.confirmation_page_settings = {};
+  validate(changes, {
+    template_purpose: (changes.template_purpose as string | undefined) ?? template.template_purpose,
+    default_confirmation: (changes.default_confirmation as boolean | undefined) ?? template.default_confirmation,
+  });
+  const now = deps.clock.now();
+  return deps.db.transaction((tx) => {
+    if (typeof changes.label === "string") assertLabelFree(tx, template.channel_id, changes.label, template.id);
+    const row = tx
+      .update(templates)
+      .set({ ...changes, updated_at: now })
+      .where(eq(templates.id, template.id))
+      .returning()
+      .get();
+    if (row.default_confirmation) clearOtherDefaults(tx, row.channel_id, row.id, now);
+    return row;
+  });
+}
+
+/** Message states that will still read their template (rendering happens at send time). */
+const OPEN_MESSAGE_STATES = ["pending_confirmation", "queued", "sending", "deferred"] as const;
+
+/**
+ * Each finder lists references to a template as "<kind> <id>". Features that start referencing
+ * templates (opt-in forms, sequence steps, …) add their finder here.
+ */
+const TEMPLATE_REFERENCES: ((db: Db | Tx, templateId: number) => string[])[] = [
+  (db, templateId) =>
+    db
+      .select({ id: messages.id, kind: messages.kind })
+      .from(messages)
+      .where(and(eq(messages.template_id, templateId), inArray(messages.status, [...OPEN_MESSAGE_STATES])))
+      .orderBy(messages.id)
+      .all()
+      .map((m) => `${m.kind === "transactional" ? "transactional" : `${m.kind}_message`} ${m.id}`),
+];
+
+/** Everything that still references the template, e.g. ["opt_in_form 3", "transactional 12"]. */
+export function templateUsages(db: Db | Tx, templateId: number): string[] {
+  return TEMPLATE_REFERENCES.flatMap((find) => find(db, templateId));
+}
+
+const USAGE_LIST_MAX = 20;
+
+/** Deletes a template. @throws 422 "Template is in use by: …" while referenced. */
+export function deleteTemplate(deps: Deps, template: Template): void {
+  deps.db.transaction((tx) => {
+    const usages = templateUsages(tx, template.id);
+    if (usages.length) {
+      const shown = usages.slice(0, USAGE_LIST_MAX).join(", ");
+      const more = usages.length > USAGE_LIST_MAX ? ` and ${usages.length - USAGE_LIST_MAX} more` : "";
+      throw unprocessable(`Template is in use by: ${shown}${more}`);
+    }
+    tx.delete(templates).where(eq(templates.id, template.id)).run();
+  });
+}
