@@ -1,0 +1,120 @@
+/** The HTTP edge: error model (§1.4), request normalisation (§1.2) and common headers (§1.3). */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { startTestServer, tempDir, type TestServer } from "../harness";
+
+let server: TestServer;
+beforeAll(async () => (server = await startTestServer({ env: { MAILROOM_RATE_LIMIT_GENERAL: "0" } })));
+afterAll(() => server.stop());
+
+const raw = (path: string, init: RequestInit = {}) => fetch(server.url + path, init);
+const auth = () => ({ authorization: `Bearer ${server.adminToken}` });
+
+describe("happy", () => {
+  test("responses carry JSON content type, no-store and a request id (client's if sane)", async () => {
+    const res = await raw("/api/v1/whoami", { headers: { ...auth(), "x-request-id": "abc-123" } });
+    expect(res.headers.get("content-type")).toMatch(/^application\/json;\s?charset=utf-8$/);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(res.headers.get("x-request-id")).toBe("abc-123");
+    const generated = await raw("/api/v1/whoami", { headers: { ...auth(), "x-request-id": "x".repeat(200) } });
+    expect(generated.headers.get("x-request-id")).not.toBe("x".repeat(200));
+    expect(generated.headers.get("x-request-id")!.length).toBeGreaterThan(4);
+  });
+
+  test(".json suffix, trailing slash, HEAD and PUT = PATCH", async () => {
+    expect((await raw("/api/v1/whoami.json", { headers: auth() })).status).toBe(200);
+    expect((await raw("/api/v1/whoami/", { headers: auth() })).status).toBe(200);
+    const head = await raw("/api/v1/whoami", { method: "HEAD", headers: auth() });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe("");
+    const put = await raw("/api/v1/channels/default.json", { method: "PUT", headers: { ...auth(), "content-type": "application/json" }, body: JSON.stringify({ channel: { sender_name: "Put Name" } }) });
+    expect(put.status).toBe(200);
+    expect((await put.json()).sender_name).toBe("Put Name");
+    expect((await raw("/api/v1/whoami.xml", { headers: auth() })).status).toBe(404);
+  });
+
+  test("no Content-Type is parsed as JSON; query params merge with the body; DELETE bodies are parsed", async () => {
+    const created = await raw("/api/v1/channels", { method: "POST", headers: auth(), body: JSON.stringify({ name: "Temp" }) });
+    expect(created.status).toBe(201);
+    const wrongConfirm = await raw("/api/v1/channels/temp", { method: "DELETE", headers: auth(), body: JSON.stringify({ confirm: "nope" }) });
+    expect(wrongConfirm.status).toBe(422);
+    const fromQuery = await raw("/api/v1/channels/temp?confirm=temp", { method: "DELETE", headers: auth() });
+    expect(fromQuery.status).toBe(200);
+    expect(await fromQuery.json()).toEqual({ message: "Channel deleted successfully" });
+  });
+
+  test("wrapped and top-level fields both work; wrapped wins", async () => {
+    const res = await server.request("POST", "/api/v1/channels", { body: { name: "Top", channel: { name: "Wrapped" }, sender_name: "S" } });
+    expect(res.status).toBe(201);
+    expect(res.body.name).toBe("Wrapped");
+    expect(res.body.sender_name).toBe("S");
+    const warned = await server.request("POST", "/api/v1/channels", { body: { channel: { name: "Warn", foo: 1 } } });
+    expect(warned.body.warnings).toEqual([{ code: "unrecognized_parameter", param: "channel.foo", message: "channel.foo is not a parameter of this route" }]);
+  });
+});
+
+describe("errors", () => {
+  test.each([
+    { name: "bad JSON", body: "{bad", type: "application/json", status: 400, expected: { error: "Invalid JSON body" } },
+    { name: "non-object JSON", body: "[1,2]", type: "application/json", status: 400, expected: { error: "Invalid JSON body" } },
+    { name: "form body", body: "a=1", type: "application/x-www-form-urlencoded", status: 415, expected: { error: "Unsupported Media Type", message: "Send JSON with Content-Type: application/json" } },
+    { name: "csv outside bulk", body: "email\na@b.co", type: "text/csv", status: 415, expected: { error: "Unsupported Media Type", message: "Send JSON with Content-Type: application/json" } },
+  ])("$name → $status", async ({ body, type, status, expected }) => {
+    const res = await raw("/api/v1/channels", { method: "POST", headers: { ...auth(), "content-type": type }, body });
+    expect(res.status).toBe(status);
+    expect(await res.json()).toEqual(expected);
+  });
+
+  test("oversized body → 413, long query → 414, huge headers → 431", async () => {
+    const big = await raw("/api/v1/channels", { method: "POST", headers: { ...auth(), "content-type": "application/json" }, body: JSON.stringify({ name: "x".repeat(2 * 1024 * 1024) }) });
+    expect(big.status).toBe(413);
+    expect(await big.json()).toEqual({ error: "Payload Too Large", message: "Request body exceeds 2097152 bytes" });
+    const longQuery = await raw(`/api/v1/whoami?x=${"a".repeat(8200)}`, { headers: auth() });
+    expect(longQuery.status).toBe(414);
+    expect((await longQuery.json()).error).toBe("URI Too Long");
+    const headers = await raw("/api/v1/whoami", { headers: { ...auth(), "x-big": "a".repeat(17 * 1024) } });
+    expect(headers.status).toBe(431);
+    expect((await headers.json()).error).toBe("Request Header Fields Too Large");
+  });
+
+  test("unknown route → 404, wrong method → 405 with Allow, bad query syntax → 400", async () => {
+    const missing = await raw("/api/v1/nothing-here", { headers: auth() });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: "Not Found" });
+    const wrong = await raw("/api/v1/whoami", { method: "DELETE", headers: auth() });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get("allow")).toBe("GET, HEAD");
+    expect(await wrong.json()).toEqual({ error: "Method Not Allowed" });
+    const query = await raw("/api/v1/whoami?a=%zz", { headers: auth() });
+    expect(query.status).toBe(400);
+    expect(await query.json()).toEqual({ error: "Invalid query string" });
+  });
+
+  test("a 500 hides internals and carries the request id", async () => {
+    // A table dropped under a running server makes the next query fail unexpectedly.
+    const s = await startTestServer();
+    s.deps.database.raw.prepare("DROP TABLE audit_log").run();
+    const res = await s.request("GET", "/api/v1/audit_log");
+    expect(res.status).toBe(500);
+    expect(res.body.error).toBe("Server error (500): internal");
+    expect(res.body.request_id).toBe(res.headers.get("x-request-id"));
+    expect(res.text).not.toContain("audit_log");
+    await s.stop();
+  });
+});
+
+describe("tls", () => {
+  test("serves HTTPS with HSTS when a cert and key are configured", async () => {
+    const dir = tempDir();
+    const cert = join(dir, "cert.pem");
+    const key = join(dir, "key.pem");
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"], { stdio: "ignore" });
+    const s = await startTestServer({ env: { MAILROOM_TLS_CERT: cert, MAILROOM_TLS_KEY: key } });
+    expect(s.url).toStartWith("https://");
+    const res = await fetch(`${s.url}/api/v1/whoami`, { headers: { authorization: `Bearer ${s.defaultToken}` }, tls: { rejectUnauthorized: false } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("strict-transport-security")).toBe("max-age=31536000");
+    await s.stop();
+  });
+});
