@@ -62,7 +62,7 @@ const RATIOS: [string, string][] = [["b", "a"], ["b", "elysia"], ["whoami", "ely
 const git = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: ROOT }).stdout.toString().trim() || "uncommitted";
 if (!existsSync(MAILROOM_BIN)) throw new Error(`${MAILROOM_BIN} is missing: run bun run build first`);
 const log = (s = "") => { if (!a.json) console.log(s); };
-log(`mailroom bench — ${new Date().toISOString()} · git ${git} · bun ${Bun.version} · ${navigator.hardwareConcurrency} cores · binary ${(statSync(MAILROOM_BIN).size / 2 ** 20).toFixed(0)} MiB`);
+log(`mailroom bench — ${new Date().toISOString()} · git ${git} · bun ${Bun.version} · ${navigator.hardwareConcurrency} cores · ${MAILROOM_BIN.replace(ROOT + "/", "")} ${(statSync(MAILROOM_BIN).size / 2 ** 20).toFixed(0)} MiB`);
 log(`wrk -t${wrkOpts.threads} -c${wrkOpts.connections} -d${wrkOpts.seconds}s (after a ${wrkOpts.warmupSeconds}s warm-up) against ${HOST}; each server is its own process\n`);
 
 const results: (HttpRow & { id: string })[] = [];
