@@ -222,9 +222,22 @@ export const suppressions = sqliteTable(
   (t) => [
     uniqueIndex("suppressions_channel_email_idx").on(t.channel_id, t.email).where(sql`channel_id IS NOT NULL`),
     uniqueIndex("suppressions_global_email_idx").on(t.email).where(sql`channel_id IS NULL`),
+    index("suppressions_channel_id_idx").on(t.channel_id, t.id),
   ],
 );
 export type Suppression = typeof suppressions.$inferSelect;
+
+/**
+ * Subscribers per channel (every row, redacted ones too): the unfiltered list total without a
+ * COUNT(*) over the channel. Kept by the AFTER INSERT/DELETE triggers on `subscribers` created in
+ * migration 0006_subscriber_counts_triggers.sql (drizzle-kit does not model triggers).
+ */
+export const subscriber_counts = sqliteTable("subscriber_counts", {
+  channel_id: integer("channel_id")
+    .primaryKey()
+    .references(() => channels.id, { onDelete: "cascade" }),
+  total: integer("total").notNull().default(0),
+});
 
 export const templates = sqliteTable(
   "templates",
