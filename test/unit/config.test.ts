@@ -1,0 +1,47 @@
+import { describe, expect, test } from "bun:test";
+import { ConfigError, loadConfig, redactedConfig } from "@/config";
+
+describe("happy", () => {
+  test("defaults", () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ host: "0.0.0.0", port: 3000, publicUrl: "http://localhost:3000", rateLimitGeneral: 120, rateLimitSend: 600, smtpPort: 2587, capturePort: 2525, requireHttps: false, maxBodyBytes: 2097152 });
+    expect(c.dataDir).toEndWith("/data");
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  test("flags over env over defaults", () => {
+    const c = loadConfig({ MAILROOM_PORT: "4000", MAILROOM_HOST: "127.0.0.1" }, ["--port", "5000"]);
+    expect(c.port).toBe(5000);
+    expect(c.host).toBe("127.0.0.1");
+  });
+
+  test("HTTPS is required by default with an https public URL", () => {
+    expect(loadConfig({ MAILROOM_PUBLIC_URL: "https://mail.example.com/" }).requireHttps).toBe(true);
+    expect(loadConfig({ MAILROOM_PUBLIC_URL: "https://mail.example.com/", MAILROOM_REQUIRE_HTTPS: "0" }).requireHttps).toBe(false);
+  });
+
+  test("secrets are redacted for the start-up log", () => {
+    const c = loadConfig({ MAILROOM_ADMIN_PASSWORD: "hunter2hunter2", MAILROOM_LINK_SECRET: "s3cret" });
+    const shown = JSON.stringify(redactedConfig(c));
+    expect(shown).not.toContain("hunter2hunter2");
+    expect(shown).not.toContain("s3cret");
+    expect(shown).toContain("[redacted]");
+  });
+});
+
+describe("errors", () => {
+  test.each([
+    [{ MAILROOM_PORT: "70000" }, [], "invalid MAILROOM_PORT=\"70000\": must be between 0 and 65535"],
+    [{ MAILROOM_PORT: "abc" }, [], "invalid MAILROOM_PORT=\"abc\": must be a whole number"],
+    [{ MAILROOM_RATE_LIMIT_GENERAL: "-1" }, [], "invalid MAILROOM_RATE_LIMIT_GENERAL=\"-1\": must be a whole number"],
+    [{ MAILROOM_CAPTURE: "maybe" }, [], "invalid MAILROOM_CAPTURE=\"maybe\": must be true/false/1/0"],
+    [{ MAILROOM_PUBLIC_URL: "ftp://x" }, [], "invalid MAILROOM_PUBLIC_URL=\"ftp://x\": must be an absolute http(s) URL"],
+    [{ MAILROOM_TRUSTED_PROXIES: "10.0.0.0/8,nope" }, [], "invalid MAILROOM_TRUSTED_PROXIES=\"10.0.0.0/8,nope\": \"nope\" is not an IP or CIDR"],
+    [{ MAILROOM_TLS_CERT: "/x.pem" }, [], "MAILROOM_TLS_CERT and MAILROOM_TLS_KEY must be set together"],
+    [{}, ["--bogus", "1"], "Unknown option '--bogus'"],
+    [{ MAILROOM_ADMIN_PASSWORD: " " }, [], "invalid MAILROOM_ADMIN_PASSWORD=[redacted]: must not be empty"],
+  ] as const)("%j %j → ConfigError", (env, argv, message) => {
+    expect(() => loadConfig(env, argv)).toThrow(ConfigError);
+    expect(() => loadConfig(env, argv)).toThrow(message);
+  });
+});
