@@ -425,3 +425,57 @@ export const idempotency_keys = sqliteTable(
   (t) => [primaryKey({ columns: [t.token_id, t.key] }), index("idempotency_keys_created_idx").on(t.created_at)],
 );
 export type IdempotencyKey = typeof idempotency_keys.$inferSelect;
+
+// ---------------------------------------------------------------- segments (§7)
+
+export const segments = sqliteTable(
+  "segments",
+  {
+    id: id(),
+    channel_id: integer("channel_id")
+      .notNull()
+      .references(() => channels.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    description: text("description"),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [index("segments_channel_idx").on(t.channel_id, t.id)],
+);
+export type Segment = typeof segments.$inferSelect;
+
+/** OR'd within a segment; rules inside AND (`all`) or OR (`any`). */
+export const segment_groups = sqliteTable(
+  "segment_groups",
+  {
+    id: id(),
+    segment_id: integer("segment_id")
+      .notNull()
+      .references(() => segments.id, { onDelete: "cascade" }),
+    match_type: text("match_type", { enum: ["all", "any"] }).notNull().default("all"),
+    position: integer("position").notNull(),
+  },
+  (t) => [index("segment_groups_segment_idx").on(t.segment_id, t.position)],
+);
+export type SegmentGroup = typeof segment_groups.$inferSelect;
+
+export const segment_rules = sqliteTable(
+  "segment_rules",
+  {
+    id: id(),
+    group_id: integer("group_id")
+      .notNull()
+      .references(() => segment_groups.id, { onDelete: "cascade" }),
+    field: text("field").notNull(),
+    operator: text("operator").notNull(),
+    value: text("value"),
+    secondary_value: text("secondary_value"),
+    rule_type: text("rule_type").notNull(),
+    value_type: text("value_type"),
+    position: integer("position").notNull(),
+    is_negative: bool("is_negative").notNull().default(false),
+    case_sensitive: bool("case_sensitive").notNull().default(false),
+  },
+  (t) => [index("segment_rules_group_idx").on(t.group_id, t.position)],
+);
+export type SegmentRule = typeof segment_rules.$inferSelect;
