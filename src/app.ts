@@ -10,8 +10,10 @@ import { requestMeta } from "./http/request";
 import { createAllowLookup } from "./http/routes-table";
 import { accessTokenRoutes } from "./features/access_tokens/routes";
 import { auditLogRoutes } from "./features/audit_log/routes";
+import { capturedMessageRoutes } from "./features/captured_messages/routes";
 import { channelRoutes } from "./features/channels/routes";
 import { discoveryRoutes } from "./features/discovery/routes";
+import { emailServerRoutes } from "./features/email_servers/routes";
 import { templateRoutes } from "./features/templates/routes";
 import type { RouteInfo } from "./features/discovery/service";
 import { VERSION } from "./version";
@@ -22,7 +24,9 @@ export const apiFeatures = (deps: Deps, routes: () => readonly RouteInfo[]) => [
   accessTokenRoutes(deps),
   channelRoutes(deps),
   auditLogRoutes(deps),
+  capturedMessageRoutes(deps),
   templateRoutes(deps),
+  emailServerRoutes(deps),
 ];
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };

@@ -6,6 +6,7 @@ import type { Config } from "@/config";
 import type { Database, Db } from "@/db/client";
 import type { Logger } from "@/lib/log";
 import type { Clock } from "@/lib/time";
+import type { Transport } from "@/worker/transport";
 
 export interface Deps {
   config: Readonly<Config>;
@@ -16,6 +17,8 @@ export interface Deps {
   auth: Authenticator;
   /** Called after a message is committed to the outbox so the send worker wakes early. */
   notifyOutbox: () => void;
+  /** Outbound SMTP (pooled per email server); the send worker and test_connection use it. */
+  transport: Transport;
   /**
    * Port of the running local capture SMTP server (§18), set by the capture component once it
    * listens (MAILROOM_CAPTURE_PORT may be 0 = ephemeral); undefined = not running, capture mail waits.

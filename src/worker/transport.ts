@@ -29,6 +29,11 @@ export interface CaptureTarget {
 
 export type Target = ServerTarget | CaptureTarget;
 
+export interface Address {
+  name: string | null;
+  address: string;
+}
+
 export interface Envelope {
   from: string;
   to: string[];
@@ -39,9 +44,8 @@ export type OutboundMessage =
   | {
       kind: "structured";
       envelope: Envelope;
-      /** `"Name" <addr>` or a bare address. */
-      from: string;
-      to: string;
+      from: Address;
+      to: Address;
       replyTo: string | null;
       subject: string;
       html: string;

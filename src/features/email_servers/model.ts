@@ -1,0 +1,77 @@
+/** Email server fields (API.md §9), the redaction rule for credentials, and the encoder. */
+import type { EmailServer } from "@/db/schema";
+import { f, result } from "@/http/fields";
+import { toIso } from "@/lib/time";
+
+export const VENDORS = ["smtp", "aws_ses", "sendgrid", "postmark", "mailgun", "resend", "inboxroad", "smtp_com", "other"] as const;
+export const PURPOSES = ["broadcasts", "sequences", "transactionals"] as const;
+export type Purpose = (typeof PURPOSES)[number];
+
+/** The masked form the API returns for a stored password. */
+export const MASKED = "••••••••";
+/** A value that is an echo of a redacted credential (mirrors the SDK guard, §9). */
+export const REDACTED_ECHO = /^(?:•{8}|.{0,4}•+.{0,4})$/;
+
+const url = f.custom((v) => {
+  if (typeof v !== "string") return result.err("must be a string");
+  const s = v.trim();
+  if (s.length > 2048) return result.err("is too long (maximum is 2048 characters)");
+  try {
+    const u = new URL(s);
+    return u.protocol === "http:" || u.protocol === "https:" ? result.ok(s) : result.err("is not a valid http(s) URL");
+  } catch {
+    return result.err("is not a valid http(s) URL");
+  }
+}, { nullable: true });
+
+export const EmailServerFields = {
+  label: f.string({ required: true, max: 255 }),
+  vendor: f.enum(VENDORS),
+  delivery_method: f.custom((v) => (v === "smtp" ? result.ok(v) : result.err("is not supported (only smtp)"))),
+  smtp_address: f.string({ required: true, max: 255 }),
+  smtp_port: f.integer({ min: 1, max: 65535 }),
+  smtp_username: f.string({ max: 255, nullable: true }),
+  smtp_password: f.string({ max: 1024, nullable: true, trim: false }),
+  smtp_authentication: f.enum(["plain", "login", "cram_md5"] as const, { nullable: true }),
+  smtp_enable_starttls_auto: f.boolean(),
+  smtp_tls: f.boolean(),
+  active: f.boolean(),
+  emails_per_hour: f.integer({ min: 1, nullable: true }),
+  priority: f.integer({ min: 0, max: 1000 }),
+  use_for_broadcasts: f.boolean(),
+  use_for_sequences: f.boolean(),
+  use_for_transactionals: f.boolean(),
+  include_unsubscribe_header: f.boolean(),
+  use_custom_unsubscribe_link: f.boolean(),
+  custom_unsubscribe_link: url,
+};
+
+export function encodeEmailServer(s: EmailServer, channel: string) {
+  return {
+    id: s.id,
+    channel,
+    label: s.label,
+    vendor: s.vendor,
+    delivery_method: s.delivery_method,
+    active: s.active,
+    smtp_address: s.smtp_address,
+    smtp_port: s.smtp_port,
+    smtp_username: s.smtp_username,
+    smtp_password: s.smtp_password_enc ? MASKED : null,
+    smtp_authentication: s.smtp_authentication,
+    smtp_enable_starttls_auto: s.smtp_enable_starttls_auto,
+    smtp_tls: s.smtp_tls,
+    emails_per_hour: s.emails_per_hour,
+    priority: s.priority,
+    use_for_broadcasts: s.use_for_broadcasts,
+    use_for_sequences: s.use_for_sequences,
+    use_for_transactionals: s.use_for_transactionals,
+    include_unsubscribe_header: s.include_unsubscribe_header,
+    use_custom_unsubscribe_link: s.use_custom_unsubscribe_link,
+    custom_unsubscribe_link: s.custom_unsubscribe_link,
+    connection_failed_at: toIso(s.connection_failed_at),
+    last_error: s.last_error,
+    created_at: toIso(s.created_at),
+    updated_at: toIso(s.updated_at),
+  };
+}

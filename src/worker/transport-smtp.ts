@@ -1,0 +1,150 @@
+/**
+ * Transport over SMTP with nodemailer (the only module importing it): one pooled transport per
+ * target (`pool: true, maxMessages: Infinity` — NOTES.md: recycling connections every 100 messages
+ * costs ~5×), and the §9 classification of SMTP failures into retry / bounce / failover.
+ */
+import nodemailer, { type SendMailOptions } from "nodemailer";
+import type SMTPPool from "nodemailer/lib/smtp-pool";
+import type SMTPTransport from "nodemailer/lib/smtp-transport";
+import { targetKey, type OutboundMessage, type SendResult, type ServerTarget, type Target, type Transport } from "./transport";
+
+type Mailer = ReturnType<typeof nodemailer.createTransport>;
+
+export interface SmtpTransportOptions {
+  /** Extra trusted CA certificates (PEM) for STARTTLS/TLS, e.g. a relay's self-signed cert. */
+  ca?: string | string[];
+  /** Pooled connections per target (default 5). */
+  maxConnections?: number;
+}
+
+const AUTH_METHOD = { plain: "PLAIN", login: "LOGIN", cram_md5: "CRAM-MD5" } as const;
+
+interface SmtpError {
+  code?: string;
+  command?: string;
+  responseCode?: number;
+  response?: string;
+  message?: string;
+}
+
+/** Commands before the mail transaction: a failure there (any code) is the server's problem (failover). */
+const SESSION_COMMANDS = /^(CONN|EHLO|HELO|LHLO|STARTTLS|AUTH\b|GREETING)/;
+const SERVER_ERROR_CODES = new Set(["ECONNECTION", "EAUTH", "ETLS", "EDNS", "ETIMEDOUT", "ECONNREFUSED", "EHOSTUNREACH", "ENOTFOUND", "EPROTOCOL"]);
+
+/**
+ * §9 classification of a nodemailer error: 5xx to RCPT TO/DATA → permanent (hard bounce); 4xx or a
+ * network error during the transaction → temporary; failures while connecting, greeting, EHLO,
+ * STARTTLS, AUTH, or a 5xx to MAIL FROM → server (fail over).
+ */
+export function classifySmtpError(err: unknown): SendResult {
+  const e = (err ?? {}) as SmtpError;
+  const command = String(e.command ?? "");
+  const code = typeof e.responseCode === "number" ? e.responseCode : undefined;
+  const response = (e.response || e.message || String(err)).toString().trim().slice(0, 500);
+  if (command === "RCPT TO" || command === "DATA") return { outcome: code !== undefined && code >= 500 ? "permanent" : "temporary", response };
+  if (command === "MAIL FROM") return { outcome: code !== undefined && code >= 500 ? "server" : "temporary", response };
+  if (SESSION_COMMANDS.test(command)) return { outcome: "server", response };
+  if (e.code && SERVER_ERROR_CODES.has(e.code) && command !== "API") return { outcome: "server", response };
+  return { outcome: "temporary", response };
+}
+
+function transportOptions(target: Target, o: SmtpTransportOptions): SMTPTransport.Options {
+  const tls = { ...(o.ca ? { ca: o.ca } : {}), servername: target.host };
+  if (target.kind === "capture") {
+    return { host: target.host, port: target.port, secure: false, ignoreTLS: true, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 60_000 };
+  }
+  return {
+    host: target.host,
+    port: target.port,
+    secure: target.secure,
+    ignoreTLS: !target.secure && !target.starttls,
+    ...(target.username ? { auth: { user: target.username, pass: target.password ?? "" } } : {}),
+    ...(target.username && target.authMethod ? { authMethod: AUTH_METHOD[target.authMethod] } : {}),
+    tls,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 60_000,
+  };
+}
+
+function toMail(message: OutboundMessage): SendMailOptions {
+  if (message.kind === "raw") {
+    const extra = Object.entries(message.headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+    return { envelope: { ...message.envelope }, raw: extra ? Buffer.concat([Buffer.from(extra), message.raw]) : message.raw };
+  }
+  return {
+    envelope: { ...message.envelope },
+    from: message.from.name ? { name: message.from.name, address: message.from.address } : message.from.address,
+    to: message.to.name ? { name: message.to.name, address: message.to.address } : message.to.address,
+    ...(message.replyTo ? { replyTo: message.replyTo } : {}),
+    subject: message.subject,
+    html: message.html,
+    text: message.text,
+    messageId: message.messageId,
+    headers: message.headers,
+  };
+}
+
+export class SmtpTransport implements Transport {
+  private pools = new Map<string, Mailer>();
+
+  constructor(private readonly options: SmtpTransportOptions = {}) {}
+
+  private pool(target: Target): Mailer {
+    const key = targetKey(target);
+    let mailer = this.pools.get(key);
+    if (!mailer) {
+      const opts: SMTPPool.Options = { ...transportOptions(target, this.options), pool: true, maxMessages: Infinity, maxConnections: this.options.maxConnections ?? 5 };
+      mailer = nodemailer.createTransport(opts);
+      mailer.on("error", () => {});
+      this.pools.set(key, mailer);
+    }
+    return mailer;
+  }
+
+  async send(message: OutboundMessage, target: Target): Promise<SendResult> {
+    try {
+      const info: { response?: string } = await this.pool(target).sendMail(toMail(message));
+      return { outcome: "sent", response: String(info.response ?? "250 OK").slice(0, 500) };
+    } catch (err) {
+      return classifySmtpError(err);
+    }
+  }
+
+  async verify(target: ServerTarget, timeoutMs: number): Promise<{ ok: true } | { ok: false; error: string }> {
+    const mailer = nodemailer.createTransport({
+      ...transportOptions(target, this.options),
+      connectionTimeout: timeoutMs,
+      greetingTimeout: timeoutMs,
+      socketTimeout: timeoutMs,
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        mailer.verify(),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs / 1000} s`)), timeoutMs))),
+      ]);
+      return { ok: true };
+    } catch (err) {
+      const e = err as SmtpError;
+      return { ok: false, error: (e.response || e.message || String(err)).trim().slice(0, 500) };
+    } finally {
+      clearTimeout(timer);
+      mailer.close();
+    }
+  }
+
+  prune(keep: ReadonlySet<string>): void {
+    for (const [key, mailer] of this.pools) {
+      if (!keep.has(key)) {
+        mailer.close();
+        this.pools.delete(key);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const mailer of this.pools.values()) mailer.close();
+    this.pools.clear();
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * A real SMTP server on an ephemeral port that records what it receives (envelope, raw MIME and
+ * headers parsed by mailparser) and can be told to refuse: a 4xx/5xx at MAIL FROM, RCPT TO or
+ * DATA (optionally only the next N times), a failed AUTH, or a slow DATA reply. Optional STARTTLS
+ * (self-signed cert via `selfSignedCert()`) and AUTH. Shared by the delivery and SMTP tests.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { simpleParser, type ParsedMail } from "mailparser";
+import { SMTPServer } from "smtp-server";
+
+export interface SinkMessage {
+  envelope: { from: string; to: string[] };
+  raw: Buffer;
+  parsed: ParsedMail;
+  /** Header lookup by lower-case name (first value as text). */
+  header(name: string): string | undefined;
+  secure: boolean;
+  user: string | undefined;
+}
+
+export type Stage = "mail" | "rcpt" | "data";
+
+export interface Refusal {
+  at: Stage;
+  code: number;
+  message?: string;
+  /** Refuse only this many times, then accept again (default: always). */
+  times?: number;
+  /** Only for these recipients (RCPT stage). */
+  recipients?: string[];
+}
+
+export interface SinkOptions {
+  tls?: { key: string; cert: string };
+  /** Require AUTH with these credentials. */
+  auth?: { user: string; pass: string };
+  /** Delay before answering DATA, per message. */
+  delayMs?: number;
+}
+
+export interface SmtpSink {
+  port: number;
+  messages: SinkMessage[];
+  /** Number of DATA transactions answered 250 (includes ones still being parsed). */
+  accepted: number;
+  refusals: Refusal[];
+  delayMs: number;
+  refuse(r: Refusal): void;
+  reset(): void;
+  /** Resolves when `n` messages have been recorded. */
+  waitFor(n: number, timeoutMs?: number): Promise<SinkMessage[]>;
+  stop(): Promise<void>;
+}
+
+const smtpError = (code: number, message: string) => Object.assign(new Error(message), { responseCode: code });
+
+/** Starts a sink on 127.0.0.1:0. */
+export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink> {
+  const sink: SmtpSink = {
+    port: 0,
+    messages: [],
+    accepted: 0,
+    refusals: [],
+    delayMs: options.delayMs ?? 0,
+    refuse: (r) => void sink.refusals.push(r),
+    reset() {
+      sink.messages.length = 0;
+      sink.refusals.length = 0;
+      sink.accepted = 0;
+    },
+    waitFor: async (n, timeoutMs = 10_000) => {
+      const until = Date.now() + timeoutMs;
+      while (sink.messages.length < n) {
+        if (Date.now() > until) throw new Error(`smtp sink: waited for ${n} messages, got ${sink.messages.length}`);
+        await Bun.sleep(10);
+      }
+      return sink.messages;
+    },
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+
+  const refusal = (at: Stage, address?: string): Error | null => {
+    const r = sink.refusals.find((x) => x.at === at && (!x.recipients || (address && x.recipients.includes(address))));
+    if (!r) return null;
+    if (r.times !== undefined && --r.times <= 0) sink.refusals.splice(sink.refusals.indexOf(r), 1);
+    return smtpError(r.code, r.message ?? (r.code >= 500 ? "Refused permanently" : "Try again later"));
+  };
+
+  const server = new SMTPServer({
+    secure: false,
+    disabledCommands: options.tls ? (options.auth ? [] : ["AUTH"]) : options.auth ? ["STARTTLS"] : ["STARTTLS", "AUTH"],
+    ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
+    allowInsecureAuth: !options.tls,
+    authOptional: !options.auth,
+    logger: false,
+    size: 50 * 1024 * 1024,
+    // Pooled clients keep connections open; a stopping sink drops them quickly.
+    closeTimeout: 200,
+    onAuth(auth, _session, cb) {
+      if (options.auth && auth.username === options.auth.user && auth.password === options.auth.pass) cb(null, { user: auth.username });
+      else cb(smtpError(535, "5.7.8 Authentication credentials invalid"));
+    },
+    onMailFrom(_address, _session, cb) {
+      cb(refusal("mail") ?? undefined);
+    },
+    onRcptTo(address, _session, cb) {
+      cb(refusal("rcpt", address.address) ?? undefined);
+    },
+    onData(stream, session, cb) {
+      const chunks: Buffer[] = [];
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("end", async () => {
+        const refused = refusal("data");
+        if (sink.delayMs) await Bun.sleep(sink.delayMs);
+        if (refused) return cb(refused);
+        const raw = Buffer.concat(chunks);
+        sink.accepted++;
+        cb(null, "Ok: queued");
+        const parsed = await simpleParser(raw);
+        sink.messages.push({
+          envelope: {
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+            to: session.envelope.rcptTo.map((r) => r.address),
+          },
+          raw,
+          parsed,
+          header: (name) => {
+            const v = parsed.headers.get(name.toLowerCase());
+            if (v === undefined) return undefined;
+            if (typeof v === "string") return v;
+            return (v as { text?: string; value?: unknown }).text ?? JSON.stringify(v);
+          },
+          secure: session.secure,
+          user: session.user as string | undefined,
+        });
+      });
+    },
+  });
+  server.on("error", () => {});
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  sink.port = (server.server.address() as { port: number }).port;
+  return sink;
+}
+
+/** A self-signed certificate for 127.0.0.1/localhost, made by `openssl req -x509` in a temp dir. */
+export function selfSignedCert(): { key: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), "mailroom-cert-"));
+  try {
+    execFileSync("openssl", [
+      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+      "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+      "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    ], { stdio: "ignore" });
+    return { key: readFileSync(join(dir, "key.pem"), "utf8"), cert: readFileSync(join(dir, "cert.pem"), "utf8") };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
