@@ -6,9 +6,13 @@
 import { createApp } from "./app";
 import type { Deps } from "./deps";
 import { listenHttp, type HttpServer } from "./http/server";
+import { startCaptureServer, startSubmissionServer } from "./smtp/start";
 
 export interface Running {
   http: HttpServer;
+  /** Bound ports of the SMTP submission listener and the capture server (null = not running). */
+  smtpPort: number | null;
+  capturePort: number | null;
   /** Graceful: stop accepting, finish in-flight work, flush usage, close the DB. */
   stop(): Promise<void>;
 }
@@ -22,6 +26,8 @@ export interface Component {
 export interface StartOptions {
   port?: number;
   hostname?: string;
+  /** SMTP submission port overriding MAILROOM_SMTP_PORT, where 0 means "off"; here 0 = ephemeral (tests). */
+  smtpPort?: number;
 }
 
 export async function startMailroom(deps: Deps, options: StartOptions = {}): Promise<Running> {
@@ -30,8 +36,25 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
   const ticker = setInterval(() => deps.auth.tick(), 1000);
   const components: Component[] = [];
   let stopped: Promise<void> | null = null;
+  const smtpPort = options.smtpPort ?? (deps.config.smtpPort || null);
+  let ports: { smtp: number | null; capture: number | null };
+  try {
+    // Capture starts first (the worker delivers into it) and so stops last.
+    const capture = deps.config.capture ? await startCaptureServer(deps) : null;
+    if (capture) components.push(capture);
+    const smtp = smtpPort === null ? null : await startSubmissionServer(deps, smtpPort);
+    if (smtp) components.push(smtp);
+    ports = { smtp: smtp?.port ?? null, capture: capture?.port ?? null };
+  } catch (err) {
+    await http.stop(0);
+    for (const c of components.reverse()) await c.stop();
+    clearInterval(ticker);
+    throw err;
+  }
   return {
     http,
+    smtpPort: ports.smtp,
+    capturePort: ports.capture,
     stop() {
       stopped ??= (async () => {
         await http.stop(deps.config.shutdownTimeoutMs);

@@ -15,6 +15,9 @@ import { createTestToken } from "./fixtures";
 
 export interface TestServer {
   url: string;
+  /** Ephemeral ports of the SMTP submission listener and the local capture server. */
+  smtpPort: number;
+  capturePort: number | null;
   dataDir: string;
   deps: Deps;
   running: Running;
@@ -56,6 +59,7 @@ export async function startTestServer(options: { env?: Record<string, string>; c
     MAILROOM_DATA_DIR: dataDir,
     MAILROOM_HOST: "127.0.0.1",
     MAILROOM_PORT: "0",
+    MAILROOM_SMTP_HOST: "127.0.0.1",
     MAILROOM_SMTP_PORT: "0",
     MAILROOM_CAPTURE_PORT: "0",
     MAILROOM_ADMIN_PASSWORD: "test-admin-password",
@@ -66,11 +70,13 @@ export async function startTestServer(options: { env?: Record<string, string>; c
   const { database } = openDataDir(config, log);
   const deps = buildDeps(config, database, log, options.clock ?? { now: () => Date.now() });
   const seeded = await firstRun(deps);
-  const running = await startMailroom(deps);
+  const running = await startMailroom(deps, { smtpPort: 0 });
   const url = running.http.url;
   const adminToken = createTestToken(deps, { name: "test admin", preset: "all", scope: "all" });
   return {
     url,
+    smtpPort: running.smtpPort!,
+    capturePort: running.capturePort,
     dataDir,
     deps,
     running,

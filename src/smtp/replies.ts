@@ -1,0 +1,83 @@
+/**
+ * SMTP replies of API.md §17/§18, and the mapping from the transport-neutral AppError codes to
+ * them. smtp-server sends `err.responseCode` + `err.message`; our messages carry their own
+ * enhanced status code, which the listener (listener.ts) then leaves untouched.
+ */
+import { AppError } from "@/http/errors";
+
+/** An SMTP reply as an Error, the shape smtp-server callbacks understand. */
+export class SmtpReply extends Error {
+  constructor(
+    readonly responseCode: number,
+    /** "<enhanced code> <text>", e.g. "5.7.8 Authentication credentials invalid". */
+    message: string,
+  ) {
+    super(message);
+  }
+
+  /** The full reply line, e.g. "535 5.7.8 Authentication credentials invalid". */
+  get line(): string {
+    return `${this.responseCode} ${this.message}`;
+  }
+}
+
+const r = (code: number, text: string) => () => new SmtpReply(code, text);
+
+/** Every fixed reply of the contract, by name. */
+export const Replies = {
+  authRequired: r(530, "5.7.0 Authentication required"),
+  encryptionRequired: r(538, "5.7.11 Encryption required for requested authentication mechanism"),
+  badCredentials: r(535, "5.7.8 Authentication credentials invalid"),
+  tokenExpired: r(535, "5.7.8 API token has expired"),
+  tooManyAuthFailures: r(454, "4.7.0 Too many failed authentication attempts, retry later"),
+  unknownMechanism: r(504, "5.5.4 Unrecognized authentication type"),
+  severalChannels: r(550, "5.7.1 Token targets several channels; use a channel slug as the SMTP username"),
+  badRecipient: r(501, "5.1.3 Bad recipient address syntax"),
+  suppressed: r(550, "5.7.1 Recipient is suppressed"),
+  tooManyRecipients: r(452, "4.5.3 Too many recipients"),
+  tooBig: r(552, "5.3.4 Message size exceeds fixed maximum message size"),
+  missingFrom: r(550, "5.6.0 Missing From header"),
+  foreignFrom: r(553, "5.7.1 From domain not allowed for this channel"),
+  rateLimited: r(451, "4.7.1 Rate limit exceeded, retry later"),
+  quotaExhausted: r(550, "5.7.0 Monthly send quota exhausted"),
+  tooManyMessages: r(421, "4.7.0 Too many messages on this connection, reconnect to continue"),
+  shuttingDown: r(421, "4.3.2 Service shutting down"),
+  localError: r(451, "4.3.0 Local error in processing, retry later"),
+  vrfy: r(252, "2.5.2 Cannot VRFY user, but will accept message and attempt delivery"),
+  expn: r(502, "5.5.1 Command not implemented"),
+  captureOnlyMailroom: r(554, "5.7.1 Capture accepts only Mailroom deliveries"),
+} as const;
+
+export const queuedReply = (ids: readonly number[]) => `2.0.0 Ok: queued as ${ids.join(",")}`;
+export const capturedReply = (id: number) => `2.0.0 Ok: captured as ${id}`;
+
+/** Where in the session the error happened: AUTH failures are all 535 (no oracle on why). */
+export type Stage = "auth" | "session" | "capture";
+
+/**
+ * Maps any error thrown by a service to the reply the client gets. Unknown errors (bugs, a busy
+ * database) become a temporary 451 so the client retries; the caller logs them.
+ */
+export function toSmtpReply(err: unknown, stage: Stage): SmtpReply {
+  if (err instanceof SmtpReply) return err;
+  if (!(err instanceof AppError)) return Replies.localError();
+  switch (err.code) {
+    case "unauthorized":
+      return err.details.message === "API token has expired" ? Replies.tokenExpired() : Replies.badCredentials();
+    case "forbidden":
+      if (stage === "auth") return Replies.badCredentials();
+      if (stage === "capture") return Replies.captureOnlyMailroom();
+      return new SmtpReply(550, `5.7.1 ${String(err.details.message ?? err.publicMessage)}`);
+    case "rate_limited":
+      return stage === "auth" ? Replies.tooManyAuthFailures() : Replies.rateLimited();
+    case "payment_required":
+      return Replies.quotaExhausted();
+    case "payload_too_large":
+      return Replies.tooBig();
+    case "not_found":
+    case "unprocessable":
+      return stage === "capture" ? Replies.captureOnlyMailroom() : new SmtpReply(550, `5.7.1 ${err.publicMessage}`);
+    default:
+      return Replies.localError();
+  }
+}

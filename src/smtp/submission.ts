@@ -1,0 +1,109 @@
+/**
+ * SMTP submission (API.md §17), transport-side steps: AUTH with an API token through the same
+ * authenticator as HTTP, the per-session channel, per-recipient checks, and turning one DATA into
+ * the outbox's raw submission (From rules, Bcc removed, Message-ID/Date added, `send` bucket).
+ * The outbox service (features/transactionals/outbox.ts) owns the quota and the rows.
+ */
+import { simpleParser, type AddressObject } from "mailparser";
+import type { Principal } from "@/auth/principal";
+import { makeScope, resolveScope } from "@/auth/scope";
+import type { Channel } from "@/db/schema";
+import type { Deps } from "@/deps";
+import { serversForPurpose } from "@/features/email_servers/service";
+import { isSuppressed } from "@/features/subscribers/eligibility";
+import { enqueueRawMessage } from "@/features/transactionals/outbox";
+import { emailDomain, isEmail } from "@/lib/email";
+import { randomBase62 } from "@/lib/tokens";
+import { headerValue, parseHeaderBlock, rewriteHeaders } from "./mime";
+import { Replies, SmtpReply } from "./replies";
+
+/** What a successful AUTH leaves on the session (never the token value). */
+export interface SubmissionUser {
+  principal: Principal;
+  /** T after the username selector (§1.6); MAIL FROM needs exactly one. */
+  channelIds: readonly number[];
+}
+
+/**
+ * Authenticates AUTH PLAIN/LOGIN: password = API token (expiry, IP allowlist for `ip`), permission
+ * `transactionals_write`; a username naming a channel is the §1.6 `channel` selector.
+ * @throws AppError / SmtpReply — mapped to 535 (expired: its own 535 text), 454 after too many failures.
+ */
+export function authenticateSubmission(deps: Deps, username: string | undefined, password: string | undefined, ip: string): SubmissionUser {
+  const { auth } = deps;
+  const principal = auth.authenticate(password ?? null, ip);
+  if (!principal.permissions.has("transactionals_write")) throw Replies.badCredentials();
+  const slug = username && auth.cache.channelBySlug(username) ? username : undefined;
+  const scope = resolveScope(principal, slug ? { channel: slug } : {}, auth.cache);
+  return { principal, channelIds: scope.channelIds };
+}
+
+/** The session's single channel. @throws SmtpReply 550 when T is not exactly one channel. */
+export function submissionChannel(deps: Deps, user: SubmissionUser): Channel {
+  try {
+    return makeScope(user.principal, user.channelIds, true, deps.auth.cache).one();
+  } catch (err) {
+    if ((err as { code?: string }).code === "unprocessable") throw Replies.severalChannels();
+    throw err;
+  }
+}
+
+/** RCPT TO check: syntax, then the channel and global suppression lists. @throws SmtpReply 501/550. */
+export function checkRecipient(deps: Deps, channel: Channel, address: string): void {
+  if (!isEmail(address)) throw Replies.badRecipient();
+  if (isSuppressed(deps.db, channel.id, address)) throw Replies.suppressed();
+}
+
+/**
+ * Local capture is the channel's only destination for transactionals (§9): capture is on and the
+ * channel has no server for the purpose (or MAILROOM_CAPTURE_ALL). Such channels may use any From.
+ */
+function capturesOnly(deps: Deps, channel: Channel): boolean {
+  return deps.config.capture && (deps.config.captureAll || serversForPurpose(deps.db, channel.id, "transactionals").length === 0);
+}
+
+const addressList = (field: AddressObject | AddressObject[] | undefined) =>
+  (Array.isArray(field) ? field : field ? [field] : []).flatMap((o) => o.value).flatMap((a) => (a.group ? a.group : [a]));
+
+/** RFC 5322 Date of `ms`, e.g. "Thu, 15 Jan 2026 10:30:00 +0000". */
+const rfc5322Date = (ms: number) => new Date(ms).toUTCString().replace(/GMT$/, "+0000");
+
+/**
+ * Accepts one DATA for the envelope's recipients: From header present and in the channel's sender
+ * domain (unless capture-only), one `send` token per recipient (all or nothing), then one queued
+ * transactional per recipient. Returns the transactional ids.
+ * @throws SmtpReply 550 5.6.0 / 553 (From), AppError 429 (bucket), 402 (quota), 422.
+ */
+export async function acceptSubmission(deps: Deps, user: SubmissionUser, recipients: readonly string[], submitted: Buffer): Promise<number[]> {
+  const channel = submissionChannel(deps, user);
+  const { fields } = parseHeaderBlock(submitted);
+  const parsed = await simpleParser(submitted, { skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true, skipImageLinks: true });
+  const from = addressList(parsed.from).find((a) => a.address)?.address;
+  if (!headerValue(fields, "From") || !from) throw Replies.missingFrom();
+  if (!channel.sender_email) throw new SmtpReply(550, `5.7.1 Channel ${channel.slug} has no sender_email; set it before sending`);
+  if (!capturesOnly(deps, channel) && emailDomain(from) !== emailDomain(channel.sender_email)) throw Replies.foreignFrom();
+
+  const add: [string, string][] = [];
+  let messageId = headerValue(fields, "Message-ID");
+  if (!messageId) {
+    messageId = `<${randomBase62(16)}.smtp@${emailDomain(channel.sender_email)}>`;
+    add.push(["Message-ID", messageId]);
+  }
+  if (!headerValue(fields, "Date")) add.push(["Date", rfc5322Date(deps.clock.now())]);
+  const raw = rewriteHeaders(submitted, ["Bcc"], add);
+
+  const named = [...addressList(parsed.to), ...addressList(parsed.cc)];
+  const nameOf = (email: string) => named.find((a) => a.address?.toLowerCase() === email.toLowerCase())?.name || null;
+  deps.auth.charge(user.principal, "send", recipients.length);
+  const { ids } = enqueueRawMessage(deps, channel, {
+    recipients: recipients.map((email) => ({ email, name: nameOf(email) })),
+    raw,
+    messageId,
+    subject: parsed.subject ?? null,
+    body: typeof parsed.html === "string" ? parsed.html : (parsed.text ?? null),
+    from,
+    replyTo: addressList(parsed.replyTo).find((a) => a.address)?.address ?? null,
+    source: "smtp",
+  });
+  return ids;
+}
