@@ -28,8 +28,8 @@ export interface AccessRule {
   bucket?: BucketName;
   /** Routes that also need a token of scope `all`. */
   scopeAll?: boolean;
-  /** Looks up a replayable response before the bucket is charged (§2.1 check order). */
-  replay?: (request: Request, principal: Principal) => Replay | null;
+  /** Looks up a replayable response before the bucket is charged (§2.1 check order); `body` = the parsed body. */
+  replay?: (request: Request, principal: Principal, body: unknown) => Replay | null;
 }
 
 export type RouteRule = Permission | readonly Permission[] | AccessRule;
@@ -79,7 +79,7 @@ export function authPlugin(deps: Deps) {
               principal = auth.authenticate(bearerToken(request.headers.get("authorization")), meta.ip, request.headers.get("user-agent"));
               meta.principal = principal;
               if (principal.viaPreviousValue) set.headers["mailroom-token-rotated"] = new Date(principal.token!.row.previous_expires_at!).toISOString();
-              replay = access.replay?.(request, principal) ?? null;
+              replay = access.replay?.(request, principal, body) ?? null;
               const charge = auth.charge(principal, replay ? "general" : (access.bucket ?? "general"));
               if (charge) Object.assign(set.headers, auth.rateLimitHeaders(principal, charge));
             }
