@@ -2,29 +2,39 @@
  * Tells, cheaply, whether another connection (e.g. the `mailroom token revoke` CLI) committed since
  * the last call, so in-memory caches never serve stale auth data.
  *
- * `PRAGMA data_version` is authoritative but costs ~3 µs; the WAL-index header in the `-shm` file
- * (memory-mapped, shared with every connection) has a change counter that moves on *any* commit and
- * costs a memory read. So: read the counter; only when it moved, ask `data_version`.
+ * `PRAGMA data_version` is authoritative but costs ~3 µs. The WAL-index header at the start of the
+ * `-shm` file (memory-mapped, shared by every connection) changes on *any* commit: its frame count,
+ * running frame checksum, salts and header checksum (bytes 16–47) move with every appended frame and
+ * every WAL restart. Reading them is a few memory loads; only when they moved, ask `data_version`.
+ * (The header's `iChange` field is not usable: it is not a monotonic commit counter across processes.)
  */
 import { existsSync } from "node:fs";
 import type { Database } from "./client";
 
-/** Offset of `iChange` in SQLite's WalIndexHdr (first copy, native byte order). */
-const ICHANGE_OFFSET = 8;
+/** mxFrame, nPage, aFrameCksum[2], aSalt[2], aCksum[2] of SQLite's WalIndexHdr (first copy). */
+const HEADER_STATE = { offset: 16, words: 4 };
 
 export function createForeignWriteDetector(database: Database): () => boolean {
   const dataVersion = database.raw.prepare("PRAGMA data_version");
   const readDataVersion = () => Number(Object.values(dataVersion.get() as Record<string, number>)[0]);
   let lastVersion = readDataVersion();
   const header = mapWalIndexHeader(database.path);
-  let lastCounter = header ? header.getUint32(ICHANGE_OFFSET, true) : -1;
+  const last = new BigUint64Array(HEADER_STATE.words);
+  const moved = (): boolean => {
+    let changed = false;
+    for (let i = 0; i < HEADER_STATE.words; i++) {
+      const word = header!.getBigUint64(HEADER_STATE.offset + i * 8, true);
+      if (word !== last[i]) {
+        last[i] = word;
+        changed = true;
+      }
+    }
+    return changed;
+  };
+  if (header) moved();
 
   return () => {
-    if (header) {
-      const counter = header.getUint32(ICHANGE_OFFSET, true);
-      if (counter === lastCounter) return false;
-      lastCounter = counter;
-    }
+    if (header && !moved()) return false;
     const version = readDataVersion();
     if (version === lastVersion) return false;
     lastVersion = version;
