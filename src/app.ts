@@ -15,6 +15,7 @@ import { channelRoutes } from "./features/channels/routes";
 import { discoveryRoutes } from "./features/discovery/routes";
 import { emailServerRoutes } from "./features/email_servers/routes";
 import { templateRoutes } from "./features/templates/routes";
+import { subscriberRoutes } from "./features/subscribers/routes";
 import type { RouteInfo } from "./features/discovery/service";
 import { VERSION } from "./version";
 
@@ -26,6 +27,7 @@ export const apiFeatures = (deps: Deps, routes: () => readonly RouteInfo[]) => [
   auditLogRoutes(deps),
   capturedMessageRoutes(deps),
   templateRoutes(deps),
+  subscriberRoutes(deps),
   emailServerRoutes(deps),
 ];
 

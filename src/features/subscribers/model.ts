@@ -45,7 +45,7 @@ export function encodeSubscriber(s: Subscriber, channelSlug: string) {
     complained_at: toIso(s.complained_at),
     last_email_sent_at: toIso(s.last_email_sent_at),
     tags: s.tags,
-    custom_data: s.custom_data,
+    custom_data: s.redacted_at !== null ? null : s.custom_data,
     created_at: toIso(s.created_at),
     updated_at: toIso(s.updated_at),
   };

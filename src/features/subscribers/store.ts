@@ -1,0 +1,97 @@
+/**
+ * Prepared statements and write helpers for the subscribers tables. Every write that changes a
+ * subscriber's tags goes through `syncTags`, so `subscriber_tags` always mirrors `subscribers.tags`
+ * (segments and tag filters read the mirror). Statements are prepared once per connection.
+ */
+import { and, eq, sql } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { subscriber_tags, subscribers, type Channel, type Subscriber } from "@/db/schema";
+import type { Deps } from "@/deps";
+import type { NewEvent, EventType } from "@/features/events/service";
+import { encodeSubscriber } from "./model";
+
+const ph = sql.placeholder;
+
+function prepare(db: Db) {
+  return {
+    byEmail: db
+      .select()
+      .from(subscribers)
+      .where(and(eq(subscribers.channel_id, ph("channel")), eq(subscribers.email, ph("email"))))
+      .prepare(),
+    insert: db
+      .insert(subscribers)
+      .values({
+        channel_id: ph("channel_id") as never,
+        email: ph("email") as never,
+        first_name: ph("first_name") as never,
+        last_name: ph("last_name") as never,
+        ip_address: ph("ip_address") as never,
+        is_active: ph("is_active") as never,
+        source: ph("source") as never,
+        subscribed_at: ph("subscribed_at") as never,
+        confirmed_at: ph("confirmed_at") as never,
+        tags: ph("tags") as never,
+        custom_data: ph("custom_data") as never,
+        created_at: ph("now") as never,
+        updated_at: ph("now") as never,
+      })
+      .returning()
+      .prepare(),
+    /** The fields a bulk upsert may change on an existing row. */
+    updateProfile: db
+      .update(subscribers)
+      .set({
+        first_name: ph("first_name") as never,
+        last_name: ph("last_name") as never,
+        tags: ph("tags") as never,
+        custom_data: ph("custom_data") as never,
+        updated_at: ph("now") as never,
+      })
+      .where(eq(subscribers.id, ph("id")))
+      .returning()
+      .prepare(),
+    insertTag: db
+      .insert(subscriber_tags)
+      .values({ subscriber_id: ph("id") as never, channel_id: ph("channel") as never, tag: ph("tag") as never })
+      .onConflictDoNothing()
+      .prepare(),
+    deleteTag: db
+      .delete(subscriber_tags)
+      .where(and(eq(subscriber_tags.subscriber_id, ph("id")), eq(subscriber_tags.tag, ph("tag"))))
+      .prepare(),
+  };
+}
+export type Statements = ReturnType<typeof prepare>;
+const cache = new WeakMap<Db, Statements>();
+
+/** The prepared statements of `db` (they run inside whatever transaction is open on it). */
+export function statements(db: Db): Statements {
+  let s = cache.get(db);
+  if (!s) cache.set(db, (s = prepare(db)));
+  return s;
+}
+
+/** The subscriber with this stored-form email in the channel. */
+export function findByEmail(db: Db, channelId: number, email: string): Subscriber | undefined {
+  return statements(db).byEmail.get({ channel: channelId, email });
+}
+
+/** Makes `subscriber_tags` of subscriber `id` go from `before` to `after`. */
+export function syncTags(db: Db, id: number, channelId: number, before: readonly string[], after: readonly string[]): void {
+  const s = statements(db);
+  const next = new Set(after);
+  const prev = new Set(before);
+  for (const tag of prev) if (!next.has(tag)) s.deleteTag.run({ id, tag });
+  for (const tag of next) if (!prev.has(tag)) s.insertTag.run({ id, channel: channelId, tag });
+}
+
+/** A `subscriber.*` event with the §11.1 data shape `{"channel", "subscriber": {…}}`. */
+export function subscriberEvent(type: EventType, channel: Channel, row: Subscriber): NewEvent {
+  return { type, channelId: channel.id, data: { channel: channel.slug, subscriber: encodeSubscriber(row, channel.slug) }, subscriberId: row.id, email: row.email };
+}
+
+/** Runs `fn` atomically: in a savepoint of the caller's transaction `tx`, else in a new transaction. */
+export function atomically<T>(deps: Deps, tx: Db | undefined, fn: (db: Db) => T): T {
+  return (tx ?? deps.db).transaction((t) => fn(t as unknown as Db));
+}
