@@ -29,7 +29,7 @@ Modes:
                  data in ./data (MAILROOM_DATA_DIR overrides); ARGS go to serve
   --test         also install test tools when root (Debian: chromium, wrk,
                  systemd), check the Node fallback (better-sqlite3), build, then
-                 run \`bun test\`; ARGS go to bun test. This is what CI runs.
+                 run \`bun run test\`; ARGS go to bun test. This is what CI runs.
   --service      (root) build, then install as a system service: user
                  '$SERVICE_USER', data dir $SERVICE_DATA_DIR, config $ENV_FILE
                  (kept if present), binary \$INSTALL_PATH/mailroom, unit
@@ -355,8 +355,8 @@ EOF
 		exec ./dist/mailroom serve "$@"
 		;;
 	test)
-		say "bun test"
-		exec bun test "$@"
+		say "bun run test"
+		exec bun run test "$@"
 		;;
 	service) install_service ;;
 esac
