@@ -15,6 +15,7 @@ import { channelRoutes } from "./features/channels/routes";
 import { discoveryRoutes } from "./features/discovery/routes";
 import { emailServerRoutes } from "./features/email_servers/routes";
 import { templateRoutes } from "./features/templates/routes";
+import { transactionalRoutes } from "./features/transactionals/routes";
 import { subscriberRoutes } from "./features/subscribers/routes";
 import type { RouteInfo } from "./features/discovery/service";
 import { VERSION } from "./version";
@@ -29,6 +30,7 @@ export const apiFeatures = (deps: Deps, routes: () => readonly RouteInfo[]) => [
   templateRoutes(deps),
   subscriberRoutes(deps),
   emailServerRoutes(deps),
+  transactionalRoutes(deps),
 ];
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };

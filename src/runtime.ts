@@ -7,12 +7,15 @@ import { createApp } from "./app";
 import type { Deps } from "./deps";
 import { listenHttp, type HttpServer } from "./http/server";
 import { startCaptureServer, startSubmissionServer } from "./smtp/start";
+import { SendWorker } from "./worker/send-worker";
 
 export interface Running {
   http: HttpServer;
   /** Bound ports of the SMTP submission listener and the capture server (null = not running). */
   smtpPort: number | null;
   capturePort: number | null;
+  /** The outbox send worker (tests call `tick()` on it). */
+  worker: SendWorker;
   /** Graceful: stop accepting, finish in-flight work, flush usage, close the DB. */
   stop(): Promise<void>;
 }
@@ -38,6 +41,7 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
   let stopped: Promise<void> | null = null;
   const smtpPort = options.smtpPort ?? (deps.config.smtpPort || null);
   let ports: { smtp: number | null; capture: number | null };
+  let worker: SendWorker;
   try {
     // Capture starts first (the worker delivers into it) and so stops last.
     const capture = deps.config.capture ? await startCaptureServer(deps) : null;
@@ -45,6 +49,11 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
     const smtp = smtpPort === null ? null : await startSubmissionServer(deps, smtpPort);
     if (smtp) components.push(smtp);
     ports = { smtp: smtp?.port ?? null, capture: capture?.port ?? null };
+    // The send worker stops first (reverse order): it drains into capture/servers before they close.
+    worker = new SendWorker(deps);
+    deps.notifyOutbox = () => worker.wake();
+    worker.start();
+    components.push({ name: "send-worker", stop: () => worker.stop() });
   } catch (err) {
     await http.stop(0);
     for (const c of components.reverse()) await c.stop();
@@ -55,6 +64,7 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
     http,
     smtpPort: ports.smtp,
     capturePort: ports.capture,
+    worker,
     stop() {
       stopped ??= (async () => {
         await http.stop(deps.config.shutdownTimeoutMs);

@@ -1,0 +1,150 @@
+/**
+ * Transactionals (API.md §4): the send path (validation, template, suppression, quota, outbox
+ * insert and the Idempotency-Key result in one transaction) and the read routes.
+ */
+import { and, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
+import type { Scope } from "@/auth/scope";
+import { messages, templates, type Channel, type Message } from "@/db/schema";
+import type { Deps } from "@/deps";
+import { chargeQuota, type QuotaState } from "@/features/channels/quota";
+import { isSuppressed } from "@/features/subscribers/eligibility";
+import { upsertSubscriber } from "@/features/subscribers/service";
+import type { Input } from "@/http/compat";
+import { notFound, unprocessable, validationError, type FieldErrors } from "@/http/errors";
+import { readFields, withWarnings } from "@/http/fields";
+import { checkLiquid } from "@/lib/liquid";
+import { storeIdempotentResult, type IdempotencyClaim } from "./idempotency";
+import { encodeTransactional, TRANSACTIONAL_STATUSES, TransactionalFields, type Recipient } from "./model";
+import { insertOutboxMessage, subscriberIdsByEmail } from "./outbox";
+
+const RESOURCE = "Transactional";
+
+export interface SendResult {
+  body: ReturnType<typeof encodeTransactional>;
+  quota: QuotaState;
+}
+
+/**
+ * Sends one transactional from the single channel of T: validates, resolves the template, refuses
+ * suppressed recipients (no quota used), then in one transaction charges the quota, links (or,
+ * with `subscriber`, upserts) the subscriber, inserts the outbox row and stores the idempotent
+ * result. Returns only after the commit; the worker is woken.
+ * @throws 422 validation / no sender_email / unknown template / suppressed, 402 quota.
+ */
+export function sendTransactional(deps: Deps, scope: Scope, input: Input, claim: IdempotencyClaim | null): SendResult {
+  const channel = scope.one();
+  const { values, warnings } = readFields(TransactionalFields, input, {
+    wrapper: "transactional",
+    ignored: ["double_opt_in", "confirmation_template_id"],
+  });
+  if (!channel.sender_email) {
+    throw unprocessable(`Channel ${channel.slug} has no sender_email; set one before sending`, { errors: { channel: ["has no sender_email"] } });
+  }
+  const to = values.to as Recipient;
+  const content = resolveContent(deps, channel, values);
+  const hit = isSuppressed(deps.db, channel.id, to.email);
+  if (hit) throw validationError({ to: [`is suppressed (${hit.reason})`] });
+
+  const now = deps.clock.now();
+  const publicUrl = deps.config.publicUrl;
+  const result = deps.db.transaction((tx) => {
+    const quota = chargeQuota(tx, channel, 1, now);
+    const profile = values.subscriber as { first_name?: string | null; last_name?: string | null } | undefined;
+    const subscriberId = profile
+      ? upsertSubscriber(deps, channel, { email: to.email.toLowerCase(), ...profile, source: "transactional" }, tx).subscriber.id
+      : (subscriberIdsByEmail(tx, channel.id, [to.email]).get(to.email.toLowerCase()) ?? null);
+    const { id } = insertOutboxMessage(tx, {
+      channel_id: channel.id,
+      kind: "transactional",
+      source: "api",
+      status: "queued",
+      recipient_email: to.email,
+      recipient_name: to.name,
+      subscriber_id: subscriberId,
+      subject: content.subject,
+      body: content.body,
+      preheader: content.preheader,
+      reply_to: (values.reply_to as string | null | undefined) ?? null,
+      template_id: content.templateId,
+      data: (values.data as Record<string, unknown> | null | undefined) ?? null,
+      include_unsubscribe_link: (values.include_unsubscribe_link as boolean | undefined) ?? false,
+      track_opens: (values.track_opens as boolean | undefined) ?? false,
+      track_clicks: (values.track_clicks as boolean | undefined) ?? false,
+      queue_at: now,
+      created_at: now,
+      updated_at: now,
+      publicUrl,
+    });
+    const row = tx.select().from(messages).where(eq(messages.id, id)).get()!;
+    const body = withWarnings(encodeTransactional(row, channel.slug, publicUrl), warnings);
+    if (claim) storeIdempotentResult(tx, claim, 201, body, now);
+    return { body, quota };
+  });
+  deps.notifyOutbox();
+  return result;
+}
+
+/** Subject, body, preheader: explicit fields over the template's; both subject and body required. */
+function resolveContent(deps: Deps, channel: Channel, values: Record<string, unknown>) {
+  let subject = (values.subject as string | null | undefined) ?? null;
+  let body = (values.body as string | null | undefined) ?? null;
+  let preheader = (values.preheader as string | null | undefined) ?? null;
+  const templateId = (values.template_id as number | null | undefined) ?? null;
+  if (templateId !== null) {
+    const t = deps.db
+      .select()
+      .from(templates)
+      .where(and(eq(templates.id, templateId), eq(templates.channel_id, channel.id)))
+      .get();
+    if (!t) throw validationError({ template_id: ["does not exist in this channel"] });
+    subject = subject || t.subject;
+    body = body || t.body;
+    preheader = preheader ?? t.preheader;
+  }
+  const errors: FieldErrors = {};
+  if (!subject?.trim()) errors.subject = ["can't be blank"];
+  if (!body?.trim()) errors.body = ["can't be blank"];
+  for (const [field, source] of [["subject", subject], ["body", body], ["preheader", preheader]] as const) {
+    const problem = !errors[field] && checkLiquid(source);
+    if (problem) errors[field] = [problem];
+  }
+  if (Object.keys(errors).length) throw validationError(errors);
+  return { subject: subject!, body: body!, preheader, templateId };
+}
+
+/** A transactional of T. @throws 404 "Transactional not found". */
+export function getTransactional(deps: Deps, scope: Scope, id: number): Message {
+  const row = deps.db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.id, id), eq(messages.kind, "transactional")))
+    .get();
+  if (!row || !scope.has(row.channel_id)) throw notFound(RESOURCE);
+  return row;
+}
+
+/** Transactionals of T, newest first, filtered by `status`, `recipient_email` (case-insensitive) and `source`. */
+export function listTransactionals(deps: Deps, scope: Scope, input: Input, limit: number, offset: number) {
+  const where: SQL[] = [inArray(messages.channel_id, [...scope.channelIds]), eq(messages.kind, "transactional")];
+  const errors: FieldErrors = {};
+  const status = input.status;
+  if (status !== undefined && status !== "") {
+    if (typeof status !== "string" || !(TRANSACTIONAL_STATUSES as readonly string[]).includes(status)) errors.status = ["is not included in the list"];
+    else where.push(eq(messages.status, status as Message["status"]));
+  }
+  const source = input.source;
+  if (source !== undefined && source !== "") {
+    if (source !== "api" && source !== "smtp") errors.source = ["is not included in the list"];
+    else where.push(eq(messages.source, source));
+  }
+  const email = input.recipient_email;
+  if (email !== undefined && email !== "") {
+    if (typeof email !== "string") errors.recipient_email = ["must be a string"];
+    else where.push(sql`lower(${messages.recipient_email}) = ${email.trim().toLowerCase()}`);
+  }
+  if (Object.keys(errors).length) throw validationError(errors);
+  const cond = and(...where);
+  const rows = deps.db.select().from(messages).where(cond).orderBy(desc(messages.id)).limit(limit).offset(offset).all();
+  const total = deps.db.select({ n: count() }).from(messages).where(cond).get()!.n;
+  return { rows, total };
+}
