@@ -17,6 +17,7 @@ import { emailServerRoutes } from "./features/email_servers/routes";
 import { templateRoutes } from "./features/templates/routes";
 import { transactionalRoutes } from "./features/transactionals/routes";
 import { subscriberRoutes } from "./features/subscribers/routes";
+import { suppressionRoutes } from "./features/suppressions/routes";
 import type { RouteInfo } from "./features/discovery/service";
 import { VERSION } from "./version";
 
@@ -29,6 +30,7 @@ export const apiFeatures = (deps: Deps, routes: () => readonly RouteInfo[]) => [
   capturedMessageRoutes(deps),
   templateRoutes(deps),
   subscriberRoutes(deps),
+  suppressionRoutes(deps),
   emailServerRoutes(deps),
   transactionalRoutes(deps),
 ];

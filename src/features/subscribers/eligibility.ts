@@ -3,11 +3,11 @@
  * delivery worker): suppression lookups over the channel and global lists, eligibility (API.md §3),
  * and the hard-bounce side effects of delivery (§9, §12).
  */
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, desc, eq, isNotNull, isNull, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { subscribers, suppressions, type Subscriber } from "@/db/schema";
+import { messages, subscribers, suppressions, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
-import { appendEvent } from "@/features/events/service";
+import { appendEvent, appendEvents, type NewEvent } from "@/features/events/service";
 import { normalizeEmail } from "@/lib/email";
 import { encodeSubscriber, subscriberStatus } from "./model";
 
@@ -99,6 +99,61 @@ export function recordHardBounce(deps: Deps, channelId: number, email: string, t
     return { suppressionAdded: changes(added) > 0, subscriber };
   };
   return tx ? run(tx) : deps.db.transaction((t) => run(t as unknown as Db));
+}
+
+/**
+ * Side effects of a `complaint` suppression added for `email` on `channelId` (§12): when the
+ * channel has mailed the address (a sent message in the outbox), sets `complained_at` on the
+ * channel's subscriber and emits `email.complained` (data of the latest sent message) and
+ * `subscriber.complained`. Call inside the transaction that adds the suppression.
+ * Returns whether the address had been mailed.
+ */
+export function recordComplaint(deps: Deps, db: Db, channelId: number, email: string): boolean {
+  const address = normalizeEmail(email);
+  const message = db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.channel_id, channelId), sql`lower(${messages.recipient_email}) = ${address}`, isNotNull(messages.sent_at)))
+    .orderBy(desc(messages.id))
+    .limit(1)
+    .get();
+  if (!message) return false;
+  const now = deps.clock.now();
+  const slug = deps.auth.cache.channelById(channelId)?.slug ?? null;
+  const subscriber =
+    db
+      .update(subscribers)
+      .set({ complained_at: now, updated_at: now })
+      .where(and(eq(subscribers.channel_id, channelId), eq(subscribers.email, address)))
+      .returning()
+      .get() ?? null;
+  const transactionalId = message.kind === "transactional" ? message.id : null;
+  const out: NewEvent[] = [
+    {
+      type: "email.complained",
+      channelId,
+      data: {
+        channel: slug,
+        message_id: message.message_id,
+        transactional_id: transactionalId,
+        broadcast_id: message.broadcast_id,
+        sequence_id: null,
+        sequence_step_id: message.sequence_step_id,
+        subscriber_id: subscriber?.id ?? message.subscriber_id,
+        recipient_email: message.recipient_email,
+        subject: message.subject,
+      },
+      subscriberId: subscriber?.id ?? message.subscriber_id,
+      email: address,
+      broadcastId: message.broadcast_id,
+      transactionalId,
+    },
+  ];
+  if (subscriber) {
+    out.push({ type: "subscriber.complained", channelId, data: { channel: slug, subscriber: encodeSubscriber(subscriber, slug ?? "") }, subscriberId: subscriber.id, email: address });
+  }
+  appendEvents(db, deps.clock, out);
+  return true;
 }
 
 /** Rows changed by a drizzle `.run()` (bun:sqlite and better-sqlite3 both report `changes`). */
