@@ -18,6 +18,7 @@ import { templateRoutes } from "./features/templates/routes";
 import { transactionalRoutes } from "./features/transactionals/routes";
 import { subscriberRoutes } from "./features/subscribers/routes";
 import { suppressionRoutes } from "./features/suppressions/routes";
+import { segmentRoutes } from "./features/segments/routes";
 import type { RouteInfo } from "./features/discovery/service";
 import { VERSION } from "./version";
 
@@ -31,6 +32,7 @@ export const apiFeatures = (deps: Deps, routes: () => readonly RouteInfo[]) => [
   templateRoutes(deps),
   subscriberRoutes(deps),
   suppressionRoutes(deps),
+  segmentRoutes(deps),
   emailServerRoutes(deps),
   transactionalRoutes(deps),
 ];
