@@ -117,14 +117,16 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
         if (sink.delayMs) await Bun.sleep(sink.delayMs);
         if (refused) return cb(refused);
         const raw = Buffer.concat(chunks);
+        // Read the envelope before answering: smtp-server resets the session after the reply.
+        const envelope = {
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+          to: session.envelope.rcptTo.map((r) => r.address),
+        };
         sink.accepted++;
         cb(null, "Ok: queued");
         const parsed = await simpleParser(raw);
         sink.messages.push({
-          envelope: {
-            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
-            to: session.envelope.rcptTo.map((r) => r.address),
-          },
+          envelope,
           raw,
           parsed,
           header: (name) => {
