@@ -116,10 +116,13 @@ export function updateSubscriber(deps: Deps, channel: Channel, current: Subscrib
 }
 
 /**
- * Writes the fields of `patch` that differ from `current`, syncs tags and appends
- * `subscriber.updated` (plus `extra` events); returns `current` untouched when nothing changed.
+ * Writes the fields of `patch` that differ from `current`, syncs tags and appends `types` events
+ * (`subscriber.updated` by default); returns `current` untouched when nothing changed.
  */
-function applyPatch(deps: Deps, db: Db, channel: Channel, current: Subscriber, patch: Partial<Subscriber>, now: number, extra: NewEvent["type"][] = []): Subscriber {
+function applyPatch(
+  deps: Deps, db: Db, channel: Channel, current: Subscriber, patch: Partial<Subscriber>, now: number,
+  types: NewEvent["type"][] = ["subscriber.updated"],
+): Subscriber {
   const changed = Object.fromEntries(
     Object.entries(patch).filter(([k, val]) => JSON.stringify(val) !== JSON.stringify(current[k as keyof Subscriber])),
   ) as Partial<Subscriber>;
@@ -132,7 +135,7 @@ function applyPatch(deps: Deps, db: Db, channel: Channel, current: Subscriber, p
   if (changed.tags && changed.tags.length > MAX_TAGS) throw validationError({ tags: [`has too many tags (maximum is ${MAX_TAGS})`] });
   const row = db.update(subscribers).set({ ...changed, updated_at: now }).where(eq(subscribers.id, current.id)).returning().get()!;
   if (changed.tags) syncTags(deps.db, row.id, channel.id, current.tags, row.tags);
-  appendEvents(db, deps.clock, ["subscriber.updated" as const, ...extra].map((t) => subscriberEvent(t, channel, row)));
+  appendEvents(db, deps.clock, types.map((t) => subscriberEvent(t, channel, row)));
   return row;
 }
 
