@@ -15,7 +15,7 @@ export interface SinkMessage {
   envelope: { from: string; to: string[] };
   raw: Buffer;
   parsed: ParsedMail;
-  /** Header lookup by lower-case name (first value as text). */
+  /** First raw header value by name (case-insensitive, unfolded, not decoded). */
   header(name: string): string | undefined;
   secure: boolean;
   user: string | undefined;
@@ -130,10 +130,8 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
           raw,
           parsed,
           header: (name) => {
-            const v = parsed.headers.get(name.toLowerCase());
-            if (v === undefined) return undefined;
-            if (typeof v === "string") return v;
-            return (v as { text?: string; value?: unknown }).text ?? JSON.stringify(v);
+            const line = parsed.headerLines.find((h) => h.key === name.toLowerCase())?.line;
+            return line === undefined ? undefined : line.slice(line.indexOf(":") + 1).replace(/\r?\n[ \t]+/g, " ").trim();
           },
           secure: session.secure,
           user: session.user as string | undefined,

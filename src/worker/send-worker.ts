@@ -195,7 +195,8 @@ export class SendWorker {
     let last: SendResult | null = null;
     for (const server of route.servers) {
       if (!routing.take(server)) continue;
-      const result = await this.transport.send(forTarget(this.deps, m, composed, serverTarget(this.deps, server), server), serverTarget(this.deps, server));
+      const target = serverTarget(this.deps, server);
+      const result = await this.transport.send(forTarget(this.deps, m, composed, target, server), target);
       if (result.outcome !== "server") return this.fromResult(result, server.id);
       routing.release(server);
       markServerFailed(this.deps.db, server.id, result.response, this.deps.clock.now());

@@ -3,6 +3,7 @@
  * target (`pool: true, maxMessages: Infinity` — NOTES.md: recycling connections every 100 messages
  * costs ~5×), and the §9 classification of SMTP failures into retry / bounce / failover.
  */
+import { isIP } from "node:net";
 import nodemailer, { type SendMailOptions } from "nodemailer";
 import type SMTPPool from "nodemailer/lib/smtp-pool";
 import type SMTPTransport from "nodemailer/lib/smtp-transport";
@@ -49,7 +50,8 @@ export function classifySmtpError(err: unknown): SendResult {
 }
 
 function transportOptions(target: Target, o: SmtpTransportOptions): SMTPTransport.Options {
-  const tls = { ...(o.ca ? { ca: o.ca } : {}), servername: target.host };
+  // SNI only for host names (an IP literal as servername is refused by TLS).
+  const tls = { ...(o.ca ? { ca: o.ca } : {}), ...(isIP(target.host) ? {} : { servername: target.host }) };
   if (target.kind === "capture") {
     return { host: target.host, port: target.port, secure: false, ignoreTLS: true, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 60_000 };
   }
