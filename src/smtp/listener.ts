@@ -23,6 +23,7 @@ const LIBRARY_REPLIES: [number, RegExp, () => SmtpReply][] = [
   [452, /^Error: too many recipients/, Replies.tooManyRecipients],
   [552, /^Error: message exceeds fixed maximum message size/, Replies.tooBig],
   [421, /^Server shutting down/, Replies.shuttingDown],
+  [421, / Too many connected clients/, Replies.tooManyConnections],
 ];
 
 class MailroomConnection extends SMTPConnection {

@@ -40,6 +40,7 @@ export const Replies = {
   foreignFrom: r(553, "5.7.1 From domain not allowed for this channel"),
   rateLimited: r(451, "4.7.1 Rate limit exceeded, retry later"),
   quotaExhausted: r(550, "5.7.0 Monthly send quota exhausted"),
+  tooManyConnections: r(421, "4.7.0 Too many connections, try again later"),
   tooManyMessages: r(421, "4.7.0 Too many messages on this connection, reconnect to continue"),
   shuttingDown: r(421, "4.3.2 Service shutting down"),
   localError: r(451, "4.3.0 Local error in processing, retry later"),

@@ -10,7 +10,7 @@ let newsletter: { outboxId: number };
 let marketingMail: { outboxId: number };
 let marketingToken: string;
 
-const list = (query = "", token?: string) => server.request("GET", `/api/v1/captured_messages${query}`, { token });
+const list = (query = "", token?: string | null) => server.request("GET", `/api/v1/captured_messages${query}`, { token });
 const idsOf = (body: { data: { id: number }[] }) => body.data.map((r) => r.id);
 
 beforeAll(async () => {

@@ -253,6 +253,18 @@ describe("errors", () => {
     s.close();
   });
 
+  test("at most 100 connections; the 101st gets 421", async () => {
+    const open = await Promise.all(Array.from({ length: 100 }, () => SmtpScript.open(server.smtpPort)));
+    try {
+      for (const s of open) expect(await s.next()).toBe("220 localhost Mailroom ESMTP");
+      const extra = await SmtpScript.open(server.smtpPort);
+      expect(await extra.next()).toBe("421 4.7.0 Too many connections, try again later");
+      extra.close();
+    } finally {
+      for (const s of open) s.close();
+    }
+  });
+
   test("expired token → 535 5.7.8 API token has expired", async () => {
     const clock = fakeClock(Date.now());
     const own = await startTestServer({ clock });
@@ -324,11 +336,14 @@ describe("permissions", () => {
   test("channel lookups stay inside the token: a slug the token cannot reach is refused at AUTH", async () => {
     const billingId = server.deps.db.select().from(channels).where(eq(channels.slug, "billing")).get()!.id;
     const token = createTestToken(server.deps, { preset: "transactional", channels: ["default"] });
+    const inBilling = () => server.deps.db.select({ n: count() }).from(messages).where(eq(messages.channel_id, billingId)).get()!.n;
+    const before = inBilling();
     const s = await SmtpScript.open(server.smtpPort);
     await s.next();
     await s.send("EHLO client.test");
     expect(await s.send(`AUTH PLAIN ${plainAuth("billing", token)}`)).toBe("535 5.7.8 Authentication credentials invalid");
+    expect(await s.send("MAIL FROM:<billing@example.com>")).toBe("530 5.7.0 Authentication required");
     s.close();
-    expect(server.deps.db.select({ n: count() }).from(messages).where(eq(messages.channel_id, billingId)).get()!.n).toBe(1);
+    expect(inBilling()).toBe(before);
   });
 });
