@@ -14,11 +14,6 @@ export class SmtpReply extends Error {
   ) {
     super(message);
   }
-
-  /** The full reply line, e.g. "535 5.7.8 Authentication credentials invalid". */
-  get line(): string {
-    return `${this.responseCode} ${this.message}`;
-  }
 }
 
 const r = (code: number, text: string) => () => new SmtpReply(code, text);
