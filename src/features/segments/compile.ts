@@ -182,9 +182,19 @@ function rulePredicate(rule: RuleDef, ctx: CompileContext): SQL {
   return rule.is_negative ? sql`(NOT ${p})` : p;
 }
 
+/** Relative evaluation cost: plain columns, then the tag set probe, then string functions, then JSON. */
+function cost(rule: RuleDef): number {
+  if (customKey(rule.field) !== null) return 3;
+  if (rule.field === "tags") return rule.operator.endsWith("contains") ? 1 : 2;
+  return rule.field in TEXT_COLUMNS ? 2 : 0;
+}
+
 function groupPredicate(group: GroupDef, ctx: CompileContext): SQL {
   if (group.rules.length === 0) return TRUE;
-  const parts = group.rules.map((r) => rulePredicate(r, ctx));
+  // SQLite evaluates AND/OR terms left to right and stops early, so cheap rules go first
+  // (reordering pure predicates never changes the result).
+  const ordered = [...group.rules].sort((a, b) => cost(a) - cost(b));
+  const parts = ordered.map((r) => rulePredicate(r, ctx));
   return (group.match_type === "any" ? or(...parts) : and(...parts)) ?? FALSE;
 }
 
