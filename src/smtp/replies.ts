@@ -67,7 +67,8 @@ export function toSmtpReply(err: unknown, stage: Stage): SmtpReply {
     case "rate_limited":
       return stage === "auth" ? Replies.tooManyAuthFailures() : Replies.rateLimited();
     case "payment_required":
-      return Replies.quotaExhausted();
+      // "Monthly send quota exhausted", or "…insufficient: N recipients, M remaining" (§1.8).
+      return typeof err.details.message === "string" ? new SmtpReply(550, `5.7.0 ${err.details.message}`) : Replies.quotaExhausted();
     case "payload_too_large":
       return Replies.tooBig();
     case "not_found":

@@ -219,14 +219,19 @@ describe("errors", () => {
     expect(idsOf(ok.response)).toHaveLength(2);
   });
 
-  test("quota exhausted → 550 5.7.0, nothing queued", async () => {
+  test("quota: insufficient / exhausted → 550 5.7.0, nothing queued", async () => {
     createTestChannel(server.deps, "Tiny", { sender_email: "tiny@example.com", monthly_send_quota: 1 });
     const token = createTestToken(server.deps, { preset: "transactional", channels: ["tiny"] });
     const client = submissionClient(server, "apikey", token);
     const refused = await client.sendMail({ from: "tiny@example.com", to: ["a@example.com", "b@example.com"], subject: "x", text: "x" }).catch((e) => e);
-    expect(refused.response).toBe("550 5.7.0 Monthly send quota exhausted");
+    expect(refused.response).toBe("550 5.7.0 Monthly send quota insufficient: 2 recipients, 1 remaining");
     const tinyId = server.deps.auth.cache.channelBySlug("tiny")!.id;
-    expect(server.deps.db.select({ n: count() }).from(messages).where(eq(messages.channel_id, tinyId)).get()!.n).toBe(0);
+    const inTiny = () => server.deps.db.select({ n: count() }).from(messages).where(eq(messages.channel_id, tinyId)).get()!.n;
+    expect(inTiny()).toBe(0);
+    await client.sendMail({ from: "tiny@example.com", to: "a@example.com", subject: "x", text: "x" });
+    const exhausted = await client.sendMail({ from: "tiny@example.com", to: "b@example.com", subject: "x", text: "x" }).catch((e) => e);
+    expect(exhausted.response).toBe("550 5.7.0 Monthly send quota exhausted");
+    expect(inTiny()).toBe(1);
   });
 
   test("messages over 10 MiB → 552", async () => {

@@ -34,7 +34,7 @@ describe("errors", () => {
     expect(line(toSmtpReply(unauthorized("API token has expired"), "auth"))).toBe("535 5.7.8 API token has expired");
     expect(line(toSmtpReply(forbidden("Request IP 198.51.100.7 is not allowed for this token"), "auth"))).toBe("535 5.7.8 Authentication credentials invalid");
     expect(line(toSmtpReply(new AppError("rate_limited", "Rate limit exceeded. Please retry later."), "session"))).toBe("451 4.7.1 Rate limit exceeded, retry later");
-    expect(line(toSmtpReply(new AppError("payment_required", "Payment Required"), "session"))).toBe("550 5.7.0 Monthly send quota exhausted");
+    expect(line(toSmtpReply(new AppError("payment_required", "Payment Required", { message: "Monthly send quota exhausted" }), "session"))).toBe("550 5.7.0 Monthly send quota exhausted");
     expect(line(toSmtpReply(forbidden("x"), "capture"))).toBe("554 5.7.1 Capture accepts only Mailroom deliveries");
     expect(line(toSmtpReply(new Error("boom"), "session"))).toBe("451 4.3.0 Local error in processing, retry later");
     const own = Replies.suppressed();
