@@ -86,7 +86,8 @@ export async function acceptSubmission(deps: Deps, user: SubmissionUser, recipie
   const add: [string, string][] = [];
   let messageId = headerValue(fields, "Message-ID");
   if (!messageId) {
-    messageId = `<${randomBase62(16)}.smtp@${emailDomain(channel.sender_email)}>`;
+    // Same host part as the API's generated ids (§4); one id for the whole submission.
+    messageId = `<${randomBase62(16).toLowerCase()}.smtp@${new URL(deps.config.publicUrl).hostname}>`;
     add.push(["Message-ID", messageId]);
   }
   if (!headerValue(fields, "Date")) add.push(["Date", rfc5322Date(deps.clock.now())]);
