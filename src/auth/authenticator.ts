@@ -6,7 +6,7 @@
 import type { Config } from "@/config";
 import { AppError, forbidden, unauthorized } from "@/http/errors";
 import type { Clock } from "@/lib/time";
-import { hashToken, isWellFormedToken } from "@/lib/tokens";
+import { hashToken, hasTokenShape, hasValidChecksum } from "@/lib/tokens";
 import type { AuthCache, CachedToken } from "./cache";
 import { ipInCidrs } from "./ip";
 import type { Principal } from "./principal";
@@ -25,6 +25,8 @@ export interface Charge {
 
 export class Authenticator {
   readonly limiter = new RateLimiter();
+  /** RateLimit-Policy per cached token (limits only change with the token, which replaces the object). */
+  private policies = new WeakMap<CachedToken, string>();
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -39,8 +41,9 @@ export class Authenticator {
    */
   authenticate(value: string | null, ip: string, userAgent: string | null = null): Principal {
     const now = this.clock.now();
-    if (!value || !isWellFormedToken(value)) throw this.failed(ip, now, unauthorized());
-    const match = this.cache.findByHash(hashToken(value), now);
+    if (!value || !hasTokenShape(value)) throw this.failed(ip, now, unauthorized());
+    // A cached value was checksummed when it was first seen; a miss is checksummed before the lookup.
+    const match = this.cache.findByHash(hashToken(value), now, () => hasValidChecksum(value));
     if (!match) throw this.failed(ip, now, unauthorized());
     const { token } = match;
     if (token.row.expires_at !== null && token.row.expires_at <= now) {
@@ -102,18 +105,26 @@ export class Authenticator {
   /** X-RateLimit-* and IETF RateLimit-Policy/RateLimit headers for the charged bucket. */
   rateLimitHeaders(principal: Principal, charge: Charge): Record<string, string> {
     const { state, bucket } = charge;
-    const policies: string[] = [];
-    for (const b of ["general", "send"] as const) {
-      const q = this.effectiveLimit(principal.token, b);
-      if (q > 0) policies.push(`"${b}";q=${q};w=60`);
-    }
     return {
       "x-ratelimit-limit": String(state.limit),
       "x-ratelimit-remaining": String(state.remaining),
       "x-ratelimit-reset": String(state.reset),
-      "ratelimit-policy": policies.join(", "),
+      "ratelimit-policy": this.policy(principal.token!),
       ratelimit: `"${bucket}";r=${state.remaining};t=${state.secondsToFull}`,
     };
+  }
+
+  private policy(token: CachedToken): string {
+    let policy = this.policies.get(token);
+    if (policy === undefined) {
+      const parts: string[] = [];
+      for (const b of ["general", "send"] as const) {
+        const q = this.effectiveLimit(token, b);
+        if (q > 0) parts.push(`"${b}";q=${q};w=60`);
+      }
+      this.policies.set(token, (policy = parts.join(", ")));
+    }
+    return policy;
   }
 
   /** Drops idle limiter state and flushes usage; called once per second by the server. */

@@ -9,7 +9,7 @@ import { createForeignWriteDetector } from "@/db/change-detector";
 import { access_token_channels, access_tokens, channels, type AccessToken, type Channel } from "@/db/schema";
 import type { Permission } from "./permissions";
 import { parseCidr, type ParsedCidr } from "./ip";
-import { hashesEqual } from "@/lib/tokens";
+import { timingSafeEqual } from "node:crypto";
 
 export interface CachedToken {
   row: AccessToken;
@@ -23,6 +23,8 @@ export interface TokenMatch {
   token: CachedToken;
   /** The request used the previous value during a refresh grace period. */
   viaPreviousValue: boolean;
+  /** The stored hash this match was found by, as bytes (for the constant-time compare). */
+  digest: Buffer;
 }
 
 export class AuthCache {
@@ -61,21 +63,24 @@ export class AuthCache {
     if (this.foreignWrite()) this.invalidate();
   }
 
-  /** The token whose current (or unexpired previous) value hashes to `hash`, or null. */
-  findByHash(hash: string, now: number): TokenMatch | null {
+  /**
+   * The token whose current (or unexpired previous) value hashes to `hash`, or null. `mayQuery` is
+   * asked before a cache miss goes to the database (the checksum check lives there).
+   */
+  findByHash(hash: string, now: number, mayQuery: () => boolean = () => true): TokenMatch | null {
     this.sync();
-    const cached = this.tokens.get(hash);
-    if (cached) {
-      const stored = cached.viaPreviousValue ? cached.token.row.previous_token_hash! : cached.token.row.token_hash;
-      if (!hashesEqual(stored, hash)) return null;
-      if (cached.viaPreviousValue && (cached.token.row.previous_expires_at ?? 0) <= now) return null;
-      return cached;
+    let match = this.tokens.get(hash);
+    if (!match) {
+      if (!mayQuery()) return null;
+      const current = this.byHash.get({ hash }) as AccessToken | undefined;
+      const row = current ?? (this.byPreviousHash.get({ hash, now }) as AccessToken | undefined);
+      if (!row) return null;
+      const stored = current ? row.token_hash : row.previous_token_hash!;
+      match = { token: this.build(row), viaPreviousValue: !current, digest: Buffer.from(stored, "hex") };
+      this.tokens.set(hash, match);
     }
-    const current = this.byHash.get({ hash }) as AccessToken | undefined;
-    const row = current ?? (this.byPreviousHash.get({ hash, now }) as AccessToken | undefined);
-    if (!row) return null;
-    const match: TokenMatch = { token: this.build(row), viaPreviousValue: !current };
-    this.tokens.set(hash, match);
+    if (!timingSafeEqual(match.digest, Buffer.from(hash, "hex"))) return null;
+    if (match.viaPreviousValue && (match.token.row.previous_expires_at ?? 0) <= now) return null;
     return match;
   }
 

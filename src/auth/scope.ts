@@ -57,9 +57,9 @@ function readSelectors(input: Selectors): { values: string[]; kind: "id" | "slug
  */
 export function resolveScope(principal: Principal, input: Selectors, cache: AuthCache): Scope {
   const selectors = readSelectors(input);
-  let ids: number[];
+  let ids: readonly number[];
   if (selectors.length === 0) {
-    ids = principal.scope === "all" ? cache.channels().map((c) => c.id) : [...principal.channelIds];
+    ids = principal.scope === "all" ? cache.channels().map((c) => c.id) : principal.channelIds;
   } else {
     const sets = selectors.map((s) => resolveSelector(principal, s, cache));
     const key = (xs: number[]) => [...xs].sort((a, b) => a - b).join(",");
@@ -86,33 +86,47 @@ function resolveSelector(principal: Principal, selector: { values: string[]; kin
 }
 
 export function makeScope(principal: Principal, ids: readonly number[], explicit: boolean, cache: AuthCache): Scope {
-  const set = new Set(ids);
-  return {
-    principal,
-    channelIds: ids,
-    explicit,
-    has: (id) => set.has(id),
-    channel: (id) => (set.has(id) ? cache.channelById(id) : undefined),
-    channelBySlug: (slug) => {
-      const c = cache.channelBySlug(slug);
-      return c && set.has(c.id) ? c : undefined;
-    },
-    one() {
-      if (ids.length === 1) {
-        const c = cache.channelById(ids[0]);
-        if (c) return c;
-      }
-      if (principal.scope === "channels" && principal.channelIds.length === 0) throw forbidden("Token is not scoped to any channel");
-      const reach = (principal.scope === "all" ? cache.channels() : principal.channelIds.map((id) => cache.channelById(id)!))
-        .filter(Boolean)
-        .map((c) => c.slug)
-        .join(", ");
-      throw unprocessable(
-        `This request needs exactly one target channel; this token can reach: ${reach}. Pass broadcast_channel_id, channel or target.channels.`,
-        { errors: { channel: ["must identify exactly one channel"] } },
-      );
-    },
-  };
+  return new RequestScope(principal, ids, explicit, cache);
+}
+
+/** A class rather than closures: one is built per request. */
+class RequestScope implements Scope {
+  constructor(
+    readonly principal: Principal,
+    readonly channelIds: readonly number[],
+    readonly explicit: boolean,
+    private readonly cache: AuthCache,
+  ) {}
+
+  has(id: number): boolean {
+    return this.channelIds.includes(id);
+  }
+
+  channel(id: number): Channel | undefined {
+    return this.has(id) ? this.cache.channelById(id) : undefined;
+  }
+
+  channelBySlug(slug: string): Channel | undefined {
+    const c = this.cache.channelBySlug(slug);
+    return c && this.has(c.id) ? c : undefined;
+  }
+
+  one(): Channel {
+    const { principal, channelIds, cache } = this;
+    if (channelIds.length === 1) {
+      const c = cache.channelById(channelIds[0]);
+      if (c) return c;
+    }
+    if (principal.scope === "channels" && principal.channelIds.length === 0) throw forbidden("Token is not scoped to any channel");
+    const reach = (principal.scope === "all" ? cache.channels() : principal.channelIds.map((id) => cache.channelById(id)!))
+      .filter(Boolean)
+      .map((c) => c.slug)
+      .join(", ");
+    throw unprocessable(
+      `This request needs exactly one target channel; this token can reach: ${reach}. Pass broadcast_channel_id, channel or target.channels.`,
+      { errors: { channel: ["must identify exactly one channel"] } },
+    );
+  }
 }
 
 /** Lists need at least the token's channels to exist. @throws 403 when a channel-scoped token has none left. */

@@ -11,19 +11,19 @@
 import { existsSync } from "node:fs";
 import type { Database } from "./client";
 
-/** mxFrame, nPage, aFrameCksum[2], aSalt[2], aCksum[2] of SQLite's WalIndexHdr (first copy). */
-const HEADER_STATE = { offset: 16, words: 4 };
+/** mxFrame, nPage, aFrameCksum[2], aSalt[2], aCksum[2] of SQLite's WalIndexHdr (first copy): 8 u32 words. */
+const HEADER_STATE = { offset: 16, words: 8 };
 
 export function createForeignWriteDetector(database: Database): () => boolean {
   const dataVersion = database.raw.prepare("PRAGMA data_version");
   const readDataVersion = () => Number(Object.values(dataVersion.get() as Record<string, number>)[0]);
   let lastVersion = readDataVersion();
   const header = mapWalIndexHeader(database.path);
-  const last = new BigUint64Array(HEADER_STATE.words);
+  const last = new Uint32Array(HEADER_STATE.words);
   const moved = (): boolean => {
     let changed = false;
     for (let i = 0; i < HEADER_STATE.words; i++) {
-      const word = header!.getBigUint64(HEADER_STATE.offset + i * 8, true);
+      const word = header!.getUint32(HEADER_STATE.offset + i * 4, true);
       if (word !== last[i]) {
         last[i] = word;
         changed = true;

@@ -30,15 +30,27 @@ export function createFetchHandler(app: FetchApp, deps: Deps) {
   const publicOrigin = new URL(config.publicUrl).origin;
   let counter = 0;
   const bootId = Date.now().toString(36);
+  // Parsing an address costs ~1 µs; peers repeat, so their normalised form is remembered (bounded).
+  const peers = new Map<string, { ip: string; loopback: boolean }>();
+  const peerFacts = (address: string) => {
+    let facts = peers.get(address);
+    if (!facts) {
+      if (peers.size > 10_000) peers.clear();
+      const ip = normalizeIp(address);
+      peers.set(address, (facts = { ip, loopback: isLoopback(ip) }));
+    }
+    return facts;
+  };
 
   return async function fetch(request: Request, server: Server<unknown>): Promise<Response> {
     const started = performance.now();
-    const peer = normalizeIp(server.requestIP(request)?.address ?? "127.0.0.1");
+    const peerInfo = peerFacts(server.requestIP(request)?.address ?? "127.0.0.1");
+    const peer = peerInfo.ip;
     const given = request.headers.get("x-request-id");
     const id = given && VALID_REQUEST_ID.test(given) ? given : `${bootId}-${(++counter).toString(36)}`;
     const ip = trusted.length ? clientIp(peer, request.headers.get("x-forwarded-for"), trusted) : peer;
     const viaTrustedProxy = trusted.length > 0 && ip !== peer;
-    const secure = tls || (viaTrustedProxy ? request.headers.get("x-forwarded-proto") === "https" : isLoopback(peer));
+    const secure = tls || (viaTrustedProxy ? request.headers.get("x-forwarded-proto") === "https" : peerInfo.loopback);
 
     const url = request.url;
     const pathStart = url.indexOf("/", url.indexOf("//") + 2);

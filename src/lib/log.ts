@@ -38,13 +38,19 @@ export function createLogger(sink: LineSink = stdoutSink, clock: () => number = 
       (timer as { unref?: () => void }).unref?.();
     }
   };
-  const at = (level: string) => (event: string, fields?: LogFields) =>
-    write({ time: new Date(clock()).toISOString(), level, event, ...fields });
+  let lastMs = -1;
+  let lastIso = "";
+  const isoNow = () => {
+    const ms = clock();
+    if (ms !== lastMs) lastIso = new Date((lastMs = ms)).toISOString();
+    return lastIso;
+  };
+  const at = (level: string) => (event: string, fields?: LogFields) => write({ time: isoNow(), level, event, ...fields });
   return {
     info: at("info"),
     warn: at("warn"),
     error: at("error"),
-    request: (fields) => write({ time: new Date(clock()).toISOString(), level: "info", event: "request", ...fields }),
+    request: (fields) => write({ time: isoNow(), level: "info", event: "request", ...fields }),
     flush,
   };
 }

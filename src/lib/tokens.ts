@@ -2,8 +2,6 @@
  * Access token values (API.md §2.1): `mr_` + 32 random base62 + 6-char base62 CRC-32 checksum.
  * Only the SHA-256 hex of a value is ever stored; the value is shown once.
  */
-import { timingSafeEqual } from "node:crypto";
-
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const PREFIX = "mr_";
 const RANDOM_LENGTH = 32;
@@ -41,12 +39,17 @@ export function generateToken(): string {
   return PREFIX + random + checksum(random);
 }
 
-/** Format and checksum check: a malformed value is rejected without touching the database. */
-export function isWellFormedToken(value: string): boolean {
-  if (value.length !== TOKEN_LENGTH || !TOKEN_SHAPE.test(value)) return false;
+/** Shape check only (`mr_` + 38 base62): cheap, done first on every request. */
+export const hasTokenShape = (value: string): boolean => value.length === TOKEN_LENGTH && TOKEN_SHAPE.test(value);
+
+/** Checksum check: a value that fails it is rejected without touching the database. */
+export function hasValidChecksum(value: string): boolean {
   const random = value.slice(PREFIX.length, PREFIX.length + RANDOM_LENGTH);
   return value.slice(PREFIX.length + RANDOM_LENGTH) === checksum(random);
 }
+
+/** Format and checksum check. */
+export const isWellFormedToken = (value: string): boolean => hasTokenShape(value) && hasValidChecksum(value);
 
 export function hashToken(value: string): string {
   return Bun.SHA256.hash(value, "hex") as unknown as string;
@@ -55,10 +58,4 @@ export function hashToken(value: string): string {
 /** `mr_` + first 2 random chars + 8 bullets + last 4 chars. */
 export function redactToken(value: string): string {
   return `${PREFIX}${value.slice(3, 5)}${"•".repeat(8)}${value.slice(-4)}`;
-}
-
-/** Constant-time equality of two hex digests. */
-export function hashesEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }

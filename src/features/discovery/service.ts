@@ -27,9 +27,11 @@ function rateLimits(auth: Authenticator, p: Principal) {
   return out;
 }
 
-function tokenMeta(deps: Deps, p: Principal) {
+/** Whoami is the hottest discovery route: a token's unchanging metadata is built once per cache load. */
+const staticMeta = new WeakMap<object, ReturnType<typeof buildStaticMeta>>();
+
+function buildStaticMeta(deps: Deps, p: Principal) {
   const row = p.token?.row;
-  const pending = row ? deps.auth.usage.pendingFor(row.id) : undefined;
   return {
     id: p.id,
     label: p.label,
@@ -37,13 +39,25 @@ function tokenMeta(deps: Deps, p: Principal) {
     type: tokenType(p),
     redacted_value: row?.redacted_value ?? null,
     created_at: toIso(row?.created_at),
-    last_used_at: toIso(pending?.at ?? row?.last_used_at),
     expires_at: toIso(row?.expires_at),
     permissions: permissionMap(p.permissions),
     scope: p.scope,
     channels: p.channelIds.map((id) => deps.auth.cache.channelById(id)?.slug).filter(Boolean),
     allowed_ips: row?.allowed_ips ?? [],
   };
+}
+
+function tokenMeta(deps: Deps, p: Principal) {
+  let meta = p.token ? staticMeta.get(p.token) : undefined;
+  if (!meta) {
+    meta = buildStaticMeta(deps, p);
+    if (p.token) staticMeta.set(p.token, meta);
+  }
+  const row = p.token?.row;
+  const pending = row ? deps.auth.usage.pendingFor(row.id) : undefined;
+  const { id, label, name, type, redacted_value, created_at, expires_at, permissions, scope, channels, allowed_ips } = meta;
+  const last_used_at = toIso(pending?.at ?? row?.last_used_at);
+  return { id, label, name, type, redacted_value, created_at, last_used_at, expires_at, permissions, scope, channels, allowed_ips };
 }
 
 const channelBrief = (deps: Deps, scope: Scope) => {
