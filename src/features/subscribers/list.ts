@@ -20,7 +20,17 @@ const ph = sql.placeholder;
 const inChannels = sql`${subscribers.channel_id} IN (SELECT value FROM json_each(${ph("channels")}))`;
 
 function prepare(db: Db) {
+  // One channel (the usual case): the OFFSET walk stays inside the covering (channel_id, id) index
+  // and only the 250 rows of the page are read (~13 ms instead of ~90 ms at offset 500k of 1M).
+  const idsOfPage = db
+    .select({ id: subscribers.id })
+    .from(subscribers)
+    .where(eq(subscribers.channel_id, ph("channel")))
+    .orderBy(asc(subscribers.id))
+    .limit(ph("limit"))
+    .offset(ph("offset"));
   return {
+    pageOne: db.select().from(subscribers).where(inArray(subscribers.id, idsOfPage)).orderBy(asc(subscribers.id)).prepare(),
     page: db.select().from(subscribers).where(inChannels).orderBy(asc(subscribers.id)).limit(ph("limit")).offset(ph("offset")).prepare(),
     total: db
       .select({ n: sql<number>`coalesce(sum(${subscriber_counts.total}), 0)` })
@@ -37,7 +47,7 @@ const FILTERS = new Set([
 ]);
 
 /** The SQL conditions of the §3 list filters. @throws 422 on bad values of known filters. */
-export function listFilters(input: Input, warnings: Warning[]): SQL[] {
+export function listFilters(input: Input, warnings: Warning[], channelIds: readonly number[]): SQL[] {
   const errors: FieldErrors = {};
   const where: SQL[] = [];
   const str = (k: string): string | undefined => {
@@ -79,7 +89,9 @@ export function listFilters(input: Input, warnings: Warning[]): SQL[] {
     if (!list || list.some((t) => typeof t !== "string")) errors.tags = ["must be an array of strings"];
     else {
       const tags = [...new Set(list as string[])].filter((t) => t !== "");
-      const has = (tagSql: SQL) => sql`EXISTS (SELECT 1 FROM subscriber_tags st WHERE st.subscriber_id = ${subscribers.id} AND ${tagSql})`;
+      // `id IN (…)` over the (channel_id, tag, subscriber_id) index lets SQLite drive the query from
+      // the tagged ids (rowid lookups, already in id order) instead of probing every subscriber.
+      const has = (tagSql: SQL) => sql`${subscribers.id} IN (SELECT st.subscriber_id FROM subscriber_tags st WHERE ${inArray(sql`st.channel_id`, [...channelIds])} AND ${tagSql})`;
       if (tags.length > 0 && tagMatch === "any") where.push(has(sql`st.tag IN (${sql.join(tags.map((t) => sql`${t}`), sql`, `)})`));
       else for (const t of tags) where.push(has(sql`st.tag = ${t}`));
     }
@@ -121,15 +133,18 @@ export function listFilters(input: Input, warnings: Warning[]): SQL[] {
 export function listSubscribers(deps: Deps, scope: Scope, input: Input) {
   const page = pageParams(input);
   const warnings = [...page.warnings];
-  const where = listFilters(input, warnings);
   const ids = [...scope.channelIds];
+  const where = listFilters(input, warnings, ids);
   let rows: Subscriber[];
   let total: number;
   if (where.length === 0) {
     let q = cache.get(deps.db);
     if (!q) cache.set(deps.db, (q = prepare(deps.db)));
     const channels = JSON.stringify(ids);
-    rows = q.page.all({ channels, limit: page.limit, offset: page.offset });
+    rows =
+      ids.length === 1
+        ? q.pageOne.all({ channel: ids[0], limit: page.limit, offset: page.offset })
+        : q.page.all({ channels, limit: page.limit, offset: page.offset });
     total = q.total.get({ channels })!.n;
   } else {
     const cond = and(inArray(subscribers.channel_id, ids), ...where);
