@@ -42,7 +42,7 @@ export function unsubscribeUrl(deps: Deps, m: Pick<Message, "id" | "subscriber_i
 
 /** Renders a structured message or loads a raw one. @throws RenderError (Liquid) — the caller fails the message. */
 export async function compose(deps: Deps, m: Message, channel: Channel): Promise<Composed> {
-  const envelope = { from: channel.sender_email!, to: [m.recipient_email] };
+  const envelope = { from: (channel.sender_email ?? m.from_email)!, to: [m.recipient_email] };
   if (m.raw_mime || m.raw_of) {
     const raw = m.raw_mime ?? deps.db.select({ raw: messages.raw_mime }).from(messages).where(eq(messages.id, m.raw_of!)).get()?.raw;
     if (!raw) throw new Error("raw MIME missing");

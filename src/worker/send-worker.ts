@@ -6,7 +6,7 @@
  * lease, which start-up clears, so at most the claimed batch is sent twice.
  */
 import { and, count, eq, gt, sql } from "drizzle-orm";
-import { messages, subscribers, type Channel, type EmailServer, type Message } from "@/db/schema";
+import { email_servers, messages, subscribers, type Channel, type EmailServer, type Message } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { serverTarget, serversForPurpose, markServerFailed, markServerHealthy } from "@/features/email_servers/service";
 import type { Purpose } from "@/features/email_servers/model";
@@ -15,7 +15,7 @@ import { recordHardBounce } from "@/features/subscribers/eligibility";
 import { pruneIdempotencyKeys } from "@/features/transactionals/idempotency";
 import { RenderError } from "@/lib/liquid";
 import { compose, forTarget, type Composed } from "./compose";
-import type { CaptureTarget, SendResult, Target, Transport } from "./transport";
+import { serverKey, targetKey, type CaptureTarget, type SendResult, type Transport } from "./transport";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -132,11 +132,15 @@ export class SendWorker {
     }
   }
 
+  /** Once a minute: drop expired idempotency results and the pools of deleted or changed servers. */
   private housekeeping(): void {
     const now = this.deps.clock.now();
     if (now - this.lastHousekeeping < MINUTE) return;
     this.lastHousekeeping = now;
     pruneIdempotencyKeys(this.deps.db, now);
+    const keep = new Set(this.deps.db.select({ id: email_servers.id, v: email_servers.updated_at }).from(email_servers).all().map((s) => serverKey(s.id, s.v)));
+    if (this.deps.capturePort) keep.add(targetKey(captureTarget(this.deps.capturePort)));
+    this.transport.prune(keep);
   }
 
   /** Claims up to one batch of due messages, sends them concurrently and records each outcome. Returns how many were processed. */
@@ -163,7 +167,8 @@ export class SendWorker {
     try {
       const channel = this.deps.auth.cache.channelById(m.channel_id);
       if (!channel) return; // channel deleted: its messages are gone with it
-      if (!channel.sender_email) outcome = { kind: "failed", reason: "sender_missing", response: null };
+      // Raw SMTP mail of a capture-only channel may have no sender_email: its From address is the envelope sender then.
+      if (!channel.sender_email && !(m.from_email && (m.raw_mime || m.raw_of))) outcome = { kind: "failed", reason: "sender_missing", response: null };
       else {
         let composed: Composed | null = null;
         try {
@@ -314,6 +319,8 @@ export class SendWorker {
   }
 }
 
+const captureTarget = (port: number): CaptureTarget => ({ kind: "capture", host: "127.0.0.1", port });
+
 type Route = { kind: "capture"; target: CaptureTarget | null } | { kind: "servers"; servers: EmailServer[]; reason: string };
 
 /** Per-tick routing view: servers per channel and purpose, and emails_per_hour budgets. */
@@ -331,7 +338,7 @@ class RoutingState {
     const { config } = this.deps;
     const capture: Route = {
       kind: "capture",
-      target: config.capture && this.deps.capturePort ? { kind: "capture", host: "127.0.0.1", port: this.deps.capturePort } : null,
+      target: config.capture && this.deps.capturePort ? captureTarget(this.deps.capturePort) : null,
     };
     if (config.captureAll) return capture;
     const purpose = PURPOSE[m.kind];

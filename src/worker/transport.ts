@@ -86,5 +86,8 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-/** The pool key of a target: a changed server row gets a fresh pool. */
-export const targetKey = (t: Target) => (t.kind === "capture" ? `capture:${t.host}:${t.port}` : `server:${t.id}:${t.version}`);
+/** Pool key of an email server row version (a changed row gets a fresh pool). */
+export const serverKey = (id: number, version: number) => `server:${id}:${version}`;
+
+/** The pool key of a target. */
+export const targetKey = (t: Target) => (t.kind === "capture" ? `capture:${t.host}:${t.port}` : serverKey(t.id, t.version));
