@@ -93,6 +93,15 @@ describe("happy", () => {
     expect(row(created.body.id).subscriber_id).toBe(erin.id);
   });
 
+  test("double_opt_in is reported as not available (parameter_ignored); unknown fields warned", async () => {
+    const res = await send({ to: "doi@example.com", subject: "s", body: "b", double_opt_in: true, colour: "red" });
+    expect(res.status).toBe(201);
+    expect(res.body.warnings).toEqual([
+      expect.objectContaining({ code: "parameter_ignored", param: "double_opt_in" }),
+      expect.objectContaining({ code: "unrecognized_parameter", param: "colour" }),
+    ]);
+  });
+
   test("list: newest first, filters, offset envelope", async () => {
     const a = await send({ to: "list1@example.com", subject: "s", body: "b" });
     const b = await send({ to: "list2@example.com", subject: "s", body: "b" });

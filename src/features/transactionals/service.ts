@@ -11,7 +11,7 @@ import { isSuppressed } from "@/features/subscribers/eligibility";
 import { upsertSubscriber } from "@/features/subscribers/service";
 import type { Input } from "@/http/compat";
 import { notFound, unprocessable, validationError, type FieldErrors } from "@/http/errors";
-import { readFields, withWarnings } from "@/http/fields";
+import { readFields, withWarnings, type Warning } from "@/http/fields";
 import { checkLiquid } from "@/lib/liquid";
 import { storeIdempotentResult, type IdempotencyClaim } from "./idempotency";
 import { encodeTransactional, TRANSACTIONAL_STATUSES, TransactionalFields, type Recipient } from "./model";
@@ -33,10 +33,8 @@ export interface SendResult {
  */
 export function sendTransactional(deps: Deps, scope: Scope, input: Input, claim: IdempotencyClaim | null): SendResult {
   const channel = scope.one();
-  const { values, warnings } = readFields(TransactionalFields, input, {
-    wrapper: "transactional",
-    ignored: ["double_opt_in", "confirmation_template_id"],
-  });
+  const { values, warnings } = readFields(TransactionalFields, input, { wrapper: "transactional", options: DOI_OPTIONS });
+  warnings.unshift(...doiWarnings(input));
   if (!channel.sender_email) {
     throw unprocessable(`Channel ${channel.slug} has no sender_email; set one before sending`, { errors: { channel: ["has no sender_email"] } });
   }
@@ -82,6 +80,17 @@ export function sendTransactional(deps: Deps, scope: Scope, input: Input, claim:
   });
   deps.notifyOutbox();
   return result;
+}
+
+const DOI_OPTIONS = ["double_opt_in", "confirmation_template_id"];
+
+/** Double opt-in needs the confirmation mail of §10.2 (not built yet): said plainly, the mail is sent without it. */
+function doiWarnings(input: Input): Warning[] {
+  return DOI_OPTIONS.filter((k) => input[k] !== undefined && input[k] !== false && input[k] !== "false").map((param) => ({
+    code: "parameter_ignored" as const,
+    param,
+    message: `${param} is not available yet for transactionals; the message was queued without a confirmation step`,
+  }));
 }
 
 /** Subject, body, preheader: explicit fields over the template's; both subject and body required. */
