@@ -7,6 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { existsSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
 import {
   HOST, MAILROOM_BIN, ROOT, bunScript, fmt, median, mailroomEnv, rssMb, runHttpBench, sleep, startMailroom, table, tmp,
   type HttpBench, type HttpRow, type WrkOptions,
@@ -46,18 +47,25 @@ async function bearerToken(server: { dataDir?: string }, preset = "all") {
   return { authorization: `Bearer ${token}` };
 }
 
+// The whoami body (for the bare baseline) and the SQL statements per whoami request, measured in-process.
+const whoamiBody = tmp("whoami-body") + ".json";
+const statements = Bun.spawnSync([process.execPath, join(ROOT, "bench/whoami-body.ts"), whoamiBody, "20000"], { stdout: "pipe", stderr: "pipe" });
+const statementCount = statements.exitCode === 0 ? (JSON.parse(statements.stdout.toString()) as { statements_per_request: number }) : null;
+
 type Row = HttpBench & { id: string; optional?: boolean };
 const ROWS: Row[] = [
   { id: "a", name: "a  Bun.serve JSON (bare)", start: bunScript("bare-bun.ts"), path: "/" },
   { id: "elysia", name: "   Elysia route JSON (bare)", start: bunScript("bare-elysia.ts", "/healthz"), path: "/healthz" },
   { id: "b", name: "b  mailroom GET /healthz", start: () => startMailroom(), path: "/healthz" },
+  { id: "elysia-whoami", name: "   Elysia route, whoami's JSON body (bare)", start: bunScript("bare-elysia-body.ts", "/api/v1/whoami", { BODY_FILE: whoamiBody }), path: "/api/v1/whoami" },
   {
-    id: "whoami", name: "c  mailroom GET /api/v1/whoami (token)", optional: true,
-    start: () => startMailroom(), path: "/api/v1/whoami", setup: (s) => bearerToken(s),
+    // Limiter active: a limit high enough never to refuse, so every request is charged and gets the headers.
+    id: "whoami", name: "c  mailroom GET /api/v1/whoami (token, limiter on)",
+    start: () => startMailroom(undefined, { MAILROOM_RATE_LIMIT_GENERAL: "100000000" }), path: "/api/v1/whoami", setup: (s) => bearerToken(s),
   },
 ];
 /** [numerator, denominator] row ids printed as ratios. */
-const RATIOS: [string, string][] = [["b", "a"], ["b", "elysia"], ["whoami", "elysia"]];
+const RATIOS: [string, string][] = [["b", "a"], ["b", "elysia"], ["whoami", "elysia-whoami"]];
 
 const git = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: ROOT }).stdout.toString().trim() || "uncommitted";
 if (!existsSync(MAILROOM_BIN)) throw new Error(`${MAILROOM_BIN} is missing: run bun run build first`);
@@ -90,6 +98,11 @@ for (const [n, d] of RATIOS) {
   ratios[`${n}/${d}`] = { rps: x.rps / y.rps, cpu: x.serverCpuUsPerReq / y.serverCpuUsPerReq };
   log(`${n}/${d}: req/s ×${(x.rps / y.rps).toFixed(2)}, server CPU per request ×${(x.serverCpuUsPerReq / y.serverCpuUsPerReq).toFixed(2)}`);
 }
+{
+  const x = results.find((r) => r.id === "whoami"), y = results.find((r) => r.id === "elysia-whoami");
+  if (x && y) log(`whoami − bare: server CPU ${(x.serverCpuUsPerReq - y.serverCpuUsPerReq).toFixed(1)} µs/req more (target ≤ +5), req/s ×${(x.rps / y.rps).toFixed(2)} (target ≥ 0.75)`);
+}
+log(statementCount ? `SQL statements per authenticated whoami request in steady state: ${statementCount.statements_per_request} (in-process count over 20,000 requests)` : `statement count failed: ${statements.stderr.toString().split("\n")[0]}`);
 log("(when wrk CPU % is near 100 the client is the bottleneck: compare CPU µs/req, not req/s)\n");
 
 const startup: Record<string, number> = {};

@@ -122,10 +122,10 @@ function spawnServer(cmd: string[], env: Record<string, string>, port: number, d
 }
 
 /** A bun script under bench/servers/ listening on $PORT. */
-export function bunScript(file: string, readyPath = "/"): () => Promise<Running> {
+export function bunScript(file: string, readyPath = "/", env: Record<string, string> = {}): () => Promise<Running> {
   return async () => {
     const port = await freePort();
-    const r = spawnServer([process.execPath, join(ROOT, "bench/servers", file)], { PORT: String(port) }, port);
+    const r = spawnServer([process.execPath, join(ROOT, "bench/servers", file)], { PORT: String(port), ...env }, port);
     await waitFor200(`http://${HOST}:${port}${readyPath}`, performance.now(), 15_000, r.alive);
     return r;
   };
@@ -148,10 +148,10 @@ export function mailroomEnv(dataDir: string): Record<string, string> {
 }
 
 /** Starts `dist/mailroom serve --port P --data-dir D` and returns once /healthz says 200. */
-export async function startMailroom(dataDir = tmp("data")): Promise<Running & { bootMs: number }> {
+export async function startMailroom(dataDir = tmp("data"), env: Record<string, string> = {}): Promise<Running & { bootMs: number }> {
   const port = await freePort();
   const t0 = performance.now();
-  const r = spawnServer([MAILROOM_BIN, "serve", "--port", String(port), "--data-dir", dataDir], mailroomEnv(dataDir), port, dataDir);
+  const r = spawnServer([MAILROOM_BIN, "serve", "--port", String(port), "--data-dir", dataDir], { ...mailroomEnv(dataDir), ...env }, port, dataDir);
   try {
     const bootMs = await waitFor200(`http://${HOST}:${port}/healthz`, t0, 15_000, r.alive);
     return Object.assign(r, { bootMs });

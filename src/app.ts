@@ -40,6 +40,7 @@ export const apiFeatures = (deps: Deps, routes: () => readonly RouteInfo[]) => [
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
 
 export function createApp(deps: Deps) {
+  const dbCheck = deps.database.raw.prepare("SELECT 1");
   const api = new Elysia({ prefix: "/api/v1" });
   let routeInfo: RouteInfo[] | null = null;
   const routes = () => (routeInfo ??= apiRoutes(app.routes));
@@ -70,7 +71,7 @@ export function createApp(deps: Deps) {
     })
     .get("/healthz", () => {
       try {
-        deps.database.raw.prepare("SELECT 1").get();
+        dbCheck.get();
         return { status: "ok", version: VERSION, db: "ok" };
       } catch {
         return new Response(JSON.stringify({ status: "error", version: VERSION, db: "error" }), { status: 503, headers: JSON_HEADERS });
