@@ -47,6 +47,10 @@ export function createApp(deps: Deps) {
   for (const feature of apiFeatures(deps, routes)) api.use(feature);
 
   const app = new Elysia()
+    .headers(deps.config.tlsCert ? { "cache-control": "no-store", "strict-transport-security": "max-age=31536000" } : { "cache-control": "no-store" })
+    .onRequest(({ request, set }) => {
+      set.headers["x-request-id"] = requestMeta(request).id;
+    })
     .onParse(({ request }) => parseBody(request, deps.config.maxBodyBytes))
     .onError(({ error, code, request, set, path }) => {
       const meta = requestMeta(request);

@@ -9,7 +9,7 @@ import type { Clock } from "@/lib/time";
 import { hashToken, hasTokenShape, hasValidChecksum } from "@/lib/tokens";
 import type { AuthCache, CachedToken } from "./cache";
 import { ipInCidrs } from "./ip";
-import type { Principal } from "./principal";
+import type { ClientInfo, Principal } from "./principal";
 import { RateLimiter, type BucketState } from "./rate-limiter";
 import type { UsageRecorder } from "./usage";
 
@@ -36,23 +36,25 @@ export class Authenticator {
   ) {}
 
   /**
-   * Resolves a token value to a principal.
+   * Resolves a token value to a principal. `client` may be a plain IP (SMTP) or request metadata
+   * whose IP is only resolved when a rule needs it.
    * @throws AppError 401 (missing/unknown/expired), 429 (too many failed attempts from `ip`), 403 (IP).
    */
-  authenticate(value: string | null, ip: string, userAgent: string | null = null): Principal {
+  authenticate(value: string | null, client: ClientInfo | string): Principal {
+    const from: ClientInfo = typeof client === "string" ? { ip: client, userAgent: null } : client;
     const now = this.clock.now();
-    if (!value || !hasTokenShape(value)) throw this.failed(ip, now, unauthorized());
+    if (!value || !hasTokenShape(value)) throw this.failed(from.ip, now, unauthorized());
     // A cached value was checksummed when it was first seen; a miss is checksummed before the lookup.
     const match = this.cache.findByHash(hashToken(value), now, () => hasValidChecksum(value));
-    if (!match) throw this.failed(ip, now, unauthorized());
+    if (!match) throw this.failed(from.ip, now, unauthorized());
     const { token } = match;
     if (token.row.expires_at !== null && token.row.expires_at <= now) {
-      throw this.failed(ip, now, unauthorized("API token has expired"));
+      throw this.failed(from.ip, now, unauthorized("API token has expired"));
     }
-    if (token.allowedIps.length > 0 && !ipInCidrs(ip, token.allowedIps)) {
-      throw forbidden(`Request IP ${ip} is not allowed for this token`);
+    if (token.allowedIps.length > 0 && !ipInCidrs(from.ip, token.allowedIps)) {
+      throw forbidden(`Request IP ${from.ip} is not allowed for this token`);
     }
-    this.usage.record(token.id, ip, now);
+    this.usage.record(token.id, from, now);
     return {
       kind: "token",
       id: token.id,
@@ -62,8 +64,12 @@ export class Authenticator {
       channelIds: token.channelIds,
       token,
       viaPreviousValue: match.viaPreviousValue,
-      ip,
-      userAgent,
+      get ip() {
+        return from.ip;
+      },
+      get userAgent() {
+        return from.userAgent;
+      },
     };
   }
 
@@ -91,7 +97,7 @@ export class Authenticator {
     if (limit === 0) return null;
     const state = this.limiter.take(`${principal.id}:${bucket}`, limit, this.clock.now(), cost);
     const charge = { bucket, state };
-    if (!state.allowed) throw rateLimited(state, this.rateLimitHeaders(principal, charge));
+    if (!state.allowed) throw rateLimited(state, this.rateLimitHeaders(principal, charge) as Record<string, string>);
     return charge;
   }
 
@@ -102,16 +108,15 @@ export class Authenticator {
     return this.limiter.peek(`${principal.id}:${bucket}`, limit, this.clock.now());
   }
 
-  /** X-RateLimit-* and IETF RateLimit-Policy/RateLimit headers for the charged bucket. */
-  rateLimitHeaders(principal: Principal, charge: Charge): Record<string, string> {
+  /** X-RateLimit-* and IETF RateLimit-Policy/RateLimit headers for the charged bucket, written into `into`. */
+  rateLimitHeaders(principal: Principal, charge: Charge, into: Record<string, string | number> = {}): Record<string, string | number> {
     const { state, bucket } = charge;
-    return {
-      "x-ratelimit-limit": String(state.limit),
-      "x-ratelimit-remaining": String(state.remaining),
-      "x-ratelimit-reset": String(state.reset),
-      "ratelimit-policy": this.policy(principal.token!),
-      ratelimit: `"${bucket}";r=${state.remaining};t=${state.secondsToFull}`,
-    };
+    into["x-ratelimit-limit"] = String(state.limit);
+    into["x-ratelimit-remaining"] = String(state.remaining);
+    into["x-ratelimit-reset"] = String(state.reset);
+    into["ratelimit-policy"] = this.policy(principal.token!);
+    into.ratelimit = `"${bucket}";r=${state.remaining};t=${state.secondsToFull}`;
+    return into;
   }
 
   private policy(token: CachedToken): string {

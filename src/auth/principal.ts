@@ -1,6 +1,12 @@
 import type { CachedToken } from "./cache";
 import type { Permission } from "./permissions";
 
+/** Where a request comes from; read lazily (resolving the peer address costs µs). */
+export interface ClientInfo {
+  readonly ip: string;
+  readonly userAgent: string | null;
+}
+
 /** Who is calling: an access token, or a dashboard admin (scope all, every permission, no buckets). */
 export interface Principal {
   kind: "token" | "admin";
@@ -14,6 +20,6 @@ export interface Principal {
   token: CachedToken | null;
   /** Authenticated with the previous value during a refresh grace period. */
   viaPreviousValue: boolean;
-  ip: string;
-  userAgent: string | null;
+  readonly ip: string;
+  readonly userAgent: string | null;
 }

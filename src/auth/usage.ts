@@ -29,13 +29,16 @@ export class UsageRecorder {
       .prepare();
   }
 
-  record(tokenId: number, ip: string, at: number): void {
+  /**
+   * Counts one request. The client IP is read once per token per flush window (resolving it costs
+   * µs), so `last_used_ip` is the address of the first request of the last window.
+   */
+  record(tokenId: number, client: { readonly ip: string }, at: number): void {
     const p = this.pending.get(tokenId);
     if (p) {
       p.at = at;
-      p.ip = ip;
       p.count++;
-    } else this.pending.set(tokenId, { at, ip, count: 1 });
+    } else this.pending.set(tokenId, { at, ip: client.ip, count: 1 });
   }
 
   /** Writes everything pending in one transaction. Returns the number of tokens written. */

@@ -76,12 +76,12 @@ export function authPlugin(deps: Deps) {
                   unauthorized("Pass the API token in the Authorization header (Bearer); api_key is not supported"),
                 );
               }
-              principal = auth.authenticate(bearerToken(request.headers.get("authorization")), meta.ip, request.headers.get("user-agent"));
+              principal = auth.authenticate(bearerToken(request.headers.get("authorization")), meta);
               meta.principal = principal;
               if (principal.viaPreviousValue) set.headers["mailroom-token-rotated"] = new Date(principal.token!.row.previous_expires_at!).toISOString();
               replay = access.replay?.(request, principal, body) ?? null;
               const charge = auth.charge(principal, replay ? "general" : (access.bucket ?? "general"));
-              if (charge) Object.assign(set.headers, auth.rateLimitHeaders(principal, charge));
+              if (charge) auth.rateLimitHeaders(principal, charge, set.headers);
             }
             const missing = required.find((p) => !principal.permissions.has(p));
             if (missing) {

@@ -1,25 +1,40 @@
 /**
  * Per-request metadata set once by the HTTP edge (server.ts) and read by hooks and handlers:
- * request id, client IP, whether the transport is secure, and the authenticated principal.
+ * request id, client IP (resolved lazily: asking the socket costs µs and most routes never need
+ * it), and the authenticated principal.
  */
-import type { Principal } from "@/auth/principal";
+import type { ClientInfo, Principal } from "@/auth/principal";
 
-export interface RequestMeta {
-  id: string;
-  /** Client IP (peer, or X-Forwarded-For behind a trusted proxy). */
-  ip: string;
-  secure: boolean;
+export class RequestMeta implements ClientInfo {
   /** Set by auth once resolved (for logs); preset by the dashboard mirror for admin sessions. */
-  principal: Principal | null;
+  principal: Principal | null = null;
+  private resolvedIp: string | null = null;
+
+  constructor(
+    readonly id: string,
+    private readonly request: Request | null,
+    private readonly resolveIp: () => string,
+  ) {}
+
+  /** Client IP (peer, or X-Forwarded-For behind a trusted proxy). */
+  get ip(): string {
+    return (this.resolvedIp ??= this.resolveIp());
+  }
+
+  get userAgent(): string | null {
+    return this.request?.headers.get("user-agent") ?? null;
+  }
 }
 
 const metas = new WeakMap<Request, RequestMeta>();
 
 export const setRequestMeta = (request: Request, meta: RequestMeta) => metas.set(request, meta);
 
+const loopback = () => "127.0.0.1";
+
 /** Metadata of a request; requests handled without the edge (app.handle in unit tests) get loopback defaults. */
 export function requestMeta(request: Request): RequestMeta {
   let meta = metas.get(request);
-  if (!meta) metas.set(request, (meta = { id: crypto.randomUUID(), ip: "127.0.0.1", secure: true, principal: null }));
+  if (!meta) metas.set(request, (meta = new RequestMeta(crypto.randomUUID(), request, loopback)));
   return meta;
 }
