@@ -9,7 +9,7 @@ import type { Principal } from "@/auth/principal";
 import { makeScope, resolveScope } from "@/auth/scope";
 import type { Channel } from "@/db/schema";
 import type { Deps } from "@/deps";
-import { serversForPurpose } from "@/features/email_servers/service";
+import { deliveryMode } from "@/features/email_servers/service";
 import { isSuppressed } from "@/features/subscribers/eligibility";
 import { enqueueRawMessage } from "@/features/transactionals/outbox";
 import { emailDomain, isEmail } from "@/lib/email";
@@ -59,7 +59,7 @@ export function checkRecipient(deps: Deps, channel: Channel, address: string): v
  * channel has no server for the purpose (or MAILROOM_CAPTURE_ALL). Such channels may use any From.
  */
 function capturesOnly(deps: Deps, channel: Channel): boolean {
-  return deps.config.capture && (deps.config.captureAll || serversForPurpose(deps.db, channel.id, "transactionals").length === 0);
+  return deliveryMode(deps, channel.id, "transactionals").mode === "capture";
 }
 
 const addressList = (field: AddressObject | AddressObject[] | undefined) =>

@@ -1,11 +1,18 @@
 /**
- * Discovery (API.md §2.3): whoami, prime and skill — what a token is and what it can reach.
+ * Discovery (API.md §2.3): whoami, status, prime and skill — what a token is, what it can reach,
+ * and whether its channel can send.
  */
 import type { Authenticator, BucketName } from "@/auth/authenticator";
 import { permissionMap, PERMISSIONS } from "@/auth/permissions";
 import type { Principal } from "@/auth/principal";
 import type { Scope } from "@/auth/scope";
+import { and, count, eq, isNotNull, isNull, or } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { subscriber_counts, subscribers, type Channel } from "@/db/schema";
 import type { Deps } from "@/deps";
+import { peekQuota } from "@/features/channels/quota";
+import { deliveryMode, type DeliveryMode } from "@/features/email_servers/service";
+import { PURPOSES, type Purpose } from "@/features/email_servers/model";
 import { toIso } from "@/lib/time";
 import { VERSION } from "@/version";
 
@@ -75,6 +82,60 @@ export function whoami(deps: Deps, scope: Scope) {
 const reachable = (p: Principal, routes: readonly RouteInfo[]) =>
   routes.filter((r) => r.permissions.every((perm) => p.permissions.has(perm as never)) && (!r.scopeAll || p.scope === "all"));
 
+/** `readiness.<purpose>` and `delivery.<purpose>` of one channel, with the issues that block sending. */
+function channelReadiness(deps: Deps, channel: Channel) {
+  const readiness: Record<Purpose, boolean> = { broadcasts: false, sequences: false, transactionals: false };
+  const delivery: Record<Purpose, DeliveryMode> = { broadcasts: "none", sequences: "none", transactionals: "none" };
+  const issues: { code: string; message: string }[] = [];
+  if (!channel.sender_email) issues.push({ code: "sender_email_missing", message: "Set the channel's sender_email to send mail" });
+  for (const purpose of PURPOSES) {
+    const { mode, activeServers } = deliveryMode(deps, channel.id, purpose);
+    delivery[purpose] = mode;
+    const routable = mode === "capture" || (mode === "servers" && activeServers > 0);
+    readiness[purpose] = !!channel.sender_email && routable;
+    if (mode === "servers" && activeServers === 0) issues.push({ code: "no_active_server", message: `No active email server for ${purpose}; mail stays queued` });
+    if (mode === "none") issues.push({ code: "no_delivery", message: `No email server for ${purpose} and local capture is off; mail stays queued` });
+  }
+  return { readiness, delivery, issues };
+}
+
+/** §2.3 status: for one target channel its readiness, audience and quota; otherwise the channel list. */
+export function status(deps: Deps, scope: Scope) {
+  if (scope.channelIds.length !== 1) {
+    return { channel: null, channels: scope.channelIds.map((id) => deps.auth.cache.channelById(id)!).map((c) => ({ id: c.id, slug: c.slug, name: c.name })) };
+  }
+  const channel = scope.one();
+  const now = deps.clock.now();
+  const quota = peekQuota(deps.db, channel, now);
+  return {
+    channel: { id: channel.id, slug: channel.slug, name: channel.name, sender_email: channel.sender_email, sender_name: channel.sender_name },
+    subscribers: subscriberTotals(deps.db, channel.id),
+    ...channelReadiness(deps, channel),
+    quota: { monthly_send_quota: quota.cap, used: quota.used, remaining: quota.remaining, resets_at: quota.resetsAt },
+  };
+}
+
+/** Total subscribers (trigger-maintained counter) and those whose derived status is `active` (§3). */
+function subscriberTotals(db: Db, channelId: number) {
+  const total = db.select({ n: subscriber_counts.total }).from(subscriber_counts).where(eq(subscriber_counts.channel_id, channelId)).get()?.n ?? 0;
+  const active = db
+    .select({ n: count() })
+    .from(subscribers)
+    .where(
+      and(
+        eq(subscribers.channel_id, channelId),
+        eq(subscribers.is_active, true),
+        isNull(subscribers.unsubscribed_at),
+        isNull(subscribers.bounced_at),
+        isNull(subscribers.complained_at),
+        isNull(subscribers.redacted_at),
+        or(isNull(subscribers.confirmation_sent_at), isNotNull(subscribers.confirmed_at)),
+      ),
+    )
+    .get()!.n;
+  return { total, active };
+}
+
 export function prime(deps: Deps, scope: Scope, routes: readonly RouteInfo[]) {
   const p = scope.principal;
   return {
@@ -86,7 +147,7 @@ export function prime(deps: Deps, scope: Scope, routes: readonly RouteInfo[]) {
     channel: channelBrief(deps, scope),
     channels: scope.channelIds.map((id) => {
       const c = deps.auth.cache.channelById(id)!;
-      return { id: c.id, slug: c.slug, readiness: { sender_email: c.sender_email !== null } };
+      return { id: c.id, slug: c.slug, readiness: channelReadiness(deps, c).readiness };
     }),
     permissions: PERMISSIONS.filter((perm) => p.permissions.has(perm)),
     endpoints: reachable(p, routes).map((r) => ({ method: r.method, path: r.path, permission: r.permissions[0] ?? null })),

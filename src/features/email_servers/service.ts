@@ -227,6 +227,21 @@ export function serversForPurpose(db: Db, channelId: number, purpose: Purpose): 
     .all();
 }
 
+export type DeliveryMode = "servers" | "capture" | "none";
+
+/**
+ * Where a channel's mail for a purpose goes (§9): its servers when it has any for the purpose
+ * (active or not — failing servers keep mail queued), else local capture when capture is on.
+ * `MAILROOM_CAPTURE_ALL` sends everything to capture.
+ */
+export function deliveryMode(deps: Deps, channelId: number, purpose: Purpose): { mode: DeliveryMode; activeServers: number } {
+  const { capture, captureAll } = deps.config;
+  if (captureAll) return { mode: capture ? "capture" : "none", activeServers: 0 };
+  const servers = serversForPurpose(deps.db, channelId, purpose);
+  if (servers.length) return { mode: "servers", activeServers: servers.filter((s) => s.active).length };
+  return { mode: capture ? "capture" : "none", activeServers: 0 };
+}
+
 /** Records a server-side failure seen during delivery (failover, §9). */
 export function markServerFailed(db: Db, serverId: number, error: string, now: number): void {
   db.update(email_servers).set({ connection_failed_at: now, last_error: error.slice(0, 500) }).where(eq(email_servers.id, serverId)).run();
