@@ -24,8 +24,8 @@ describe("happy", () => {
       expect(server.startup).toContain("ops@example.com");
       expect(server.startup).toContain('"event":"db.migrated"');
       token = TOKEN_PATTERN.exec(server.startup)![0];
-      expect((await (await get(`${server.url}/healthz`)).json()).status).toBe("ok");
-      const who = await (await get(`${server.url}/api/v1/whoami`, token)).json();
+      expect(((await (await get(`${server.url}/healthz`)).json()) as { status: string }).status).toBe("ok");
+      const who = (await (await get(`${server.url}/api/v1/whoami`, token)).json()) as { token: { name: string; permissions: object }; channel: { slug: string } };
       expect(who.token.name).toBe("Default transactional token");
       expect(who.token.permissions).toMatchObject({ transactionals_read: true, transactionals_write: true, subscribers_read: false });
       expect(who.channel.slug).toBe("default");
@@ -115,7 +115,7 @@ describe("errors", () => {
     { name: "unknown permission", args: ["token", "create", "--name", "x", "--permissions", "foo"], code: 2, message: "unknown permission: foo" },
     { name: "bad env", args: ["serve"], env: { MAILROOM_PORT: "99999" }, code: 2, message: 'invalid MAILROOM_PORT="99999"' },
   ])("$name → exit $code with one clear line", ({ args, env, code, message }) => {
-    const r = cli(bin, dir, args, env);
+    const r = cli(bin, dir, [...args], env);
     expect(r.code).toBe(code);
     expect(r.stderr).toContain(message);
     expect(r.stderr).not.toContain("    at ");

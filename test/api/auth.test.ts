@@ -82,7 +82,7 @@ describe("errors", () => {
     { name: "bad checksum", headers: { authorization: "Bearer mr_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" } },
     { name: "unknown well-formed token", headers: { authorization: "" } },
   ])("$name → 401", async ({ name, headers }) => {
-    const h = { ...headers, ...freshIp() };
+    const h: Record<string, string> = { ...headers, ...freshIp() };
     if (name === "unknown well-formed token") {
       const { generateToken } = await import("@/lib/tokens");
       h.authorization = `Bearer ${generateToken()}`;

@@ -30,7 +30,7 @@ describe("happy", () => {
     expect(await head.text()).toBe("");
     const put = await raw("/api/v1/channels/default.json", { method: "PUT", headers: { ...auth(), "content-type": "application/json" }, body: JSON.stringify({ channel: { sender_name: "Put Name" } }) });
     expect(put.status).toBe(200);
-    expect((await put.json()).sender_name).toBe("Put Name");
+    expect(((await put.json()) as { sender_name: string }).sender_name).toBe("Put Name");
     expect((await raw("/api/v1/whoami.xml", { headers: auth() })).status).toBe(404);
   });
 
@@ -72,10 +72,10 @@ describe("errors", () => {
     expect(await big.json()).toEqual({ error: "Payload Too Large", message: "Request body exceeds 2097152 bytes" });
     const longQuery = await raw(`/api/v1/whoami?x=${"a".repeat(8200)}`, { headers: auth() });
     expect(longQuery.status).toBe(414);
-    expect((await longQuery.json()).error).toBe("URI Too Long");
+    expect(((await longQuery.json()) as { error: string }).error).toBe("URI Too Long");
     const headers = await raw("/api/v1/whoami", { headers: { ...auth(), "x-big": "a".repeat(17 * 1024) } });
     expect(headers.status).toBe(431);
-    expect((await headers.json()).error).toBe("Request Header Fields Too Large");
+    expect(((await headers.json()) as { error: string }).error).toBe("Request Header Fields Too Large");
   });
 
   test("unknown route → 404, wrong method → 405 with Allow, bad query syntax → 400", async () => {
