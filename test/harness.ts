@@ -27,6 +27,8 @@ export interface TestServer {
   adminToken: string;
   log: ReturnType<typeof createMemoryLogger>;
   request(method: string, path: string, options?: RequestOptions): Promise<TestResponse>;
+  /** Rows of a raw SQL query against the server's database (assert on what was stored). */
+  sql(query: string, ...params: unknown[]): any[];
   stop(): Promise<void>;
 }
 
@@ -100,6 +102,7 @@ export async function startTestServer(options: { env?: Record<string, string>; c
       } catch {}
       return { status: res.status, headers: res.headers, body: parsed, text };
     },
+    sql: (query, ...params) => database.raw.prepare(query).all(...params) as any[],
     async stop() {
       await running.stop();
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });

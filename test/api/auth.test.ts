@@ -60,7 +60,7 @@ describe("happy", () => {
     for (let i = 0; i < 5; i++) await server.request("GET", "/api/v1/whoami", { token, headers: { "x-forwarded-for": "203.0.113.77" } });
     const id = (await server.request("GET", "/api/v1/whoami", { token, headers: { "x-forwarded-for": "203.0.113.77" } })).body.token.id;
     await Bun.sleep(1500);
-    const row = server.deps.database.raw.prepare("SELECT request_count, last_used_ip, last_used_at FROM access_tokens WHERE id = ?").get(id) as Record<string, unknown>;
+    const [row] = server.sql("SELECT request_count, last_used_ip, last_used_at FROM access_tokens WHERE id = ?", id);
     expect(row.request_count).toBe(6);
     expect(row.last_used_ip).toBe("203.0.113.77");
     expect(row.last_used_at).not.toBeNull();

@@ -40,8 +40,7 @@ describe("happy", () => {
     const res = await server.request("DELETE", `/api/v1/channels/${c.id}`, { body: { confirm: c.slug } });
     expect(res.body).toEqual({ message: "Channel deleted successfully" });
     expect((await server.request("GET", `/api/v1/channels/${c.slug}`)).status).toBe(404);
-    const rows = server.deps.database.raw.prepare("SELECT count(*) AS n FROM subscribers WHERE channel_id = ?").get(c.id) as { n: number };
-    expect(rows.n).toBe(0);
+    expect(server.sql("SELECT count(*) AS n FROM subscribers WHERE channel_id = ?", c.id)[0].n).toBe(0);
     const audit = await server.request("GET", `/api/v1/audit_log?target_type=channel&target_id=${c.id}`);
     expect(audit.body.data.map((r: { action: string }) => r.action)).toEqual(["channel.deleted", "channel.created"]);
   });

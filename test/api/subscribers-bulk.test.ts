@@ -9,7 +9,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop());
 
-const sql = (query: string, ...params: unknown[]) => server.deps.database.raw.prepare(query).all(...params) as any[];
+const sql = (query: string, ...params: unknown[]) => server.sql(query, ...params);
 const one = (query: string, ...params: unknown[]) => sql(query, ...params)[0];
 const bulk = (body: unknown, o: { token?: string; query?: string; headers?: Record<string, string> } = {}) =>
   server.request("POST", `/api/v1/subscribers/bulk${o.query ?? "?channel=default"}`, { body, token: o.token, headers: o.headers });

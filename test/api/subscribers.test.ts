@@ -22,7 +22,7 @@ function api(method: string, path: string, body?: Record<string, unknown>, token
   }
   return server.request(method, `/api/v1${path}`, { body: { channel: "default", ...body }, token });
 }
-const sql = (query: string, ...params: unknown[]) => server.deps.database.raw.prepare(query).all(...params) as any[];
+const sql = (query: string, ...params: unknown[]) => server.sql(query, ...params);
 const tagsOf = (id: number) => sql("SELECT tag FROM subscriber_tags WHERE subscriber_id = ? ORDER BY tag", id).map((r) => r.tag);
 const eventsOf = (id: number) => sql("SELECT type, data FROM events WHERE subscriber_id = ? ORDER BY id", id).map((r) => ({ type: r.type, data: JSON.parse(r.data) }));
 const count = () => (sql("SELECT count(*) AS n FROM subscribers")[0] as { n: number }).n;

@@ -12,7 +12,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop());
 
-const sql = (query: string, ...params: unknown[]) => server.deps.database.raw.prepare(query).all(...params) as any[];
+const sql = (query: string, ...params: unknown[]) => server.sql(query, ...params);
 const one = (query: string, ...params: unknown[]) => sql(query, ...params)[0];
 const call = (method: string, path: string, body?: Record<string, unknown>, token?: string) =>
   server.request(method, `/api/v1${path}`, { body: path.startsWith("/global") ? body : { channel: "default", ...body }, token });
