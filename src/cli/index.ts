@@ -4,14 +4,19 @@
 import { StartupError } from "@/boot";
 import { ConfigError } from "@/config";
 import { AppError } from "@/http/errors";
-import { adminCommands } from "./admin";
 import { UsageError, type Command } from "./args";
-import { backup, migrate, version } from "./database";
-import { serve } from "./serve";
-import { tokenCommands } from "./token";
 
-const GROUPS: Record<string, Record<string, Command>> = { token: tokenCommands, admin: adminCommands };
-const COMMANDS: Record<string, Command> = { serve, migrate, backup, version };
+// Commands are loaded on demand: `serve` pulls in the whole server, the others need a fraction of it.
+const GROUPS: Record<string, () => Promise<Record<string, Command>>> = {
+  token: async () => (await import("./token")).tokenCommands,
+  admin: async () => (await import("./admin")).adminCommands,
+};
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import("./serve")).serve,
+  migrate: async () => (await import("./database")).migrate,
+  backup: async () => (await import("./database")).backup,
+  version: async () => (await import("./database")).version,
+};
 
 const USAGE = `Usage: mailroom <command> [flags]
 
@@ -34,11 +39,12 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
   }
   let command: Command | undefined;
   let args: string[];
-  if (GROUPS[name]) {
-    command = sub ? GROUPS[name][sub] : undefined;
+  if (Object.hasOwn(GROUPS, name)) {
+    const group = await GROUPS[name]();
+    command = sub && Object.hasOwn(group, sub) ? group[sub] : undefined;
     args = rest;
     if (!command) {
-      const names = Object.keys(GROUPS[name]).join("|");
+      const names = Object.keys(group).join("|");
       if (sub === "--help" || sub === "-h") {
         console.log(`Usage: mailroom ${name} ${names} [flags]`);
         return 0;
@@ -47,7 +53,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
       return 2;
     }
   } else {
-    command = COMMANDS[name];
+    command = Object.hasOwn(COMMANDS, name) ? await COMMANDS[name]() : undefined;
     args = sub === undefined ? [] : [sub, ...rest];
   }
   if (!command) {

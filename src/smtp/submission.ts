@@ -4,7 +4,7 @@
  * the outbox's raw submission (From rules, Bcc removed, Message-ID/Date added, `send` bucket).
  * The outbox service (features/transactionals/outbox.ts) owns the quota and the rows.
  */
-import { simpleParser, type AddressObject } from "mailparser";
+import { mailboxes, parseMail } from "@/lib/parse-mail";
 import type { Principal } from "@/auth/principal";
 import { makeScope, resolveScope } from "@/auth/scope";
 import type { Channel } from "@/db/schema";
@@ -62,9 +62,6 @@ function capturesOnly(deps: Deps, channel: Channel): boolean {
   return deliveryMode(deps, channel.id, "transactionals").mode === "capture";
 }
 
-const addressList = (field: AddressObject | AddressObject[] | undefined) =>
-  (Array.isArray(field) ? field : field ? [field] : []).flatMap((o) => o.value).flatMap((a) => (a.group ? a.group : [a]));
-
 /** RFC 5322 Date of `ms`, e.g. "Thu, 15 Jan 2026 10:30:00 +0000". */
 const rfc5322Date = (ms: number) => new Date(ms).toUTCString().replace(/GMT$/, "+0000");
 
@@ -77,8 +74,8 @@ const rfc5322Date = (ms: number) => new Date(ms).toUTCString().replace(/GMT$/, "
 export async function acceptSubmission(deps: Deps, user: SubmissionUser, recipients: readonly string[], submitted: Buffer): Promise<number[]> {
   const channel = submissionChannel(deps, user);
   const { fields } = parseHeaderBlock(submitted);
-  const parsed = await simpleParser(submitted, { skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true, skipImageLinks: true });
-  const from = addressList(parsed.from).find((a) => a.address)?.address;
+  const parsed = await parseMail(submitted);
+  const from = mailboxes(parsed.from).find((a) => a.address)?.address;
   if (!headerValue(fields, "From") || !from) throw Replies.missingFrom();
   if (!channel.sender_email) throw new SmtpReply(550, `5.7.1 Channel ${channel.slug} has no sender_email; set it before sending`);
   if (!capturesOnly(deps, channel) && emailDomain(from) !== emailDomain(channel.sender_email)) throw Replies.foreignFrom();
@@ -93,7 +90,7 @@ export async function acceptSubmission(deps: Deps, user: SubmissionUser, recipie
   if (!headerValue(fields, "Date")) add.push(["Date", rfc5322Date(deps.clock.now())]);
   const raw = rewriteHeaders(submitted, ["Bcc"], add);
 
-  const named = [...addressList(parsed.to), ...addressList(parsed.cc)];
+  const named = [...mailboxes(parsed.to), ...mailboxes(parsed.cc)];
   const nameOf = (email: string) => named.find((a) => a.address?.toLowerCase() === email.toLowerCase())?.name || null;
   deps.auth.charge(user.principal, "send", recipients.length);
   const { ids } = enqueueRawMessage(deps, channel, {
@@ -103,7 +100,7 @@ export async function acceptSubmission(deps: Deps, user: SubmissionUser, recipie
     subject: parsed.subject ?? null,
     body: typeof parsed.html === "string" ? parsed.html : (parsed.text ?? null),
     from,
-    replyTo: addressList(parsed.replyTo).find((a) => a.address)?.address ?? null,
+    replyTo: mailboxes(parsed.replyTo).find((a) => a.address)?.address ?? null,
     source: "smtp",
   });
   return ids;

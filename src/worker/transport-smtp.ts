@@ -4,12 +4,17 @@
  * costs ~5×), and the §9 classification of SMTP failures into retry / bounce / failover.
  */
 import { isIP } from "node:net";
-import nodemailer, { type SendMailOptions } from "nodemailer";
+import type { SendMailOptions } from "nodemailer";
 import type SMTPPool from "nodemailer/lib/smtp-pool";
 import type SMTPTransport from "nodemailer/lib/smtp-transport";
 import { targetKey, type OutboundMessage, type SendResult, type ServerTarget, type Target, type Transport } from "./transport";
 
-type Mailer = ReturnType<typeof nodemailer.createTransport>;
+type Nodemailer = typeof import("nodemailer");
+type Mailer = ReturnType<Nodemailer["createTransport"]>;
+
+// Loaded on the first send (not at start-up: ~40 ms to load, and many instances send nothing for a while).
+let nodemailerModule: Promise<Nodemailer> | null = null;
+const loadNodemailer = () => (nodemailerModule ??= import("nodemailer").then((m) => (m.default ?? m) as Nodemailer));
 
 export interface SmtpTransportOptions {
   /** Extra trusted CA certificates (PEM) for STARTTLS/TLS, e.g. a relay's self-signed cert. */
@@ -92,10 +97,13 @@ export class SmtpTransport implements Transport {
 
   constructor(private readonly options: SmtpTransportOptions = {}) {}
 
-  private pool(target: Target): Mailer {
+  private async pool(target: Target): Promise<Mailer> {
     const key = targetKey(target);
     let mailer = this.pools.get(key);
     if (!mailer) {
+      const nodemailer = await loadNodemailer();
+      const existing = this.pools.get(key); // another send created it while the module loaded
+      if (existing) return existing;
       const opts: SMTPPool.Options = { ...transportOptions(target, this.options), pool: true, maxMessages: Infinity, maxConnections: this.options.maxConnections ?? 5 };
       mailer = nodemailer.createTransport(opts);
       mailer.on("error", () => {});
@@ -106,7 +114,7 @@ export class SmtpTransport implements Transport {
 
   async send(message: OutboundMessage, target: Target): Promise<SendResult> {
     try {
-      const info: { response?: string } = await this.pool(target).sendMail(toMail(message));
+      const info: { response?: string } = await (await this.pool(target)).sendMail(toMail(message));
       return { outcome: "sent", response: String(info.response ?? "250 OK").slice(0, 500) };
     } catch (err) {
       return classifySmtpError(err);
@@ -114,6 +122,7 @@ export class SmtpTransport implements Transport {
   }
 
   async verify(target: ServerTarget, timeoutMs: number): Promise<{ ok: true } | { ok: false; error: string }> {
+    const nodemailer = await loadNodemailer();
     const mailer = nodemailer.createTransport({
       ...transportOptions(target, this.options),
       connectionTimeout: timeoutMs,

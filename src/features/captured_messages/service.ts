@@ -4,7 +4,7 @@
  * the rest serves `/captured_messages`. Every read is scoped to the request's channel set T.
  */
 import { and, desc, eq, getTableColumns, gte, inArray, lt, lte, sql, type SQL } from "drizzle-orm";
-import { simpleParser, type AddressObject } from "mailparser";
+import { mailboxes, parseMail } from "@/lib/parse-mail";
 import { assertInScope, type Scope } from "@/auth/scope";
 import type { Db } from "@/db/client";
 import { captured_messages, messages, type CapturedMessage } from "@/db/schema";
@@ -56,10 +56,8 @@ export interface IncomingCapture {
 
 const refuse = () => new AppError("forbidden", "Capture accepts only Mailroom deliveries");
 
-const addresses = (field: AddressObject | AddressObject[] | undefined): string[] =>
-  (Array.isArray(field) ? field : field ? [field] : [])
-    .flatMap((o) => o.value)
-    .flatMap((a) => (a.group ? a.group : [a]))
+const addresses = (field: Parameters<typeof mailboxes>[0]): string[] =>
+  mailboxes(field)
     .map((a) => a.address)
     .filter((a): a is string => !!a);
 
@@ -79,7 +77,7 @@ export async function captureMessage(deps: Deps, incoming: IncomingCapture): Pro
   if (!outbound) throw refuse();
 
   const raw = rewriteHeaders(incoming.raw, [CAPTURE_HEADER]);
-  const parsed = await simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true, skipImageLinks: true });
+  const parsed = await parseMail(raw);
   const now = deps.clock.now();
   const { config } = deps;
   return deps.db.transaction((tx) => {
@@ -164,7 +162,7 @@ export function getCapturedRaw(deps: Deps, scope: Scope, id: number): Buffer {
 
 /** Header list (`[name, unfolded raw value]`, in order) and the decoded HTML and text parts. */
 export async function readCapturedContent(raw: Buffer): Promise<{ headers: [string, string][]; html: string | null; text: string | null }> {
-  const parsed = await simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true, skipImageLinks: true });
+  const parsed = await parseMail(raw);
   return {
     headers: parseHeaderBlock(raw).fields.map((f) => [f.name, f.value]),
     html: typeof parsed.html === "string" ? parsed.html : null,
