@@ -23,8 +23,8 @@ export interface IdempotencyClaim {
   fingerprint: string;
 }
 
-const inFlight = new Map<string, string>();
-const claims = new WeakMap<Request, IdempotencyClaim>();
+/** A request's claim and the in-flight table of its instance (one per app, not per process). */
+const claims = new WeakMap<Request, { claim: IdempotencyClaim; inFlight: Map<string, string> }>();
 const slot = (c: { tokenId: number; key: string }) => `${c.tokenId}\u0000${c.key}`;
 
 /** JSON with object keys sorted recursively. */
@@ -62,6 +62,8 @@ export function idempotencyReplay(deps: Deps) {
     .from(idempotency_keys)
     .where(and(eq(idempotency_keys.token_id, sql.placeholder("token")), eq(idempotency_keys.key, sql.placeholder("key"))))
     .prepare();
+  /** slot → fingerprint of the keys whose first request is still running. */
+  const inFlight = new Map<string, string>();
   return (request: Request, principal: Principal, body: unknown): Replay | null => {
     const header = request.headers.get("idempotency-key");
     if (header === null) return null;
@@ -81,13 +83,13 @@ export function idempotencyReplay(deps: Deps) {
       throw new AppError("conflict", "A request with this Idempotency-Key is still being processed");
     }
     inFlight.set(slot(claim), claim.fingerprint);
-    claims.set(request, claim);
+    claims.set(request, { claim, inFlight });
     return null;
   };
 }
 
 /** The claim the hook made for this request (null without an Idempotency-Key). */
-export const idempotencyClaim = (request: Request): IdempotencyClaim | null => claims.get(request) ?? null;
+export const idempotencyClaim = (request: Request): IdempotencyClaim | null => claims.get(request)?.claim ?? null;
 
 /** Stores a 2xx result inside the transaction that commits the send (replaces an expired row). */
 export function storeIdempotentResult(tx: Db, claim: IdempotencyClaim, status: number, body: unknown, now: number): void {
@@ -102,9 +104,10 @@ export function storeIdempotentResult(tx: Db, claim: IdempotencyClaim, status: n
 
 /** Ends the in-flight state of the request's key (after the response, success or not). */
 export function releaseIdempotency(request: Request): void {
-  const claim = claims.get(request);
-  if (!claim) return;
+  const held = claims.get(request);
+  if (!held) return;
   claims.delete(request);
+  const { claim, inFlight } = held;
   if (inFlight.get(slot(claim)) === claim.fingerprint) inFlight.delete(slot(claim));
 }
 
