@@ -214,6 +214,17 @@ function assertMayModify(deps: Deps, actor: TokenActor, row: AccessToken, channe
   assertWithinCaller(caller, callerShape(deps, caller)!, shapeOf(deps, row, channelIds), (id) => slugOf(deps, id));
 }
 
+/** The columns a create or an edit writes from the desired state. */
+const editableColumns = (d: Desired) => ({
+  name: d.name,
+  permissions: d.permissions,
+  scope: d.scope,
+  allowed_ips: d.allowedIps,
+  expires_at: d.expiresAt,
+  rate_limit_general: d.rateGeneral,
+  rate_limit_send: d.rateSend,
+});
+
 function setChannels(db: Db, tokenId: number, channelIds: number[]) {
   db.delete(access_token_channels).where(eq(access_token_channels.token_id, tokenId)).run();
   if (channelIds.length) db.insert(access_token_channels).values(channelIds.map((channel_id) => ({ token_id: tokenId, channel_id }))).run();
@@ -247,15 +258,9 @@ export function createToken(deps: Deps, actor: TokenActor, input: TokenInput, wa
     const created = tx
       .insert(access_tokens)
       .values({
-        name: d.name,
+        ...editableColumns(d),
         token_hash: hashToken(value),
         redacted_value: redactToken(value),
-        permissions: d.permissions,
-        scope: d.scope,
-        allowed_ips: d.allowedIps,
-        expires_at: d.expiresAt,
-        rate_limit_general: d.rateGeneral,
-        rate_limit_send: d.rateSend,
         created_by_type: creator ? creator.kind : actor.audit.actor.type,
         created_by_id: creator ? creator.id : null,
         created_at: now,
@@ -291,16 +296,7 @@ export function updateToken(deps: Deps, actor: TokenActor, id: number, input: To
   const row = deps.db.transaction((tx) => {
     const updated = tx
       .update(access_tokens)
-      .set({
-        name: d.name,
-        permissions: d.permissions,
-        scope: d.scope,
-        allowed_ips: d.allowedIps,
-        expires_at: d.expiresAt,
-        rate_limit_general: d.rateGeneral,
-        rate_limit_send: d.rateSend,
-        updated_at: deps.clock.now(),
-      })
+      .set({ ...editableColumns(d), updated_at: deps.clock.now() })
       .where(eq(access_tokens.id, id))
       .returning()
       .get();
