@@ -52,11 +52,11 @@ class Bucket {
   }
 }
 
-export class RateLimiter {
-  private buckets = new Map<string, Bucket>();
+export class RateLimiter<K extends string | number = string> {
+  private buckets = new Map<K, Bucket>();
 
   /** Takes `cost` tokens from bucket `key` if all are available (all-or-nothing). */
-  take(key: string, capacity: number, now: number, cost = 1): BucketState {
+  take(key: K, capacity: number, now: number, cost = 1): BucketState {
     const bucket = this.bucket(key, capacity, now);
     const allowed = bucket.tokens >= cost;
     if (allowed) bucket.tokens -= cost;
@@ -64,11 +64,11 @@ export class RateLimiter {
   }
 
   /** The bucket's state without charging it. */
-  peek(key: string, capacity: number, now: number): BucketState {
+  peek(key: K, capacity: number, now: number): BucketState {
     return this.bucket(key, capacity, now).state(now, true);
   }
 
-  private bucket(key: string, capacity: number, now: number): Bucket {
+  private bucket(key: K, capacity: number, now: number): Bucket {
     let bucket = this.buckets.get(key);
     if (!bucket) this.buckets.set(key, (bucket = new Bucket(capacity, now)));
     else bucket.refill(now, capacity);
@@ -81,9 +81,5 @@ export class RateLimiter {
       bucket.refill(now, bucket.capacity);
       if (bucket.tokens >= bucket.capacity) this.buckets.delete(key);
     }
-  }
-
-  forget(prefix: string): void {
-    for (const key of this.buckets.keys()) if (key.startsWith(prefix)) this.buckets.delete(key);
   }
 }
