@@ -19,20 +19,24 @@ export type LineSink = (chunk: string) => void;
 const stdoutSink: LineSink = (chunk) => process.stdout.write(chunk);
 
 export function createLogger(sink: LineSink = stdoutSink, clock: () => number = Date.now): Logger {
-  let buffer = "";
+  // Lines are collected in an array and joined once per write (cheaper than growing one string).
+  let lines: string[] = [];
+  let size = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const flush = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    if (buffer) {
-      const chunk = buffer;
-      buffer = "";
+    if (lines.length) {
+      const chunk = lines.join("");
+      lines = [];
+      size = 0;
       sink(chunk);
     }
   };
   const append = (line: string) => {
-    buffer += line;
-    if (buffer.length > 64 * 1024) flush();
+    lines.push(line);
+    size += line.length;
+    if (size > 64 * 1024) flush();
     else if (!timer) {
       timer = setTimeout(flush, 50);
       (timer as { unref?: () => void }).unref?.();
