@@ -34,7 +34,7 @@ export const f = {
       if (o.required && s === "") return err("can't be blank");
       if (o.max !== undefined && [...s].length > o.max) return err(`is too long (maximum is ${o.max} characters)`);
       if (o.min !== undefined && [...s].length < o.min) return err(`is too short (minimum is ${o.min} characters)`);
-      if (o.pattern && s !== "" && !o.pattern.test(s)) return err("is invalid");
+      if (o.pattern && !o.pattern.test(s)) return err("is invalid");
       return ok(s);
     },
   }),

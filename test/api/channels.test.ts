@@ -52,6 +52,8 @@ describe("errors", () => {
     { body: { name: "x".repeat(101) }, field: "name", message: "is too long (maximum is 100 characters)" },
     { body: { name: "A", slug: "123" }, field: "slug", message: "is invalid" },
     { body: { name: "A", slug: "Upper" }, field: "slug", message: "is invalid" },
+    { body: { name: "A", slug: "" }, field: "slug", message: "is invalid" },
+    { body: { name: "A", slug: "  " }, field: "slug", message: "is invalid" },
     { body: { name: "A", slug: "default" }, field: "slug", message: "has already been taken" },
     { body: { name: "A", sender_email: "nope" }, field: "sender_email", message: "is invalid" },
     { body: { name: "A", timezone: "Mars/Olympus" }, field: "timezone", message: "is not a valid IANA time zone" },
