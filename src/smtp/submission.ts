@@ -77,8 +77,11 @@ export async function acceptSubmission(deps: Deps, user: SubmissionUser, recipie
   const parsed = await parseMail(submitted);
   const from = mailboxes(parsed.from).find((a) => a.address)?.address;
   if (!headerValue(fields, "From") || !from) throw Replies.missingFrom();
-  if (!channel.sender_email) throw new SmtpReply(550, `5.7.1 Channel ${channel.slug} has no sender_email; set it before sending`);
-  if (!capturesOnly(deps, channel) && emailDomain(from) !== emailDomain(channel.sender_email)) throw Replies.foreignFrom();
+  // A capture-only channel may lack sender_email: the worker then uses the From address as envelope sender.
+  if (!capturesOnly(deps, channel)) {
+    if (!channel.sender_email) throw new SmtpReply(550, `5.7.1 Channel ${channel.slug} has no sender_email; set it before sending`);
+    if (emailDomain(from) !== emailDomain(channel.sender_email)) throw Replies.foreignFrom();
+  }
 
   const add: [string, string][] = [];
   let messageId = headerValue(fields, "Message-ID");

@@ -128,6 +128,17 @@ describe("happy", () => {
     const info = await submissionClient(server, "apikey", server.defaultToken).sendMail({ from: "someone@elsewhere.test", to: "ada@example.com", subject: "x", text: "x" });
     expect(info.response).toMatch(/^250 2\.0\.0 Ok: queued as \d+$/);
   });
+
+  test("a capture-only channel without sender_email accepts mail; its From is the envelope sender", async () => {
+    createTestChannel(server.deps, "Sandbox");
+    const token = createTestToken(server.deps, { preset: "transactional", channels: ["sandbox"] });
+    const info = await submissionClient(server, "apikey", token).sendMail({ from: "dev@sandbox.test", to: "ada@example.com", subject: "x", text: "x" });
+    expect(info.response).toMatch(/^250 2\.0\.0 Ok: queued as \d+$/);
+    const [id] = idsOf(info.response);
+    const captured = await eventually(() => server.deps.db.select().from(captured_messages).where(eq(captured_messages.transactional_id, id)).get());
+    expect(captured.envelope_from).toBe("dev@sandbox.test");
+    expect(outbox([id])[0].status).toBe("sent");
+  });
 });
 
 describe("errors", () => {
