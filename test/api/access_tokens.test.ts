@@ -239,4 +239,11 @@ describe("permissions", () => {
     expect(res.status).toBe(201);
     expect(res.body.channels).toEqual(["marketing"]);
   });
+
+  test("…and to the caller's target set T when a selector narrows it (§2.4)", async () => {
+    const token = createTestToken(server.deps, { preset: "all", channels: ["marketing", "billing"] });
+    const res = await server.request("POST", "/api/v1/access_tokens?channel=billing", { token, body: { name: "narrowed", preset: "read_only" } });
+    expect(res.status).toBe(201);
+    expect(res.body.channels).toEqual(["billing"]);
+  });
 });

@@ -31,9 +31,10 @@ export const accessTokenRoutes = (deps: Deps) => {
     })
     .post(
       "/access_tokens",
-      ({ principal, input, set }) => {
+      ({ principal, scope, input, set }) => {
         const { values, warnings } = readFields(TokenFields, input, { wrapper: "access_token" });
-        const { view, value } = createToken(deps, actorOf(principal), values as TokenInput, warnings);
+        const actor = { ...actorOf(principal), targetChannelIds: scope.channelIds };
+        const { view, value } = createToken(deps, actor, values as TokenInput, warnings);
         set.status = 201;
         return withWarnings({ ...encode(view), token: value }, warnings);
       },

@@ -20,6 +20,8 @@ import { MAX_TOKEN_LIFETIME_MS, type PermissionsInput, type TokenView } from "./
 export interface TokenActor {
   principal: Principal | null;
   audit: AuditContext;
+  /** The request's target set T: a channel-scoped caller's new token defaults to it (§2.4). */
+  targetChannelIds?: readonly number[];
 }
 
 export interface TokenInput {
@@ -161,7 +163,7 @@ function desiredState(deps: Deps, actor: TokenActor, current: { row: AccessToken
   } else if (current && row!.scope === "channels") {
     channelIds = current.channelIds;
   } else if (caller?.kind === "token" && caller.scope === "channels") {
-    channelIds = [...caller.channelIds];
+    channelIds = [...(actor.targetChannelIds ?? caller.channelIds)];
   } else {
     throw validationError({ channels: ["can't be blank"] });
   }
