@@ -203,6 +203,7 @@ describe("permissions", () => {
     { axis: "permission", body: { ...ok, permissions: ["subscribers_read", "broadcasts_write"] }, message: "permission broadcasts_write" },
     { axis: "scope", body: { ...ok, scope: "all" }, message: "scope all" },
     { axis: "channels", body: { ...ok, channels: ["marketing", "billing"] }, message: "channel billing" },
+    { axis: "channels (unknown: no existence oracle)", body: { ...ok, channels: ["marketing", "nope"] }, message: "channel nope" },
     { axis: "rate limits", body: { ...ok, rate_limits: { send_per_minute: 11 } }, message: "rate_limits send_per_minute 11" },
     { axis: "allowed_ips (none)", body: { ...ok, allowed_ips: [] }, message: "allowed_ips any" },
     { axis: "allowed_ips (wider)", body: { ...ok, allowed_ips: ["10.0.0.0/8"] }, message: "allowed_ips 10.0.0.0/8" },

@@ -19,7 +19,7 @@ export interface TokenShape {
   effective: { general: number; send: number };
 }
 
-const deny = (axis: string, detail: string) => forbidden(`Cannot grant beyond this token's own access: ${axis} ${detail}`);
+export const deny = (axis: string, detail: string) => forbidden(`Cannot grant beyond this token's own access: ${axis} ${detail}`);
 
 /** Can `caller` see a token of this shape? (scope `all` sees all; channel-scoped: channel tokens within its channels) */
 export function canSee(caller: Principal, target: Pick<TokenShape, "scope" | "channelIds">): boolean {

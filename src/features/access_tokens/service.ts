@@ -13,7 +13,7 @@ import { diff, recordAudit, REDACTED, type AuditContext } from "@/features/audit
 import { notFound, validationError } from "@/http/errors";
 import type { Warning } from "@/http/fields";
 import { generateToken, hashToken, redactToken } from "@/lib/tokens";
-import { assertWithinCaller, canSee, capOmittedRateLimits, type TokenShape } from "./escalation";
+import { assertWithinCaller, canSee, capOmittedRateLimits, deny, type TokenShape } from "./escalation";
 import { MAX_TOKEN_LIFETIME_MS, type PermissionsInput, type TokenView } from "./model";
 
 /** Who is acting: a request principal (token or admin), or the CLI/system (principal null). */
@@ -118,9 +118,11 @@ export function getToken(deps: Deps, actor: TokenActor, id: number): TokenView {
   return view(deps, row);
 }
 
-function resolveChannelIds(deps: Deps, slugs: string[]): number[] {
+/** @throws 422 unknown slugs; 403 for a channel-scoped caller, as for a known channel outside its own (no existence oracle). */
+function resolveChannelIds(deps: Deps, slugs: string[], caller: Principal | null): number[] {
   const rows = deps.db.select({ id: channels.id, slug: channels.slug }).from(channels).where(inArray(channels.slug, slugs)).all();
   const missing = slugs.filter((s) => !rows.some((r) => r.slug === s));
+  if (missing.length && caller?.kind === "token" && caller.scope === "channels") throw deny("channel", missing[0]);
   if (missing.length) throw validationError({ channels: [`unknown channel: ${missing.join(", ")}`] });
   return rows.map((r) => r.id).sort((a, b) => a - b);
 }
@@ -159,7 +161,7 @@ function desiredState(deps: Deps, actor: TokenActor, current: { row: AccessToken
     if (input.channels?.length) warnings.push({ code: "parameter_ignored", param: "channels", message: "channels are not used by scope all" });
   } else if (input.channels) {
     if (input.channels.length === 0) throw validationError({ channels: ["can't be blank"] });
-    channelIds = resolveChannelIds(deps, input.channels);
+    channelIds = resolveChannelIds(deps, input.channels, caller);
   } else if (current && row!.scope === "channels") {
     channelIds = current.channelIds;
   } else if (caller?.kind === "token" && caller.scope === "channels") {
