@@ -118,7 +118,7 @@ export function readFields(spec: Record<string, FieldSpec>, input: Input, o: Rea
         warnings.push({ code: "parameter_ignored", param, message: `${param} is not applicable and was ignored` });
         continue;
       }
-      const field = spec[key];
+      const field = Object.hasOwn(spec, key) ? spec[key] : undefined;
       if (!field) {
         warnings.push({ code: "unrecognized_parameter", param, message: `${param} is not a parameter of this route` });
         continue;

@@ -91,6 +91,12 @@ describe("errors", () => {
     expect(await query.json()).toEqual({ error: "Invalid query string" });
   });
 
+  test("a body key named like an Object.prototype member is an unrecognized parameter, never a 500", async () => {
+    const res = await server.request("POST", "/api/v1/channels", { body: { name: "Proto", toString: 1, channel: { constructor: "x" } } });
+    expect(res.status).toBe(201);
+    expect(res.body.warnings.map((w: { param: string }) => w.param)).toEqual(["toString", "channel.constructor"]);
+  });
+
   test("a 500 hides internals and carries the request id", async () => {
     // A table dropped under a running server makes the next query fail unexpectedly.
     const s = await startTestServer();
