@@ -31,7 +31,7 @@ const FIELD_NAMES = [
   "expires_at", "rate_limits", "page", "per_page", "limit", "offset", "is_active", "template_id", "data", "segment_groups_attributes",
   "emails", "reason", "mode", "subscribers", "smtp_port", "smtp_address", "priority", "grace_period_seconds", "confirm", "target_channel_id",
   "email_server", "subscriber", "template", "segment", "access_token", "channel", "broadcast_channel_id", "target", "sender_email",
-  "monthly_send_quota", "timezone", "custom_data_mode", "tag_match_type", "status", "since", "created_after", "idempotency",
+  "monthly_send_quota", "timezone", "custom_data_mode", "tag_match_type", "status", "since", "created_after", "idempotency", "constructor", "toString",
 ];
 
 function junkBody(rand: () => number): Record<string, unknown> {
