@@ -133,6 +133,28 @@ describe("errors", () => {
     }
   });
 
+  test("a first start that fails (port in use) does not use up the one-time banner", async () => {
+    const first = await boot(bin, dir);
+    const fresh = join(dir, "fresh-data");
+    try {
+      const failed = cli(bin, dir, ["serve", "--port", String(first.port), "--host", "127.0.0.1", "--data-dir", fresh], { MAILROOM_SMTP_PORT: "0", MAILROOM_CAPTURE_PORT: "0" });
+      expect(failed.code).toBe(1);
+      expect(failed.stdout).not.toMatch(TOKEN_PATTERN);
+    } finally {
+      first.proc.kill("SIGTERM");
+      await first.proc.exited;
+    }
+    const retry = await boot(bin, dir, { MAILROOM_DATA_DIR: fresh });
+    try {
+      expect(retry.startup).toContain("Mailroom is set up");
+      const token = TOKEN_PATTERN.exec(retry.startup)![0];
+      expect((await get(`${retry.url}/api/v1/whoami`, token)).status).toBe(200);
+    } finally {
+      retry.proc.kill("SIGTERM");
+      await retry.proc.exited;
+    }
+  });
+
   test("a corrupt database file: clear message, exit 1, file untouched", () => {
     const bad = join(dir, "corrupt");
     mkdirSync(bad);

@@ -19,7 +19,6 @@ ${Object.entries(SETTINGS)
     const log = createLogger();
     const { database } = openDataDir(config, log);
     const deps = buildDeps(config, database, log, systemClock);
-    const seeded = await firstRun(deps);
     let running;
     try {
       running = await startMailroom(deps);
@@ -30,6 +29,8 @@ ${Object.entries(SETTINGS)
       if (code === "EACCES") throw new StartupError(`not allowed to listen on ${config.host}:${config.port}`);
       throw err;
     }
+    // Seeded only once the ports are bound: a start that fails must not use up the one-time banner.
+    const seeded = await firstRun(deps);
     if (seeded) process.stdout.write(formatBanner(seeded, config.publicUrl));
     log.info("server.started", { version: VERSION, url: running.http.url, port: running.http.port, config: redactedConfig(config) });
     await new Promise<void>((resolve) => {
