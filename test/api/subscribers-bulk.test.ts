@@ -52,6 +52,9 @@ describe("happy", () => {
     const created = sql("SELECT email FROM events WHERE type = 'subscriber.created' AND email LIKE '%bulk.test' ORDER BY id").map((r) => r.email);
     expect(created).toEqual(["old@bulk.test", "new1@bulk.test", "new3@bulk.test"]);
     expect(one("SELECT count(*) AS n FROM events WHERE type = 'subscriber.updated' AND email = 'old@bulk.test'").n).toBe(1);
+    // As on a single create (§11.3 "created active"): new active rows are subscribed, inactive ones are not.
+    const subscribed = sql("SELECT email FROM events WHERE type = 'subscriber.subscribed' AND email LIKE '%bulk.test' ORDER BY id").map((r) => r.email);
+    expect(subscribed).toEqual(["old@bulk.test", "new3@bulk.test"]);
   });
 
   test("create_only skips existing addresses", async () => {

@@ -2,7 +2,8 @@
  * POST /subscribers/bulk (API.md §3.1): up to 10,000 rows per call as JSON or CSV, validated first,
  * then written in one transaction. Invalid rows are skipped and reported by row number (JSON: 1-based
  * array position; CSV: the file line, header = line 1); valid rows are created or merged like the
- * single-record upsert, with source `import`. Quota is not charged.
+ * single-record upsert, with source `import` (and the same events: `subscriber.created`, plus
+ * `subscriber.subscribed` for a row created active). Quota is not charged.
  */
 import { parse } from "csv-parse/sync";
 import type { Channel, Subscriber } from "@/db/schema";
@@ -169,6 +170,7 @@ export function importSubscribers(deps: Deps, channel: Channel, req: BulkRequest
         })!;
         syncTags(deps.db, inserted.id, channel.id, [], tags);
         pending.push(subscriberEvent("subscriber.created", channel, inserted));
+        if (inserted.is_active) pending.push(subscriberEvent("subscriber.subscribed", channel, inserted));
         created++;
       } else if (req.mode === "create_only") {
         rowErrors.push({ row, email: v.email, errors: { email: ["has already been taken"] } });
