@@ -13,6 +13,7 @@ import type { Purpose } from "@/features/email_servers/model";
 import { appendEvents, type EventType } from "@/features/events/service";
 import { recordHardBounce } from "@/features/subscribers/eligibility";
 import { pruneIdempotencyKeys } from "@/features/transactionals/idempotency";
+import { normalizeEmail } from "@/lib/email";
 import { RenderError } from "@/lib/liquid";
 import { compose, forTarget, type Composed } from "./compose";
 import { serverKey, targetKey, type CaptureTarget, type SendResult, type Transport } from "./transport";
@@ -244,7 +245,8 @@ export class SendWorker {
       channelId: m.channel_id,
       data: { ...data, ...extra },
       subscriberId: m.subscriber_id,
-      email: m.recipient_email,
+      // Stored form, like every other event writer (redaction finds a subscriber's events by it).
+      email: normalizeEmail(m.recipient_email),
       broadcastId: m.broadcast_id,
       transactionalId: data.transactional_id,
     });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { fakeClock, startTestServer, type TestServer } from "../harness";
 import { createTestChannel, createTestToken } from "../fixtures";
+import { eventually } from "../smtp/helpers";
 
 let server: TestServer;
 const clock = fakeClock();
@@ -156,6 +157,19 @@ describe("happy", () => {
     // Earlier events no longer carry the address or profile.
     expect(JSON.stringify(sql("SELECT email, data FROM events WHERE subscriber_id = ?", id))).not.toContain(address);
     expect(JSON.stringify(sql("SELECT email, data FROM events WHERE subscriber_id = ?", id))).not.toContain("Ada");
+  });
+
+  test("redact also scrubs delivery events of mail sent to the address (as typed) before the subscriber existed", async () => {
+    const address = email("mixed");
+    const typed = address.replace(/^m/, "M").replace("example.com", "Example.com");
+    const sent = await api("POST", "/transactionals", { to: typed, subject: "s", body: "b" }, server.defaultToken);
+    expect(sent.status).toBe(201);
+    await eventually(() => sql("SELECT status FROM messages WHERE id = ?", sent.body.id)[0].status === "sent");
+    const c = await api("POST", "/subscribers", { email: address });
+    expect((await api("POST", "/subscribers/redact", { email: address })).status).toBe(200);
+    const left = JSON.stringify(sql("SELECT email, data FROM events"));
+    expect(left.toLowerCase()).not.toContain(address);
+    expect(left).toContain(`redacted-${c.body.id}@redacted.invalid`);
   });
 });
 
