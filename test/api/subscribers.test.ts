@@ -159,6 +159,23 @@ describe("happy", () => {
     expect(JSON.stringify(sql("SELECT email, data FROM events WHERE subscriber_id = ?", id))).not.toContain("Ada");
   });
 
+  test("a redacted subscriber is gone for the email-keyed routes (404), so it cannot be resubscribed or edited", async () => {
+    const c = await api("POST", "/subscribers", { email: email() });
+    expect((await api("POST", "/subscribers/redact", { email: c.body.email })).status).toBe(200);
+    const redacted = `redacted-${c.body.id}@redacted.invalid`;
+    for (const [method, path, body] of [
+      ["GET", "/subscribers/find", { email: redacted }],
+      ["POST", "/subscribers/resubscribe", { email: redacted }],
+      ["POST", "/subscribers/activate", { email: redacted }],
+      ["POST", "/subscribers/add_tag", { email: redacted, tags: ["x"] }],
+      ["PATCH", "/subscribers", { email: redacted, subscriber: { first_name: "Back" } }],
+    ] as const) {
+      const res = await api(method, path, body);
+      expect([path, res.status, res.body]).toEqual([path, 404, { error: "Subscriber not found" }]);
+    }
+    expect(sql("SELECT is_active, unsubscribed_at IS NOT NULL AS unsub, first_name, tags FROM subscribers WHERE id = ?", c.body.id)[0]).toEqual({ is_active: 0, unsub: 1, first_name: null, tags: "[]" });
+  });
+
   test("redact also scrubs delivery events of mail sent to the address (as typed) before the subscriber existed", async () => {
     const address = email("mixed");
     const typed = address.replace(/^m/, "M").replace("example.com", "Example.com");

@@ -28,10 +28,14 @@ export interface SubscriberValues {
   custom_data?: Record<string, unknown> | null;
 }
 
-/** The channel's subscriber with `email` (stored form). @throws 404 Subscriber not found. */
+/**
+ * The channel's subscriber with `email` (stored form). A redacted subscriber is deleted for these
+ * routes (its `redacted-<id>@…` address must not bring it back to life).
+ * @throws 404 Subscriber not found.
+ */
 export function getByEmail(deps: Deps, channel: Channel, email: string): Subscriber {
   const row = findByEmail(deps.db, channel.id, email);
-  if (!row) throw notFound("Subscriber");
+  if (!row || row.redacted_at !== null) throw notFound("Subscriber");
   return row;
 }
 
