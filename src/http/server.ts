@@ -8,6 +8,7 @@ import type { Server } from "bun";
 import { readFileSync } from "node:fs";
 import { clientIp, ipInCidrs, isLoopback, normalizeIp, parseCidr, type ParsedCidr } from "@/auth/ip";
 import type { Deps } from "@/deps";
+import { BULK_BODY_LIMIT } from "./compat";
 import { AppError } from "./errors";
 import { RequestMeta, setRequestMeta } from "./request";
 
@@ -122,7 +123,8 @@ export function listenHttp(app: FetchApp, deps: Deps, override: { port?: number;
     port: override.port ?? config.port,
     hostname: override.hostname ?? config.host,
     reusePort: false,
-    maxRequestBodySize: 11 * 1024 * 1024,
+    // Above every route limit (the JSON limit, 10 MiB on bulk routes) so our 413 answers, not the socket.
+    maxRequestBodySize: Math.max(config.maxBodyBytes, BULK_BODY_LIMIT) + 1024 * 1024,
     idleTimeout: 60,
     tls: config.tlsCert ? { cert: readFileSync(config.tlsCert, "utf8"), key: readFileSync(config.tlsKey!, "utf8") } : undefined,
     fetch,

@@ -120,9 +120,9 @@ describe("happy", () => {
     await server.request("DELETE", `/api/v1/access_tokens/${created.body.id}`);
     const log = await server.request("GET", `/api/v1/audit_log?target_type=access_token&target_id=${created.body.id}`);
     expect(log.status).toBe(200);
-    expect(log.body.data.map((r: { action: string }) => r.action)).toEqual(["access_token.deleted", "access_token.refreshed", "access_token.created"]);
+    expect(log.body.data.map((r: { action: string }) => r.action)).toEqual(["access_token.created", "access_token.refreshed", "access_token.deleted"]);
     expect(log.body.data[1].changes.token).toEqual(["[redacted]", "[redacted]"]);
-    expect(log.body.data[2].actor).toMatchObject({ type: "token" });
+    expect(log.body.data[0].actor).toMatchObject({ type: "token" });
     expect(log.text).not.toContain(created.body.token);
   });
 

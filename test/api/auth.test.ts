@@ -170,7 +170,7 @@ describe("security", () => {
     expect(res.status).toBe(200);
     expect(res.body.token.name).toBe("from cli");
     const audit = await server.request("GET", "/api/v1/audit_log?actor_type=cli");
-    expect(audit.body.data.map((r: { action: string }) => r.action)).toEqual(["access_token.created", "access_token.deleted"]);
+    expect(audit.body.data.map((r: { action: string }) => r.action)).toEqual(["access_token.deleted", "access_token.created"]);
   });
 
   test("plain HTTP is refused (403 before auth) unless loopback or a trusted proxy says https", async () => {

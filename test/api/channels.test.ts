@@ -42,7 +42,7 @@ describe("happy", () => {
     expect((await server.request("GET", `/api/v1/channels/${c.slug}`)).status).toBe(404);
     expect(server.sql("SELECT count(*) AS n FROM subscribers WHERE channel_id = ?", c.id)[0].n).toBe(0);
     const audit = await server.request("GET", `/api/v1/audit_log?target_type=channel&target_id=${c.id}`);
-    expect(audit.body.data.map((r: { action: string }) => r.action)).toEqual(["channel.deleted", "channel.created"]);
+    expect(audit.body.data.map((r: { action: string }) => r.action)).toEqual(["channel.created", "channel.deleted"]);
   });
 });
 

@@ -104,5 +104,9 @@ describe("errors", () => {
     const send = await server.request("POST", "/api/v1/subscribers", { token, body: { email: "x@example.com" } });
     expect(send.status).toBe(403);
     expect(send.body.message).toBe("Token is not scoped to any channel");
+    for (const list of ["/api/v1/channels", "/api/v1/subscribers", "/api/v1/transactionals", "/api/v1/email_servers", "/api/v1/templates"]) {
+      const res = await server.request("GET", list, { token });
+      expect({ list, status: res.status, message: res.body.message }).toEqual({ list, status: 403, message: "Token is not scoped to any channel" });
+    }
   });
 });

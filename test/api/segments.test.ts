@@ -196,6 +196,8 @@ describe("errors", () => {
             rule("custom_data.plan", "equals", "x", { rule_type: "blob" }),
             rule("is_active", "is_true", null, { is_negative: "perhaps" }),
             "not a rule",
+            rule("toString", "equals", "x"),
+            rule("custom_data.plan", "equals", "x", { rule_type: "constructor" }),
           ],
         },
       ],
@@ -213,6 +215,8 @@ describe("errors", () => {
       [`${p}.segment_rules_attributes.7.rule_type`]: ["is not included in the list"],
       [`${p}.segment_rules_attributes.8.is_negative`]: ["must be true or false"],
       [`${p}.segment_rules_attributes.9`]: ["must be an object"],
+      [`${p}.segment_rules_attributes.10.field`]: ["is not included in the list"],
+      [`${p}.segment_rules_attributes.11.rule_type`]: ["is not included in the list"],
     });
     expect(res.body.error).toMatch(/^Match type is not included in the list, Operator is not valid/);
   });

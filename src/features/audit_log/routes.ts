@@ -14,7 +14,7 @@ const Filters = {
   created_before: f.time(),
 };
 
-/** §2.6 GET /audit_log — access_tokens_read and scope `all`; newest first. */
+/** §2.6 GET /audit_log — access_tokens_read and scope `all`; id ascending like every offset list (§1.5). */
 export const auditLogRoutes = (deps: Deps) =>
   new Elysia().use(authPlugin(deps)).get(
     "/audit_log",

@@ -2,7 +2,7 @@
  * The audit log (API.md §2.6): one append-only row per change to tokens, channels, email servers,
  * webhook endpoints and admin users, and per dashboard login. Secrets are recorded as "[redacted]".
  */
-import { and, count, desc, eq, gte, lte, type SQL } from "drizzle-orm";
+import { and, count, eq, gte, lte, type SQL } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { audit_log, type AuditRow } from "@/db/schema";
 import type { Principal } from "@/auth/principal";
@@ -91,7 +91,7 @@ export function listAudit(db: Db, filters: AuditFilters, limit: number, offset: 
   if (filters.created_after !== undefined) where.push(gte(audit_log.created_at, filters.created_after));
   if (filters.created_before !== undefined) where.push(lte(audit_log.created_at, filters.created_before));
   const cond = where.length ? and(...where) : undefined;
-  const rows = db.select().from(audit_log).where(cond).orderBy(desc(audit_log.id)).limit(limit).offset(offset).all();
+  const rows = db.select().from(audit_log).where(cond).orderBy(audit_log.id).limit(limit).offset(offset).all();
   const total = db.select({ n: count() }).from(audit_log).where(cond).get()!.n;
   return { rows: rows.map(encodeAuditRow), total };
 }

@@ -1,3 +1,4 @@
+import { requireSomeChannel } from "@/auth/scope";
 import { Elysia } from "elysia";
 import type { Deps } from "@/deps";
 import { authPlugin } from "@/http/auth";
@@ -14,6 +15,7 @@ export const channelRoutes = (deps: Deps) =>
     .get(
       "/channels",
       ({ scope, input }) => {
+        requireSomeChannel(scope);
         const page = offsetParams(input);
         const { rows, total } = listChannels(deps, scope, page.limit, page.offset);
         return offsetEnvelope(rows.map(encodeChannel), total, page);

@@ -1,3 +1,4 @@
+import { requireSomeChannel } from "@/auth/scope";
 import { Elysia } from "elysia";
 import type { Deps } from "@/deps";
 import { auditContextOf } from "@/features/audit_log/service";
@@ -54,6 +55,7 @@ export const emailServerRoutes = (deps: Deps) =>
     .get(
       "/email_servers",
       ({ scope, input }) => {
+        requireSomeChannel(scope);
         const page = offsetParams(input);
         const { rows, total } = listEmailServers(deps, scope, page.limit, page.offset);
         return offsetEnvelope(rows.map((r) => encodeEmailServer(r, slugOf(deps, r.channel_id))), total, page);

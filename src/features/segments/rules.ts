@@ -93,9 +93,9 @@ function readRule(raw: unknown, path: string, errors: FieldErrors, warnings: War
   else if (key !== null) {
     if (key === "" || [...key].length > 64 || /["\u0000-\u001f]/.test(key)) fail("field", "has an invalid custom_data key");
     const given = raw.rule_type ?? "text";
-    if (typeof given === "string" && given in OPERATORS) type = given as RuleType;
+    if (typeof given === "string" && Object.hasOwn(OPERATORS, given)) type = given as RuleType;
     else fail("rule_type", "is not included in the list");
-  } else if (field in FIELDS) type = FIELDS[field];
+  } else if (Object.hasOwn(FIELDS, field)) type = FIELDS[field];
   else fail("field", "is not included in the list");
 
   const operator = typeof raw.operator === "string" ? raw.operator.trim() : "";

@@ -1,3 +1,4 @@
+import { requireSomeChannel } from "@/auth/scope";
 import { Elysia } from "elysia";
 import type { Deps } from "@/deps";
 import { quotaHeaders } from "@/features/channels/quota";
@@ -42,6 +43,7 @@ export const transactionalRoutes = (deps: Deps) =>
     .get(
       "/transactionals",
       ({ scope, input }) => {
+        requireSomeChannel(scope);
         const page = offsetParams(input);
         const { rows, total } = listTransactionals(deps, scope, input, page.limit, page.offset);
         return offsetEnvelope(rows.map((r) => encodeTransactional(r, slugOf(deps, r.channel_id), deps.config.publicUrl)), total, page);
