@@ -11,7 +11,7 @@ import type { Deps } from "@/deps";
 import { serverTarget, serversForPurpose, markServerFailed, markServerHealthy } from "@/features/email_servers/service";
 import type { Purpose } from "@/features/email_servers/model";
 import { appendEvents, type EventType } from "@/features/events/service";
-import { recordHardBounce } from "@/features/subscribers/eligibility";
+import { isSuppressed, recordHardBounce } from "@/features/subscribers/eligibility";
 import { pruneIdempotencyKeys } from "@/features/transactionals/idempotency";
 import { normalizeEmail } from "@/lib/email";
 import { RenderError } from "@/lib/liquid";
@@ -169,7 +169,10 @@ export class SendWorker {
       const channel = this.deps.auth.cache.channelById(m.channel_id);
       if (!channel) return; // channel deleted: its messages are gone with it
       // Raw SMTP mail of a capture-only channel may have no sender_email: its From address is the envelope sender then.
-      if (!channel.sender_email && !(m.from_email && (m.raw_mime || m.raw_of))) outcome = { kind: "failed", reason: "sender_missing", response: null };
+      const suppressed = isSuppressed(this.deps.db, m.channel_id, m.recipient_email);
+      // Suppressed addresses get nothing (§12), also when the suppression came after the message was queued.
+      if (suppressed) outcome = { kind: "failed", reason: "suppressed", response: `suppressed (${suppressed.reason})` };
+      else if (!channel.sender_email && !(m.from_email && (m.raw_mime || m.raw_of))) outcome = { kind: "failed", reason: "sender_missing", response: null };
       else {
         let composed: Composed | null = null;
         try {

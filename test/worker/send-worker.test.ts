@@ -273,6 +273,20 @@ describe("errors", () => {
     expect(list.body.total).toBe(0);
   });
 
+  test("an address suppressed after the message was queued gets nothing", async () => {
+    const s = await sink();
+    await addServer(s.port);
+    const sent = await send();
+    const added = await server.request("POST", "/api/v1/global_suppressions", { body: { email: "ada@example.com", reason: "complaint" } });
+    expect(added.status).toBe(201);
+    await tick();
+    const r = row(sent.id);
+    expect(r.status).toBe("failed");
+    expect(r.failure_reason).toBe("suppressed");
+    expect(s.messages).toHaveLength(0);
+    expect(eventTypes(sent.id)).toEqual(["email.failed"]);
+  });
+
   test("a Liquid error at send time fails the message with render_error", async () => {
     // Parses fine, but blows the sandbox's output limit while rendering.
     const sent = await send({ body: "{% for i in (1..10000000) %}xxxxxxxxxxxxxxxxxxxx{% endfor %}" });
