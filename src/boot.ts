@@ -26,11 +26,19 @@ export class StartupError extends Error {}
 export const databasePath = (config: Pick<Config, "dataDir">) => join(config.dataDir, "mailroom.db");
 
 /**
- * Opens (creating the dir if needed) and migrates the database of the data dir.
+ * Opens (creating the dir if needed, unless `mustExist`) and migrates the database of the data dir.
  * @throws StartupError naming the problem; nothing is overwritten or deleted.
  */
-export function openDataDir(config: Pick<Config, "dataDir">, log?: Logger): { database: Database; applied: string[] } {
+export function openDataDir(
+  config: Pick<Config, "dataDir">,
+  log?: Logger,
+  options: { mustExist?: boolean } = {},
+): { database: Database; applied: string[] } {
   const dir = config.dataDir;
+  // Commands that work on an existing instance must not create an empty one at a mistyped path.
+  if (options.mustExist && !existsSync(databasePath(config))) {
+    throw new StartupError(`no Mailroom database in ${dir} (start the server once with this data dir, or pass --data-dir)`);
+  }
   try {
     if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!statSync(dir).isDirectory()) throw new StartupError(`data dir ${dir} is not a directory`);

@@ -166,6 +166,16 @@ describe("errors", () => {
     expect(readFileSync(join(bad, "mailroom.db"), "utf8")).toBe(garbage);
   });
 
+  test("commands on an instance refuse a data dir without a database (no empty instance at a typo)", () => {
+    const missing = join(dir, "typo");
+    for (const args of [["token", "list"], ["backup", join(dir, "b.db")]]) {
+      const r = cli(bin, dir, [...args, "--data-dir", missing]);
+      expect({ args, code: r.code }).toEqual({ args, code: 1 });
+      expect(r.stderr).toContain(`no Mailroom database in ${missing}`);
+    }
+    expect(existsSync(missing)).toBe(false);
+  });
+
   test("a data dir that is not a directory: clear message, exit 1", () => {
     const file = join(dir, "a-file");
     writeFileSync(file, "x");

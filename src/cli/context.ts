@@ -9,7 +9,7 @@ import { CLI_ACTOR } from "@/features/audit_log/service";
 export function openCliDeps(env: Record<string, string | undefined>, configArgv: string[]): Deps {
   const config = loadConfig(env, configArgv);
   const log = createLogger((chunk) => process.stderr.write(chunk));
-  const { database } = openDataDir(config);
+  const { database } = openDataDir(config, undefined, { mustExist: true });
   return buildDeps(config, database, log, systemClock);
 }
 

@@ -30,7 +30,7 @@ export const backup: Command = {
       console.error(`mailroom: ${file} already exists; choose a new file`);
       return 1;
     }
-    const { database } = openDataDir(loadConfig(env, dataDirArgv(values)));
+    const { database } = openDataDir(loadConfig(env, dataDirArgv(values)), undefined, { mustExist: true });
     try {
       database.raw.prepare("VACUUM INTO ?").run(file);
     } finally {
