@@ -124,3 +124,18 @@ describe("tls", () => {
     await s.stop();
   });
 });
+
+describe("shutdown", () => {
+  test("a graceful stop finishes the request in flight, then refuses new connections", async () => {
+    const s = await startTestServer({ env: { MAILROOM_RATE_LIMIT_GENERAL: "0" } });
+    const rows = Array.from({ length: 10_000 }, (_, i) => ({ email: `user${i}@example.com`, tags: ["bulk"], custom_data: { n: i } }));
+    const inFlight = s.request("POST", "/api/v1/subscribers/bulk", { body: { channel: "default", subscribers: rows } });
+    await Bun.sleep(50);
+    const stopped = s.running.stop();
+    const res = await inFlight;
+    await stopped;
+    expect(res.status).toBe(200);
+    expect(res.body.created).toBe(10_000);
+    await expect(fetch(`${s.url}/healthz`)).rejects.toThrow();
+  });
+});
