@@ -113,7 +113,7 @@ export function formatBanner(run: FirstRun, url: string): string {
     rule,
     " Mailroom is set up. These values are shown ONCE — store them now.",
     rule,
-    ` Admin login:      ${url}/admin`,
+    ` Admin login (dashboard; reset with \`mailroom admin reset-password\`):`,
     `   email:          ${run.adminEmail}`,
     `   password:       ${run.adminPassword ?? "(from MAILROOM_ADMIN_PASSWORD)"}`,
     ` Default transactional token (transactionals_read + transactionals_write, channel "default"):`,
