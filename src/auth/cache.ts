@@ -111,6 +111,11 @@ export class AuthCache {
     return this.channelsById.get(id);
   }
 
+  /** A channel's slug, or null when it no longer exists. */
+  slugOf(id: number): string | null {
+    return this.channelById(id)?.slug ?? null;
+  }
+
   channelBySlug(slug: string): Channel | undefined {
     this.channels();
     return this.channelsBySlug.get(slug);

@@ -1,7 +1,7 @@
 /**
  * Request normalisation of API.md §1.2: body parsing (JSON by default, 415 for other types, 413 over
  * the limit, DELETE bodies too), SDK-style query strings (`k[]=a`, `k[sub]=v`), query + body merge
- * (body wins), resource-wrapper unwrapping and scalar coercion.
+ * (body wins). Wrapper keys and coercion are handled by `readFields` (fields.ts).
  */
 import qs from "qs";
 import { AppError } from "./errors";
@@ -70,18 +70,6 @@ export function mergeInput(url: string, body: unknown): Input {
   const query = parseQuery(url);
   const data = body && typeof body === "object" && !(body instanceof CsvBody) ? (body as Input) : {};
   return Object.keys(query).length === 0 ? data : { ...query, ...data };
-}
-
-/**
- * Fields of a resource accepted top-level, wrapped under `wrapper`, or both (wrapped wins).
- * `reserved` keys (selectors, options) are never fields.
- */
-export function unwrap(input: Input, wrapper: string, reserved: readonly string[] = []): Input {
-  const wrapped = input[wrapper];
-  const out: Input = {};
-  for (const [k, v] of Object.entries(input)) if (k !== wrapper && !reserved.includes(k) && !SELECTOR_KEYS.has(k)) out[k] = v;
-  if (wrapped && typeof wrapped === "object" && !Array.isArray(wrapped)) Object.assign(out, wrapped);
-  return out;
 }
 
 /** Channel selector keys: resolved by auth, never warned about, never fields. */

@@ -85,6 +85,3 @@ export const forbidden = (message: string, details: Record<string, unknown> = {}
   new AppError("forbidden", "Forbidden", { message, ...details });
 export const unauthorized = (message = "Invalid or missing API token") =>
   new AppError("unauthorized", "Unauthorized", { message });
-
-export const internalError = (requestId: string, cause?: unknown) =>
-  new AppError("internal", "Server error (500): internal", { request_id: requestId }, {}, cause);

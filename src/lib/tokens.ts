@@ -48,8 +48,6 @@ export function hasValidChecksum(value: string): boolean {
   return value.slice(PREFIX.length + RANDOM_LENGTH) === checksum(random);
 }
 
-/** Format and checksum check. */
-export const isWellFormedToken = (value: string): boolean => hasTokenShape(value) && hasValidChecksum(value);
 
 export function hashToken(value: string): string {
   return Bun.SHA256.hash(value, "hex") as unknown as string;

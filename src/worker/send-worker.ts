@@ -231,7 +231,7 @@ export class SendWorker {
   private record(m: Message, outcome: Outcome, subject: string | null): void {
     const deps = this.deps;
     const now = deps.clock.now();
-    const slug = deps.auth.cache.channelById(m.channel_id)?.slug ?? null;
+    const slug = deps.auth.cache.slugOf(m.channel_id);
     const data = {
       channel: slug,
       message_id: m.message_id,

@@ -196,7 +196,7 @@ function desiredState(deps: Deps, actor: TokenActor, current: { row: AccessToken
   return desired;
 }
 
-const slugOf = (deps: Deps, id: number) => deps.auth.cache.channelById(id)?.slug ?? String(id);
+const slugOf = (deps: Deps, id: number) => deps.auth.cache.slugOf(id) ?? String(id);
 
 function shapeOfDesired(deps: Deps, d: Desired): TokenShape {
   return {

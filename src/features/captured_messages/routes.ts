@@ -29,7 +29,7 @@ const RESOURCE = "Captured message";
 
 /** §18 /captured_messages — the capture server's inbox; the built-in email server's output, hence email_servers_*. */
 export const capturedMessageRoutes = (deps: Deps) => {
-  const encode = (row: CapturedMeta) => encodeCaptured(row, deps.auth.cache.channelById(row.channel_id)?.slug ?? "");
+  const encode = (row: CapturedMeta) => encodeCaptured(row, deps.auth.cache.slugOf(row.channel_id) ?? "");
   return new Elysia()
     .use(authPlugin(deps))
     .get(

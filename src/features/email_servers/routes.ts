@@ -46,7 +46,6 @@ function readServerFields(input: Input, partial: boolean) {
   return { values, warnings: [...cleaned.warnings, ...warnings] };
 }
 
-const slugOf = (deps: Deps, channelId: number) => deps.auth.cache.channelById(channelId)?.slug ?? "";
 
 /** §9 /email_servers. */
 export const emailServerRoutes = (deps: Deps) =>
@@ -58,7 +57,7 @@ export const emailServerRoutes = (deps: Deps) =>
         requireSomeChannel(scope);
         const page = offsetParams(input);
         const { rows, total } = listEmailServers(deps, scope, page.limit, page.offset);
-        return offsetEnvelope(rows.map((r) => encodeEmailServer(r, slugOf(deps, r.channel_id))), total, page);
+        return offsetEnvelope(rows.map((r) => encodeEmailServer(r, (deps.auth.cache.slugOf(r.channel_id) ?? ""))), total, page);
       },
       { permission: "email_servers_read" },
     )
@@ -66,7 +65,7 @@ export const emailServerRoutes = (deps: Deps) =>
       "/email_servers/:id",
       ({ scope, params }) => {
         const row = getEmailServer(deps, scope, pathId(params.id, RESOURCE));
-        return encodeEmailServer(row, slugOf(deps, row.channel_id));
+        return encodeEmailServer(row, (deps.auth.cache.slugOf(row.channel_id) ?? ""));
       },
       { permission: "email_servers_read" },
     )
@@ -87,7 +86,7 @@ export const emailServerRoutes = (deps: Deps) =>
         const server = getEmailServer(deps, scope, pathId(params.id, RESOURCE));
         const { values, warnings } = readServerFields(input, true);
         const row = updateEmailServer(deps, server, values, auditContextOf(principal));
-        return withWarnings(encodeEmailServer(row, slugOf(deps, row.channel_id)), warnings);
+        return withWarnings(encodeEmailServer(row, (deps.auth.cache.slugOf(row.channel_id) ?? "")), warnings);
       },
       { permission: "email_servers_write" },
     )
@@ -111,7 +110,7 @@ export const emailServerRoutes = (deps: Deps) =>
         const server = getEmailServer(deps, scope, pathId(params.id, RESOURCE));
         const row = copyEmailServer(deps, scope, server, input, auditContextOf(principal));
         set.status = 201;
-        return encodeEmailServer(row, slugOf(deps, row.channel_id));
+        return encodeEmailServer(row, (deps.auth.cache.slugOf(row.channel_id) ?? ""));
       },
       { permission: "email_servers_write" },
     );

@@ -88,7 +88,7 @@ export function updateEmailServer(deps: Deps, server: EmailServer, values: Recor
       ...ctx,
       action: "email_server.updated",
       target: { type: "email_server", id: server.id, label: row.label },
-      channel: channelSlug(deps, server.channel_id),
+      channel: deps.auth.cache.slugOf(server.channel_id),
       changes: auditChanges(server, cols),
     });
     return row;
@@ -103,7 +103,7 @@ export function deleteEmailServer(deps: Deps, server: EmailServer, ctx: AuditCon
       ...ctx,
       action: "email_server.deleted",
       target: { type: "email_server", id: server.id, label: server.label },
-      channel: channelSlug(deps, server.channel_id),
+      channel: deps.auth.cache.slugOf(server.channel_id),
     });
   });
   deps.notifyOutbox();
@@ -128,7 +128,7 @@ export async function testConnection(deps: Deps, server: EmailServer, ctx: Audit
       ...ctx,
       action: "email_server.connection_tested",
       target: { type: "email_server", id: server.id, label: server.label },
-      channel: channelSlug(deps, server.channel_id),
+      channel: deps.auth.cache.slugOf(server.channel_id),
       changes: auditChanges(current, changes),
     });
   });
@@ -152,7 +152,7 @@ export function copyEmailServer(deps: Deps, scope: Scope, server: EmailServer, i
       action: "email_server.copied",
       target: { type: "email_server", id: row.id, label: row.label },
       channel: target.slug,
-      changes: { source_email_server_id: [server.id, server.id], channel: [channelSlug(deps, server.channel_id), target.slug] },
+      changes: { source_email_server_id: [server.id, server.id], channel: [deps.auth.cache.slugOf(server.channel_id), target.slug] },
     });
     return row;
   });
@@ -185,7 +185,6 @@ function resolveTargetChannel(deps: Deps, scope: Scope, input: Record<string, un
   return channel;
 }
 
-const channelSlug = (deps: Deps, id: number) => deps.auth.cache.channelById(id)?.slug ?? null;
 
 /** The transport's view of a server, password decrypted. A password the key cannot decrypt is treated as absent. */
 export function serverTarget(deps: Deps, s: EmailServer): ServerTarget {

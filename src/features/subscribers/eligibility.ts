@@ -87,7 +87,7 @@ export function recordHardBounce(deps: Deps, channelId: number, email: string, t
         .returning()
         .get() ?? null;
     if (subscriber) {
-      const slug = deps.auth.cache.channelById(channelId)?.slug ?? null;
+      const slug = deps.auth.cache.slugOf(channelId);
       appendEvent(db, deps.clock, {
         type: "subscriber.bounced",
         channelId,
@@ -119,7 +119,7 @@ export function recordComplaint(deps: Deps, db: Db, channelId: number, email: st
     .get();
   if (!message) return false;
   const now = deps.clock.now();
-  const slug = deps.auth.cache.channelById(channelId)?.slug ?? null;
+  const slug = deps.auth.cache.slugOf(channelId);
   const subscriber =
     db
       .update(subscribers)

@@ -9,7 +9,6 @@ import { idempotencyClaim, idempotencyReplay, releaseIdempotency } from "./idemp
 import { encodeTransactional } from "./model";
 import { getTransactional, listTransactionals, sendTransactional } from "./service";
 
-const slugOf = (deps: Deps, channelId: number) => deps.auth.cache.channelById(channelId)?.slug ?? "";
 
 /** §4 /transactionals. Sends use the `send` bucket, quota headers and Idempotency-Key (§1.9). */
 export const transactionalRoutes = (deps: Deps) =>
@@ -36,7 +35,7 @@ export const transactionalRoutes = (deps: Deps) =>
       "/transactionals/:id",
       ({ scope, params }) => {
         const row = getTransactional(deps, scope, pathId(params.id, "Transactional"));
-        return encodeTransactional(row, slugOf(deps, row.channel_id), deps.config.publicUrl);
+        return encodeTransactional(row, (deps.auth.cache.slugOf(row.channel_id) ?? ""), deps.config.publicUrl);
       },
       { permission: "transactionals_read" },
     )
@@ -46,7 +45,7 @@ export const transactionalRoutes = (deps: Deps) =>
         requireSomeChannel(scope);
         const page = offsetParams(input);
         const { rows, total } = listTransactionals(deps, scope, input, page.limit, page.offset);
-        return offsetEnvelope(rows.map((r) => encodeTransactional(r, slugOf(deps, r.channel_id), deps.config.publicUrl)), total, page);
+        return offsetEnvelope(rows.map((r) => encodeTransactional(r, (deps.auth.cache.slugOf(r.channel_id) ?? ""), deps.config.publicUrl)), total, page);
       },
       { permission: "transactionals_read" },
     );
