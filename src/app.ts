@@ -19,6 +19,7 @@ import { transactionalRoutes } from "./features/transactionals/routes";
 import { subscriberRoutes } from "./features/subscribers/routes";
 import { suppressionRoutes } from "./features/suppressions/routes";
 import { segmentRoutes } from "./features/segments/routes";
+import { adminRoutes } from "./admin/routes";
 import type { RouteInfo } from "./features/discovery/service";
 import { VERSION } from "./version";
 
@@ -93,7 +94,8 @@ export function createApp(deps: Deps) {
     .get("/healthz", () =>
       databaseHealthy() ? HEALTHY : new Response(JSON.stringify({ status: "error", version: VERSION, db: "error" }), { status: 503, headers: JSON_HEADERS }),
     )
-    .use(api);
+    .use(api)
+    .use(adminRoutes(deps, (request): Promise<Response> => app.handle(request)));
 
   const allowed = createAllowLookup(() => app.routes);
   return app;

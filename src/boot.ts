@@ -12,6 +12,7 @@ import type { Config } from "./config";
 import { openDb, type Database } from "./db/client";
 import { runMigrations } from "./db/migrate";
 import { admin_users, channels, settings } from "./db/schema";
+import { hashPassword, normalizeLogin } from "./admin/users";
 import type { Deps } from "./deps";
 import { createToken } from "./features/access_tokens/service";
 import { SYSTEM_ACTOR } from "./features/audit_log/service";
@@ -84,7 +85,7 @@ export async function firstRun(deps: Deps): Promise<FirstRun | null> {
   const { db, config, clock } = deps;
   if (db.select({ id: channels.id }).from(channels).limit(1).get()) return null;
   const password = config.adminPassword ?? randomBase62(20);
-  const passwordHash = await Bun.password.hash(password, { algorithm: "argon2id" });
+  const passwordHash = await hashPassword(password);
   const now = clock.now();
   const host = new URL(config.publicUrl).hostname;
   const senderEmail = config.senderEmail ?? `noreply@${host === "localhost" || /^[\d.]+$/.test(host) ? "localhost" : host}`;
@@ -92,7 +93,7 @@ export async function firstRun(deps: Deps): Promise<FirstRun | null> {
     tx.insert(channels)
       .values({ name: "Default", slug: "default", sender_email: senderEmail, sender_name: "Mailroom", is_default: true, created_at: now, updated_at: now })
       .run();
-    tx.insert(admin_users).values({ email: config.adminEmail, password_hash: passwordHash, created_at: now, updated_at: now }).onConflictDoNothing().run();
+    tx.insert(admin_users).values({ email: normalizeLogin(config.adminEmail), password_hash: passwordHash, created_at: now, updated_at: now }).onConflictDoNothing().run();
     if (!tx.select().from(settings).where(eq(settings.key, "link_secret")).get()) {
       tx.insert(settings).values({ key: "link_secret", value: randomBase62(48) }).run();
     }
@@ -113,7 +114,7 @@ export function formatBanner(run: FirstRun, url: string): string {
     rule,
     " Mailroom is set up. These values are shown ONCE — store them now.",
     rule,
-    ` Admin login (dashboard; reset with \`mailroom admin reset-password\`):`,
+    ` Dashboard: ${url}/admin   (reset the password with \`mailroom admin reset-password\`)`,
     `   email:          ${run.adminEmail}`,
     `   password:       ${run.adminPassword ?? "(from MAILROOM_ADMIN_PASSWORD)"}`,
     ` Default transactional token (transactionals_read + transactionals_write, channel "default"):`,

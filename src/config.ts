@@ -23,7 +23,7 @@ export const SETTINGS = {
   host: { env: "MAILROOM_HOST", kind: "string", default: "0.0.0.0", help: "HTTP listen address" },
   port: { env: "MAILROOM_PORT", kind: "port", default: 3000, help: "HTTP listen port (0 = ephemeral)" },
   dataDir: { env: "MAILROOM_DATA_DIR", kind: "path", default: "./data", help: "directory of the SQLite database and keys" },
-  publicUrl: { env: "MAILROOM_PUBLIC_URL", kind: "url", default: "http://localhost:3000", help: "absolute base URL for links, status_url, Origin check" },
+  publicUrl: { env: "MAILROOM_PUBLIC_URL", kind: "url", default: "http://localhost:3000", help: "absolute base URL for links, status_url and the dashboard's Origin check (default follows the port: http://localhost:PORT)" },
   tlsCert: { env: "MAILROOM_TLS_CERT", kind: "path", default: undefined, help: "PEM certificate file (HTTPS and SMTP STARTTLS)" },
   tlsKey: { env: "MAILROOM_TLS_KEY", kind: "path", default: undefined, help: "PEM private key file" },
   requireHttps: { env: "MAILROOM_REQUIRE_HTTPS", kind: "bool", default: undefined, help: "refuse plain-HTTP API calls from non-loopback peers (default: on with TLS or an https public URL)" },
@@ -165,6 +165,9 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
   if ((out.tlsCert === undefined) !== (out.tlsKey === undefined)) {
     throw new ConfigError("MAILROOM_TLS_CERT and MAILROOM_TLS_KEY must be set together");
   }
+  // Without an explicit public URL, links and the dashboard's Origin check follow the port served.
+  const publicUrlGiven = flags[flagName("publicUrl")] !== undefined || !!env[SETTINGS.publicUrl.env];
+  if (!publicUrlGiven && out.port !== 0 && out.port !== 3000) out.publicUrl = `${out.tlsCert ? "https" : "http"}://localhost:${out.port}`;
   if (out.requireHttps === undefined) {
     out.requireHttps = out.tlsCert !== undefined || String(out.publicUrl).startsWith("https:");
   }

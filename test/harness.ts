@@ -55,12 +55,30 @@ export function tempDir(prefix = "mailroom-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export async function startTestServer(options: { env?: Record<string, string>; clock?: Clock; dataDir?: string } = {}): Promise<TestServer> {
+/** A port free right now (the OS picks it; nothing is fixed). */
+export function freePort(): number {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  return port;
+}
+
+export interface TestServerOptions {
+  env?: Record<string, string>;
+  clock?: Clock;
+  dataDir?: string;
+  /** Serve on a known free port with MAILROOM_PUBLIC_URL = the server's URL, so the dashboard's Origin check passes. */
+  dashboard?: boolean;
+}
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir();
+  const port = options.dashboard ? freePort() : 0;
   const config: Readonly<Config> = loadConfig({
     MAILROOM_DATA_DIR: dataDir,
     MAILROOM_HOST: "127.0.0.1",
-    MAILROOM_PORT: "0",
+    MAILROOM_PORT: String(port),
+    ...(options.dashboard ? { MAILROOM_PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
     MAILROOM_SMTP_HOST: "127.0.0.1",
     MAILROOM_SMTP_PORT: "0",
     MAILROOM_CAPTURE_PORT: "0",

@@ -1,9 +1,9 @@
 /**
- * In-process token buckets (API.md §1.7): capacity = per-minute limit, continuous refill.
+ * In-process token buckets (API.md §1.7): capacity = limit per window (a minute unless given),
+ * continuous refill.
  * JavaScript runs one request at a time, so take() is atomic: N concurrent requests against a
  * bucket holding C tokens → exactly min(N, C) succeed.
  */
-const WINDOW_MS = 60_000;
 
 export interface BucketState {
   allowed: boolean;
@@ -21,7 +21,7 @@ export interface BucketState {
 class Bucket {
   tokens: number;
   updatedAt: number;
-  constructor(public capacity: number, now: number) {
+  constructor(public capacity: number, now: number, private readonly windowMs: number) {
     this.tokens = capacity;
     this.updatedAt = now;
   }
@@ -33,13 +33,13 @@ class Bucket {
     }
     const elapsed = now - this.updatedAt;
     if (elapsed > 0) {
-      this.tokens = Math.min(this.capacity, this.tokens + (elapsed * this.capacity) / WINDOW_MS);
+      this.tokens = Math.min(this.capacity, this.tokens + (elapsed * this.capacity) / this.windowMs);
       this.updatedAt = now;
     }
   }
 
   state(now: number, allowed: boolean): BucketState {
-    const perMs = this.capacity / WINDOW_MS;
+    const perMs = this.capacity / this.windowMs;
     const msToFull = (this.capacity - this.tokens) / perMs;
     return {
       allowed,
@@ -54,6 +54,8 @@ class Bucket {
 
 export class RateLimiter<K extends string | number = string> {
   private buckets = new Map<K, Bucket>();
+
+  constructor(private readonly windowMs = 60_000) {}
 
   /** Takes `cost` tokens from bucket `key` if all are available (all-or-nothing). */
   take(key: K, capacity: number, now: number, cost = 1): BucketState {
@@ -70,7 +72,7 @@ export class RateLimiter<K extends string | number = string> {
 
   private bucket(key: K, capacity: number, now: number): Bucket {
     let bucket = this.buckets.get(key);
-    if (!bucket) this.buckets.set(key, (bucket = new Bucket(capacity, now)));
+    if (!bucket) this.buckets.set(key, (bucket = new Bucket(capacity, now, this.windowMs)));
     else bucket.refill(now, capacity);
     return bucket;
   }

@@ -1,12 +1,15 @@
-/** `mailroom admin reset-password EMAIL`: sets (or generates and prints once) an admin's password. */
+/**
+ * `mailroom admin reset-password EMAIL`: sets (or generates and prints once) an admin's password and
+ * ends the admin's dashboard sessions.
+ */
 import { eq } from "drizzle-orm";
+import { AdminSessions } from "@/admin/session";
+import { hashPassword, MIN_ADMIN_PASSWORD, normalizeLogin } from "@/admin/users";
 import { admin_users } from "@/db/schema";
 import { CLI_ACTOR, recordAudit } from "@/features/audit_log/service";
 import { randomBase62 } from "@/lib/tokens";
 import { DATA_DIR_OPTION, dataDirArgv, parse, UsageError, type Command } from "./args";
 import { closeCliDeps, openCliDeps } from "./context";
-
-export const MIN_ADMIN_PASSWORD = 12;
 
 const resetPassword: Command = {
   usage: `mailroom admin reset-password EMAIL [--password PASSWORD] [--data-dir DIR]
@@ -20,13 +23,13 @@ const resetPassword: Command = {
     }
     const deps = openCliDeps(env, dataDirArgv(values));
     try {
-      const admin = deps.db.select().from(admin_users).where(eq(admin_users.email, email)).get();
+      const admin = deps.db.select().from(admin_users).where(eq(admin_users.email, normalizeLogin(email))).get();
       if (!admin) {
         console.error(`mailroom: no admin user ${email}`);
         return 1;
       }
       const password = values.password ?? randomBase62(20);
-      const hash = await Bun.password.hash(password, { algorithm: "argon2id" });
+      const hash = await hashPassword(password);
       deps.db.transaction((tx) => {
         tx.update(admin_users).set({ password_hash: hash, updated_at: deps.clock.now() }).where(eq(admin_users.id, admin.id)).run();
         recordAudit(tx, deps.clock, {
@@ -36,6 +39,7 @@ const resetPassword: Command = {
           changes: { password: ["[redacted]", "[redacted]"] },
         });
       });
+      new AdminSessions(deps).endAllOf(admin.id);
       console.log(values.password ? `Password of ${email} updated.` : `New password of ${email} (shown once):\n${password}`);
       return 0;
     } finally {

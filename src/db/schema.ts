@@ -45,6 +45,23 @@ export const admin_users = sqliteTable("admin_users", {
 });
 export type AdminUser = typeof admin_users.$inferSelect;
 
+/**
+ * Dashboard sessions (§19): the `mailroom_auth` JWT carries the row id (`jti`), so logout, a
+ * password change or deleting the user ends a session before the JWT itself expires.
+ */
+export const admin_sessions = sqliteTable(
+  "admin_sessions",
+  {
+    id: text("id").primaryKey(),
+    user_id: integer("user_id")
+      .notNull()
+      .references(() => admin_users.id, { onDelete: "cascade" }),
+    created_at: createdAt(),
+    expires_at: integer("expires_at").notNull(),
+  },
+  (t) => [index("admin_sessions_user_idx").on(t.user_id), index("admin_sessions_expires_idx").on(t.expires_at)],
+);
+
 export const access_tokens = sqliteTable(
   "access_tokens",
   {

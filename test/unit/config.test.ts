@@ -9,6 +9,12 @@ describe("happy", () => {
     expect(Object.isFrozen(c)).toBe(true);
   });
 
+  test("the default public URL follows the port; a given one is kept", () => {
+    expect(loadConfig({}, ["--port", "8080"]).publicUrl).toBe("http://localhost:8080");
+    expect(loadConfig({ MAILROOM_PORT: "8080", MAILROOM_PUBLIC_URL: "https://mail.example.com" }).publicUrl).toBe("https://mail.example.com");
+    expect(loadConfig({ MAILROOM_PORT: "0" }).publicUrl).toBe("http://localhost:3000");
+  });
+
   test("flags over env over defaults", () => {
     const c = loadConfig({ MAILROOM_PORT: "4000", MAILROOM_HOST: "127.0.0.1" }, ["--port", "5000"]);
     expect(c.port).toBe(5000);

@@ -1,0 +1,121 @@
+/**
+ * The dashboard's HTTP surface (API.md §19): the static admin page, login/logout/me, admin users,
+ * the sandboxed preview of captured HTML, and `/admin/api/v1/*` — every `/api/v1` route run with
+ * the session's admin principal (the `permission` macro skips token auth and buckets for it).
+ * State-changing requests must come from the origin of MAILROOM_PUBLIC_URL (CSRF defence on top
+ * of the SameSite=Strict cookie).
+ */
+import { Elysia } from "elysia";
+import { resolveScope } from "@/auth/scope";
+import { auditContextOf } from "@/features/audit_log/service";
+import { getCapturedRaw, readCapturedContent } from "@/features/captured_messages/service";
+import type { Deps } from "@/deps";
+import { CsvBody, parseQuery, type Input } from "@/http/compat";
+import { forbidden, unauthorized } from "@/http/errors";
+import { f, readFields } from "@/http/fields";
+import { offsetEnvelope, offsetParams } from "@/http/pagination";
+import { pathId } from "@/http/params";
+import { requestMeta, setRequestMeta } from "@/http/request";
+import { AdminSessions, adminPrincipal } from "./session";
+import { adminPage } from "./static";
+import { AdminUsers, encodeAdminUser, MIN_ADMIN_PASSWORD } from "./users";
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+const MIRROR_PREFIX = "/admin/api/v1/";
+
+/** Captured HTML runs in an opaque origin with no scripts, no network, no forms. */
+const PREVIEW_HEADERS = {
+  "content-type": "text/html; charset=utf-8",
+  "content-security-policy": "sandbox; default-src 'none'; img-src data: cid:; style-src 'unsafe-inline'; font-src data:; frame-ancestors 'self'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
+const credentialsSpec = (passwordMin: number | undefined, required: boolean) => ({
+  email: f.string({ required, max: 254, pattern: /^\S+$/ }),
+  password: f.string({ required, trim: false, min: passwordMin, max: 1024 }),
+});
+
+/** `handle` is the whole application's; mirrored requests are handed back to it as `/api/v1/*`. */
+export function adminRoutes(deps: Deps, handle: (request: Request) => Promise<Response>) {
+  const sessions = new AdminSessions(deps);
+  const users = new AdminUsers(deps, sessions);
+  const publicOrigin = new URL(deps.config.publicUrl).origin;
+
+  const checkOrigin = (request: Request) => {
+    if (!SAFE_METHODS.has(request.method) && request.headers.get("origin") !== publicOrigin) throw forbidden("Origin check failed");
+  };
+
+  // Hooks are local to an Elysia instance: login needs no session, everything else does.
+  const loginRoutes = new Elysia()
+    .onBeforeHandle(({ request }) => checkOrigin(request))
+    .post("/admin/api/login", async ({ request, body, set }) => {
+      const { values } = readFields(credentialsSpec(undefined, true), body as Input, { wrapper: "user" });
+      const { user, cookie } = await users.login(values.email as string, values.password as string, requestMeta(request));
+      set.headers["set-cookie"] = cookie;
+      return { user: { id: user.id, email: user.email } };
+    });
+
+  const sessionRoutes = new Elysia()
+    .onBeforeHandle(({ request }) => checkOrigin(request))
+    .resolve(async ({ request }) => {
+      const admin = await sessions.verify(request.headers.get("cookie"));
+      if (!admin) throw unauthorized("Invalid or missing session");
+      const meta = requestMeta(request);
+      meta.principal = adminPrincipal(admin, meta);
+      return { admin, principal: meta.principal };
+    })
+    .post("/admin/api/logout", ({ admin, set }) => {
+      sessions.end(admin.sessionId);
+      set.headers["set-cookie"] = sessions.clearedCookie();
+      return { message: "Logged out" };
+    })
+    .get("/admin/api/me", ({ admin }) => ({ user: { id: admin.id, email: admin.email } }))
+    .get("/admin/api/users", ({ request }) => {
+      const page = offsetParams(parseQuery(request.url));
+      const { rows, total } = users.list(page.limit, page.offset);
+      return offsetEnvelope(rows.map(encodeAdminUser), total, page);
+    })
+    .get("/admin/api/users/:id", ({ params }) => encodeAdminUser(users.get(pathId(params.id, "Admin user"))))
+    .post("/admin/api/users", async ({ body, principal, set }) => {
+      const { values } = readFields(credentialsSpec(MIN_ADMIN_PASSWORD, true), body as Input, { wrapper: "user" });
+      const user = await users.create(values as { email: string; password: string }, auditContextOf(principal));
+      set.status = 201;
+      return encodeAdminUser(user);
+    })
+    .patch("/admin/api/users/:id", async ({ body, params, principal, admin }) => {
+      const { values } = readFields(credentialsSpec(MIN_ADMIN_PASSWORD, false), body as Input, { wrapper: "user", partial: true });
+      const user = await users.update(pathId(params.id, "Admin user"), values, auditContextOf(principal), admin.sessionId);
+      return encodeAdminUser(user);
+    })
+    .delete("/admin/api/users/:id", ({ params, principal }) => {
+      users.delete(pathId(params.id, "Admin user"), auditContextOf(principal));
+      return { message: "Admin user deleted successfully" };
+    })
+    .get("/admin/api/preview/captured_messages/:id", async ({ params, principal }) => {
+      const scope = resolveScope(principal, {}, deps.auth.cache);
+      const { html, text } = await readCapturedContent(getCapturedRaw(deps, scope, pathId(params.id, "Captured message")));
+      const body = html ?? `<pre>${escapeHtml(text ?? "")}</pre>`;
+      return new Response(body, { headers: PREVIEW_HEADERS });
+    })
+    .all(`${MIRROR_PREFIX}*`, ({ request, body }) => {
+      const url = request.url;
+      const at = url.indexOf(MIRROR_PREFIX);
+      // The body was already read (and checked: 400/413/415) by the app's parser; pass it on re-encoded.
+      const headers = new Headers(request.headers);
+      headers.delete("content-length");
+      let payload: string | undefined;
+      if (body instanceof CsvBody) payload = body.text;
+      else if (body && typeof body === "object" && Object.keys(body).length > 0) {
+        payload = JSON.stringify(body);
+        headers.set("content-type", "application/json");
+      }
+      const mirrored = new Request(url.slice(0, at) + url.slice(at + "/admin".length), { method: request.method, headers, body: payload });
+      setRequestMeta(mirrored, requestMeta(request));
+      return handle(mirrored);
+    });
+
+  return new Elysia().use(adminPage).use(loginRoutes).use(sessionRoutes);
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -1,0 +1,135 @@
+/**
+ * Dashboard sessions (API.md §19): an HS256 JWT in the `mailroom_auth` cookie (12 h, HttpOnly,
+ * SameSite=Strict, Secure over HTTPS). The JWT's `jti` names a row of `admin_sessions`, so logout,
+ * a password change and deleting the user end sessions at once instead of when the JWT expires.
+ * The signing key is generated once per instance and kept in `settings`.
+ */
+import { randomBytes } from "node:crypto";
+import { and, eq, gt, lte, ne, placeholder } from "drizzle-orm";
+import { jwtVerify, SignJWT } from "jose";
+import type { Principal } from "@/auth/principal";
+import { PERMISSIONS, type Permission } from "@/auth/permissions";
+import { admin_sessions, admin_users, settings } from "@/db/schema";
+import type { Deps } from "@/deps";
+import type { RequestMeta } from "@/http/request";
+
+export const SESSION_COOKIE = "mailroom_auth";
+export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+const KEY_SETTING = "session_secret";
+const ISSUER = "mailroom";
+const ALL_PERMISSIONS: ReadonlySet<Permission> = new Set(PERMISSIONS);
+
+export interface AdminIdentity {
+  id: number;
+  email: string;
+  /** The session (JWT `jti`) this request came with. */
+  sessionId: string;
+}
+
+export class AdminSessions {
+  private key: Uint8Array | null = null;
+  private readonly findSession;
+  private readonly secure: boolean;
+
+  constructor(private readonly deps: Deps) {
+    this.findSession = deps.db
+      .select({ id: admin_users.id, email: admin_users.email })
+      .from(admin_sessions)
+      .innerJoin(admin_users, eq(admin_users.id, admin_sessions.user_id))
+      .where(and(eq(admin_sessions.id, placeholder("sid")), gt(admin_sessions.expires_at, placeholder("now"))))
+      .prepare();
+    this.secure = !!deps.config.tlsCert || deps.config.publicUrl.startsWith("https:");
+  }
+
+  /** Starts a session for `userId`; returns the Set-Cookie value. */
+  async issue(userId: number): Promise<string> {
+    const now = this.deps.clock.now();
+    const sid = randomBytes(18).toString("base64url");
+    this.deps.db.delete(admin_sessions).where(lte(admin_sessions.expires_at, now)).run();
+    this.deps.db.insert(admin_sessions).values({ id: sid, user_id: userId, created_at: now, expires_at: now + SESSION_TTL_MS }).run();
+    const jwt = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setIssuer(ISSUER)
+      .setSubject(String(userId))
+      .setJti(sid)
+      .setIssuedAt(Math.floor(now / 1000))
+      .setExpirationTime(Math.floor((now + SESSION_TTL_MS) / 1000))
+      .sign(this.signingKey());
+    return this.cookie(jwt, SESSION_TTL_MS / 1000);
+  }
+
+  /** The admin behind the request's session cookie, or null (missing, forged, expired or ended). */
+  async verify(cookieHeader: string | null): Promise<AdminIdentity | null> {
+    const jwt = readCookie(cookieHeader, SESSION_COOKIE);
+    if (!jwt) return null;
+    try {
+      const { payload } = await jwtVerify(jwt, this.signingKey(), {
+        algorithms: ["HS256"],
+        issuer: ISSUER,
+        currentDate: new Date(this.deps.clock.now()),
+      });
+      if (!payload.jti) return null;
+      const user = this.findSession.get({ sid: payload.jti, now: this.deps.clock.now() });
+      return user && String(user.id) === payload.sub ? { ...user, sessionId: payload.jti } : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Ends one session (logout). */
+  end(sessionId: string): void {
+    this.deps.db.delete(admin_sessions).where(eq(admin_sessions.id, sessionId)).run();
+  }
+
+  /** Ends every session of a user except `keep` (password change, CLI reset). */
+  endAllOf(userId: number, keep?: string): void {
+    const cond = keep ? and(eq(admin_sessions.user_id, userId), ne(admin_sessions.id, keep)) : eq(admin_sessions.user_id, userId);
+    this.deps.db.delete(admin_sessions).where(cond).run();
+  }
+
+  /** Set-Cookie value that removes the session cookie. */
+  clearedCookie(): string {
+    return this.cookie("", 0);
+  }
+
+  private cookie(value: string, maxAgeSeconds: number): string {
+    return `${SESSION_COOKIE}=${value}; Path=/admin; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Strict${this.secure ? "; Secure" : ""}`;
+  }
+
+  private signingKey(): Uint8Array {
+    if (this.key) return this.key;
+    const { db } = this.deps;
+    db.insert(settings).values({ key: KEY_SETTING, value: randomBytes(32).toString("base64url") }).onConflictDoNothing().run();
+    const stored = db.select().from(settings).where(eq(settings.key, KEY_SETTING)).get()!;
+    return (this.key = Buffer.from(stored.value, "base64url"));
+  }
+}
+
+/** The principal a dashboard session acts as: scope `all`, every permission, no token buckets. */
+export function adminPrincipal(admin: AdminIdentity, meta: RequestMeta): Principal {
+  return {
+    kind: "admin",
+    id: admin.id,
+    label: admin.email,
+    permissions: ALL_PERMISSIONS,
+    scope: "all",
+    channelIds: [],
+    token: null,
+    viaPreviousValue: false,
+    get ip() {
+      return meta.ip;
+    },
+    get userAgent() {
+      return meta.userAgent;
+    },
+  };
+}
+
+function readCookie(header: string | null, name: string): string | null {
+  if (!header) return null;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim() || null;
+  }
+  return null;
+}

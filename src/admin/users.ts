@@ -1,0 +1,148 @@
+/**
+ * Dashboard admin users (API.md §19): login with brute-force limits, and user management
+ * (argon2id hashes, passwords ≥ 12 characters, the last admin cannot be deleted). Every change and
+ * every login attempt is written to the audit log (§2.6).
+ */
+import { count, eq } from "drizzle-orm";
+import { REDACTED, recordAudit, type AuditContext } from "@/features/audit_log/service";
+import type { ClientInfo } from "@/auth/principal";
+import { RateLimiter } from "@/auth/rate-limiter";
+import { admin_users, type AdminUser } from "@/db/schema";
+import type { Deps } from "@/deps";
+import { AppError, notFound, unauthorized, unprocessable, validationError } from "@/http/errors";
+import { toIso } from "@/lib/time";
+import type { AdminSessions } from "./session";
+
+export const MIN_ADMIN_PASSWORD = 12;
+const LOGIN_PER_IP = { limit: 10, windowMs: 60_000 };
+const FAILURES_PER_EMAIL = { limit: 5, windowMs: 15 * 60_000 };
+const RESOURCE = "Admin user";
+
+export const encodeAdminUser = (u: Pick<AdminUser, "id" | "email" | "created_at" | "updated_at">) => ({
+  id: u.id,
+  email: u.email,
+  created_at: toIso(u.created_at),
+  updated_at: toIso(u.updated_at),
+});
+
+/** Admin logins are names like "admin" or an email address: stored trimmed and lower-case. */
+export const normalizeLogin = (email: string) => email.trim().toLowerCase();
+
+const tooManyAttempts = (retryAfter: number) =>
+  new AppError("rate_limited", "Too many login attempts. Please retry later.", {}, { "retry-after": String(retryAfter) });
+
+/** argon2id, as every stored admin password. */
+export function hashPassword(password: string): Promise<string> {
+  return Bun.password.hash(password, { algorithm: "argon2id" });
+}
+
+export class AdminUsers {
+  private readonly perIp = new RateLimiter<string>(LOGIN_PER_IP.windowMs);
+  private readonly failuresPerEmail = new RateLimiter<string>(FAILURES_PER_EMAIL.windowMs);
+  /** Compared against when the login is unknown, so a miss costs as long as a wrong password. */
+  private decoyHash: Promise<string> | null = null;
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly sessions: AdminSessions,
+  ) {}
+
+  /**
+   * Checks credentials; returns the user and a Set-Cookie value for a new session.
+   * @throws 401 bad credentials, 429 over 10 attempts/min per IP or 5 failures/15 min per login.
+   */
+  async login(emailInput: string, password: string, client: ClientInfo): Promise<{ user: AdminUser; cookie: string }> {
+    const { deps } = this;
+    const now = deps.clock.now();
+    const email = normalizeLogin(emailInput);
+    const ip = this.perIp.take(client.ip, LOGIN_PER_IP.limit, now);
+    if (!ip.allowed) throw tooManyAttempts(ip.retryAfter);
+    const failures = this.failuresPerEmail.peek(email, FAILURES_PER_EMAIL.limit, now);
+    if (failures.remaining < 1) throw tooManyAttempts(Math.max(1, Math.ceil((1 - failures.remaining) * FAILURES_PER_EMAIL.windowMs / FAILURES_PER_EMAIL.limit / 1000)));
+
+    const user = deps.db.select().from(admin_users).where(eq(admin_users.email, email)).get();
+    const valid = user
+      ? await Bun.password.verify(password, user.password_hash)
+      : (await Bun.password.verify(password, await (this.decoyHash ??= hashPassword(crypto.randomUUID()))), false);
+    const audit = { actor: { type: "admin" as const, id: user?.id ?? null, label: email }, ip: client.ip, userAgent: client.userAgent };
+    const target = { type: "admin_user", id: user?.id ?? null, label: email };
+    if (!user || !valid) {
+      this.failuresPerEmail.take(email, FAILURES_PER_EMAIL.limit, now);
+      recordAudit(deps.db, deps.clock, { ...audit, action: "admin.login_failed", target });
+      throw unauthorized("Invalid email or password");
+    }
+    const cookie = await this.sessions.issue(user.id);
+    recordAudit(deps.db, deps.clock, { ...audit, action: "admin.login", target });
+    return { user, cookie };
+  }
+
+  list(limit: number, offset: number) {
+    const { db } = this.deps;
+    const rows = db.select().from(admin_users).orderBy(admin_users.id).limit(limit).offset(offset).all();
+    return { rows, total: db.select({ n: count() }).from(admin_users).get()!.n };
+  }
+
+  get(id: number): AdminUser {
+    const user = this.deps.db.select().from(admin_users).where(eq(admin_users.id, id)).get();
+    if (!user) throw notFound(RESOURCE);
+    return user;
+  }
+
+  async create(input: { email: string; password: string }, ctx: AuditContext): Promise<AdminUser> {
+    const { db, clock } = this.deps;
+    const email = normalizeLogin(input.email);
+    this.assertEmailFree(email, null);
+    const hash = await hashPassword(input.password);
+    const now = clock.now();
+    return db.transaction((tx) => {
+      const user = tx.insert(admin_users).values({ email, password_hash: hash, created_at: now, updated_at: now }).returning().get();
+      recordAudit(tx, clock, {
+        ...ctx,
+        action: "admin_user.created",
+        target: { type: "admin_user", id: user.id, label: email },
+        changes: { email: [null, email], password: [REDACTED, REDACTED] },
+      });
+      return user;
+    });
+  }
+
+  /** Changes email and/or password; a new password ends the user's other sessions. */
+  async update(id: number, input: { email?: string; password?: string }, ctx: AuditContext, currentSession: string | null): Promise<AdminUser> {
+    const { db, clock } = this.deps;
+    const before = this.get(id);
+    const email = input.email === undefined ? before.email : normalizeLogin(input.email);
+    if (email !== before.email) this.assertEmailFree(email, id);
+    const hash = input.password === undefined ? undefined : await hashPassword(input.password);
+    const changes: Record<string, [unknown, unknown]> = {};
+    if (email !== before.email) changes.email = [before.email, email];
+    if (hash) changes.password = [REDACTED, REDACTED];
+    const user = db.transaction((tx) => {
+      const updated = tx
+        .update(admin_users)
+        .set({ email, ...(hash ? { password_hash: hash } : {}), updated_at: clock.now() })
+        .where(eq(admin_users.id, id))
+        .returning()
+        .get()!;
+      recordAudit(tx, clock, { ...ctx, action: "admin_user.updated", target: { type: "admin_user", id, label: email }, changes });
+      return updated;
+    });
+    if (hash) this.sessions.endAllOf(id, currentSession ?? undefined);
+    return user;
+  }
+
+  /** @throws 422 for the last admin (nobody could log in any more). */
+  delete(id: number, ctx: AuditContext): void {
+    const { db, clock } = this.deps;
+    const user = this.get(id);
+    db.transaction((tx) => {
+      if (tx.select({ n: count() }).from(admin_users).get()!.n <= 1) throw unprocessable("Cannot delete the last admin user");
+      tx.delete(admin_users).where(eq(admin_users.id, id)).run();
+      recordAudit(tx, clock, { ...ctx, action: "admin_user.deleted", target: { type: "admin_user", id, label: user.email } });
+    });
+  }
+
+  private assertEmailFree(email: string, exceptId: number | null) {
+    const other = this.deps.db.select({ id: admin_users.id }).from(admin_users).where(eq(admin_users.email, email)).get();
+    if (other && other.id !== exceptId) throw validationError({ email: ["has already been taken"] });
+  }
+}
