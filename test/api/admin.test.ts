@@ -220,6 +220,18 @@ describe("errors", () => {
     expect((await call("GET", "/admin/api/me", { cookie })).status).toBe(401);
   });
 
+  test("every dashboard route but login refuses a request without a session (walks the app's routes)", async () => {
+    const routes = (createApp(server.deps).routes as { method: string; path: string }[]).filter(
+      (r) => r.path.startsWith("/admin/api/") && r.path !== "/admin/api/login",
+    );
+    expect(routes.length).toBeGreaterThanOrEqual(9);
+    for (const r of routes) {
+      const method = r.method === "ALL" ? "POST" : r.method;
+      const res = await call(method, r.path.replace(/:id/, "1").replace("*", "channels"), { body: method === "GET" ? undefined : {} });
+      if (res.status !== 401) throw new Error(`${method} ${r.path} → ${res.status} ${res.text}`);
+    }
+  });
+
   test("a bearer token does not open the dashboard API", async () => {
     const res = await call("GET", "/admin/api/v1/channels", { headers: { authorization: `Bearer ${server.adminToken}` } });
     expect(res.status).toBe(401);
