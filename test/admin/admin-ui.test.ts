@@ -13,7 +13,7 @@ import { chromium, type Browser, type Locator, type Page } from "playwright-core
 import { startTestServer, type TestServer } from "../harness";
 import { startSmtpSink, type SmtpSink } from "../smtp-sink";
 
-const executablePath = process.env.CHROMIUM_PATH ?? Bun.which("chromium") ?? Bun.which("chromium-browser");
+const executablePath = process.env.CHROMIUM_PATH ?? Bun.which("chromium") ?? Bun.which("chromium-browser") ?? undefined;
 if (!executablePath) {
   console.warn(
     "\n" +
@@ -58,7 +58,7 @@ async function copyFromDialog(): Promise<string> {
   await visible(dialog.getByText("it will not be shown again"));
   await dialog.getByRole("button", { name: "Copy" }).click();
   await dialog.getByText("Copied to the clipboard.").waitFor();
-  const value = await page.evaluate(() => navigator.clipboard.readText());
+  const value = await page.evaluate<string>("navigator.clipboard.readText()");
   expect(value).toMatch(/^mr_[0-9A-Za-z]{38}$/);
   expect(await dialog.getByRole("textbox", { name: "Token value" }).inputValue()).toBe(value);
   return value;
@@ -154,6 +154,11 @@ describe.skipIf(!executablePath)("admin page in Chromium", () => {
 
   test("New token with Read only → the value is shown once, copied, and works read-only over the API", async () => {
     await page.getByRole("link", { name: "New token" }).click();
+    // A 422 is shown next to the form and under the field it is about.
+    await page.getByRole("button", { name: "Create token" }).click();
+    await visible(page.getByRole("alert"));
+    await hasText(page.locator("[data-field=name] .field-error"), "Name can't be blank");
+    expect(await page.getByLabel("Name", { exact: true }).getAttribute("aria-invalid")).toBe("true");
     await page.getByLabel("Name", { exact: true }).fill("CI read-only");
     await page.getByRole("button", { name: "All", exact: true }).click();
     expect(await page.getByRole("checkbox", { name: "Subscribers: Write" }).isChecked()).toBe(true);
@@ -216,7 +221,7 @@ describe.skipIf(!executablePath)("admin page in Chromium", () => {
     await page.getByRole("button", { name: "Delete token CI read-only" }).click();
     await containsText(page.getByRole("dialog"), "Delete token?");
     const cancel = page.getByRole("dialog").getByRole("button", { name: "Cancel" });
-    await eventually(async () => expect(await cancel.evaluate((el) => el === document.activeElement)).toBe(true));
+    await eventually(async () => expect(await cancel.evaluate((el) => el === el.ownerDocument.activeElement)).toBe(true));
     await page.keyboard.press("Escape");
     await countOf(page.getByRole("dialog"), 0);
     expect((await callApi("GET", "/api/v1/subscribers", value)).status).toBe(200);
@@ -354,7 +359,7 @@ describe.skipIf(!executablePath)("admin page in Chromium", () => {
     const menu = page.getByRole("button", { name: "Menu" });
     await visible(menu);
     await hidden(page.getByRole("link", { name: "Channels" }));
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(375);
     await shot("phone-tokens");
     await menu.click();
     expect(await menu.getAttribute("aria-expanded")).toBe("true");
@@ -363,7 +368,7 @@ describe.skipIf(!executablePath)("admin page in Chromium", () => {
     await page.getByRole("heading", { level: 1, name: "Channels" }).waitFor();
     expect(await menu.getAttribute("aria-expanded")).toBe("false");
     await go(`#/tokens/new`, "New token");
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(375);
     await shot("phone-token-new");
     await page.setViewportSize({ width: 1280, height: 900 });
   });
