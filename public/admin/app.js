@@ -324,15 +324,11 @@ function setSignedIn(user) {
   $("session-user").textContent = user ? user.email : "";
 }
 
+/** The first-run banner (static text in index.html) shows while no email server exists. */
 async function updateBanner() {
   const banner = $("banner");
   try {
     const servers = await api("GET", `${V1}/email_servers${query({ limit: 1 })}`);
-    banner.replaceChildren(
-      "Mail is only being captured locally — ",
-      h("a", { href: "#/email_servers" }, "add an email server"),
-      " to deliver it.",
-    );
     banner.hidden = servers.total !== 0 || !state.user;
   } catch {
     banner.hidden = true;

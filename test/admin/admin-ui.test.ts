@@ -373,6 +373,18 @@ describe.skipIf(!executablePath)("admin page in Chromium", () => {
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
+  test("an ended session leads to the login and back to the same screen", async () => {
+    await go("#/tokens", "Access tokens");
+    await page.evaluate("fetch('/admin/api/logout', { method: 'POST' })");
+    await page.getByRole("link", { name: "Channels" }).click();
+    await hasText(page.locator(".notice"), "Your session has ended. Sign in again.");
+    await page.getByLabel("Email or login name").fill(ADMIN.email);
+    await page.getByLabel("Password").fill(ADMIN.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { level: 1, name: "Channels" }).waitFor();
+    expect(page.url()).toEndWith("/admin#/channels");
+  });
+
   test("Sign out ends the session", async () => {
     await go("#/tokens", "Access tokens");
     await page.getByRole("button", { name: "Sign out" }).click();
