@@ -9,7 +9,7 @@ const V1 = `${API}/v1`;
 // ---------------------------------------------------------------------------------------------
 // DOM helpers
 
-const PROPS = new Set(["value", "checked", "disabled", "selected", "readOnly", "required", "hidden", "indeterminate"]);
+const PROPS = new Set(["value", "checked", "disabled", "selected", "readOnly", "required", "hidden"]);
 
 /** Builds an element; string children become text nodes, `on<event>` props become listeners. */
 function h(tag, props, ...children) {
@@ -237,11 +237,11 @@ function errorBox(err) {
 // ---------------------------------------------------------------------------------------------
 // Dialogs (native <dialog> + showModal: focus is trapped, Esc closes)
 
-function openDialog({ title, content, actions = [], onClose, wide = false }) {
+function openDialog({ title, content, actions = [], onClose }) {
   const titleId = nextId("dlg");
   const dialog = h(
     "dialog",
-    { class: wide ? "dialog wide" : "dialog", "aria-labelledby": titleId },
+    { class: "dialog", "aria-labelledby": titleId },
     h("h2", { id: titleId }, title),
     h("div", { class: "dialog-body" }, content),
     actions.length ? h("div", { class: "dialog-actions" }, actions) : null,
