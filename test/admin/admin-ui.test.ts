@@ -41,6 +41,8 @@ let sink: SmtpSink;
 const consoleErrors: string[] = [];
 const pageErrors: string[] = [];
 const nativeDialogs: string[] = [];
+/** Every URL the page loaded: all must be Mailroom's own (no CDN, fonts or trackers). */
+const requestedUrls: string[] = [];
 
 /** Calls the public API with a token copied from the page (real HTTP). */
 const callApi = (method: string, path: string, token: string, body?: unknown) => server.request(method, path, { token, body });
@@ -99,6 +101,7 @@ describe.skipIf(!executablePath)("admin page in Chromium", () => {
     page.setDefaultTimeout(5000);
     page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
     page.on("pageerror", (e) => pageErrors.push(e.message));
+    page.on("request", (r) => requestedUrls.push(r.url()));
     page.on("dialog", (d) => {
       nativeDialogs.push(`${d.type()}: ${d.message()}`);
       void d.dismiss();
@@ -395,7 +398,9 @@ describe.skipIf(!executablePath)("admin page in Chromium", () => {
     await page.getByRole("button", { name: "Sign in" }).waitFor();
   });
 
-  test("no CSP violation, no script error and no native dialog on any screen", () => {
+  test("no CSP violation, no script error, no native dialog and no request to another origin on any screen", () => {
+    expect(requestedUrls.length).toBeGreaterThan(20);
+    expect(requestedUrls.filter((u) => !u.startsWith(server.url + "/") && !u.startsWith("data:"))).toEqual([]);
     expect(consoleErrors.filter((e) => /Content Security Policy|Refused to/i.test(e))).toEqual([]);
     expect(pageErrors).toEqual([]);
     expect(nativeDialogs).toEqual([]);
