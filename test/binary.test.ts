@@ -55,8 +55,23 @@ describe("happy", () => {
 
   test("CLI: token create/list/refresh/revoke, admin reset-password, migrate, backup while serving, version", async () => {
     const { dir, bin } = freshBinary();
-    const server = await boot(bin, dir, { MAILROOM_ADMIN_EMAIL: "ops@example.com" });
+    const server = await boot(bin, dir, { MAILROOM_ADMIN_EMAIL: "ops@example.com", MAILROOM_ADMIN_PASSWORD: "first-long-password" });
+    const login = (password: string) =>
+      fetch(`${server.url}/admin/api/login`, {
+        method: "POST",
+        // --port 0 keeps the default public URL, whose origin the Origin check wants.
+        headers: { origin: "http://localhost:3000", "content-type": "application/json" },
+        body: JSON.stringify({ email: "ops@example.com", password }),
+      });
     try {
+      // The admin page is embedded in the binary; a dashboard session is ended by a CLI password reset.
+      const page = await (await get(`${server.url}/admin`)).text();
+      expect(page).toContain("/admin/assets/app.js");
+      expect((await (await get(`${server.url}/admin/assets/app.js`)).text()).length).toBeGreaterThan(10_000);
+      const session = (await login("first-long-password")).headers.get("set-cookie")!.split(";")[0];
+      const me = () => fetch(`${server.url}/admin/api/me`, { headers: { cookie: session } }).then((r) => r.status);
+      expect(await me()).toBe(200);
+
       const created = cli(bin, dir, ["token", "create", "--name", "ops", "--preset", "read_only", "--permissions", "channels_write", "--scope", "all", "--json"]);
       expect(created.code).toBe(0);
       const made = JSON.parse(created.stdout);
@@ -83,6 +98,8 @@ describe("happy", () => {
       const reset = cli(bin, dir, ["admin", "reset-password", "ops@example.com", "--password", "a-long-new-password"]);
       expect(reset.code).toBe(0);
       expect(reset.stdout).not.toContain("a-long-new-password");
+      expect(await me()).toBe(401);
+      expect((await login("a-long-new-password")).status).toBe(200);
       expect(cli(bin, dir, ["admin", "reset-password", "nobody@example.com"]).code).toBe(1);
 
       expect(cli(bin, dir, ["migrate"]).stdout).toContain("Up to date");
