@@ -128,6 +128,8 @@ function describeError(status, body, headers) {
   let text = body.message ? (generic.includes(body.error) ? body.message : `${body.error}: ${body.message}`) : body.error;
   const retry = headers?.get("retry-after");
   if (status === 429 && retry) text += ` Try again in ${retry} second${retry === "1" ? "" : "s"}.`;
+  // The page was opened at another address than MAILROOM_PUBLIC_URL (e.g. 127.0.0.1 vs localhost).
+  if (status === 403 && body.message === "Origin check failed") text += ": open the dashboard at the address set in MAILROOM_PUBLIC_URL.";
   return text;
 }
 

@@ -140,6 +140,19 @@ describe.skipIf(!executablePath)("admin page in Chromium", () => {
     await containsText(page.getByRole("alert"), "Too many login attempts. Please retry later. Try again in");
   });
 
+  test("opened at another address than MAILROOM_PUBLIC_URL, sign-in says where to open it", async () => {
+    const elsewhere = await page.context().newPage();
+    try {
+      await elsewhere.goto(server.url.replace("127.0.0.1", "localhost") + "/admin");
+      await elsewhere.getByLabel("Email or login name").fill(ADMIN.email);
+      await elsewhere.getByLabel("Password").fill(ADMIN.password);
+      await elsewhere.getByRole("button", { name: "Sign in" }).click();
+      await hasText(elsewhere.getByRole("alert"), "Origin check failed: open the dashboard at the address set in MAILROOM_PUBLIC_URL.");
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
   test("log in: the token index and the first-run banner", async () => {
     await page.getByLabel("Email or login name").fill(ADMIN.email);
     await page.getByLabel("Password").fill(ADMIN.password);
