@@ -6,7 +6,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { and, eq, gt, lte, ne, placeholder } from "drizzle-orm";
-import { jwtVerify, SignJWT } from "jose";
 import type { Principal } from "@/auth/principal";
 import { PERMISSIONS, type Permission } from "@/auth/permissions";
 import { admin_sessions, admin_users, settings } from "@/db/schema";
@@ -18,6 +17,8 @@ export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 const KEY_SETTING = "session_secret";
 const ISSUER = "mailroom";
 const ALL_PERMISSIONS: ReadonlySet<Permission> = new Set(PERMISSIONS);
+/** jose loads with the first dashboard request, not at boot (idle memory). */
+const jose = () => import("jose");
 
 export interface AdminIdentity {
   id: number;
@@ -47,6 +48,7 @@ export class AdminSessions {
     const sid = randomBytes(18).toString("base64url");
     this.deps.db.delete(admin_sessions).where(lte(admin_sessions.expires_at, now)).run();
     this.deps.db.insert(admin_sessions).values({ id: sid, user_id: userId, created_at: now, expires_at: now + SESSION_TTL_MS }).run();
+    const { SignJWT } = await jose();
     const jwt = await new SignJWT({})
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
       .setIssuer(ISSUER)
@@ -62,6 +64,7 @@ export class AdminSessions {
   async verify(cookieHeader: string | null): Promise<AdminIdentity | null> {
     const jwt = readCookie(cookieHeader, SESSION_COOKIE);
     if (!jwt) return null;
+    const { jwtVerify } = await jose();
     try {
       const { payload } = await jwtVerify(jwt, this.signingKey(), {
         algorithms: ["HS256"],
