@@ -62,3 +62,26 @@ test("no route answers bad input with a 5xx", async () => {
   }
   expect(failures).toEqual([]);
 });
+
+test("no dashboard route answers bad input with a 5xx", async () => {
+  const origin = new URL(server.deps.config.publicUrl).origin;
+  const login = await fetch(`${server.url}/admin/api/login`, {
+    method: "POST",
+    headers: { origin, "content-type": "application/json" },
+    body: JSON.stringify({ email: "admin", password: "test-admin-password" }),
+  });
+  const cookie = login.headers.get("set-cookie")!.split(";")[0];
+  const dashboard = (createApp(server.deps).routes as { method: string; path: string }[]).filter((r) => r.path.startsWith("/admin/api/") && r.method !== "ALL");
+  expect(dashboard.length).toBeGreaterThanOrEqual(8);
+  const rand = prng(Number(process.env.ROBUSTNESS_SEED ?? 7));
+  const failures: string[] = [];
+  for (const r of dashboard) {
+    for (let i = 0; i < 12; i++) {
+      const path = r.path.replace(/:[a-z_]+/g, () => PATH_VALUES[Math.floor(rand() * PATH_VALUES.length)]) + QUERIES[Math.floor(rand() * QUERIES.length)];
+      const body = r.method === "GET" ? undefined : junkBody(rand);
+      const res = await server.request(r.method, path, { token: null, body, headers: { origin, cookie } });
+      if (res.status >= 500) failures.push(`${r.method} ${path} ${JSON.stringify(body)} → ${res.status} ${res.text.slice(0, 200)}`);
+    }
+  }
+  expect(failures).toEqual([]);
+});
