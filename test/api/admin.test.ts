@@ -62,6 +62,11 @@ describe("happy", () => {
     const me = await call("GET", "/admin/api/me", { cookie: cookie.split(";")[0] });
     expect(me.status).toBe(200);
     expect(me.body.user.email).toBe("admin");
+    // Neither the password nor the session JWT is logged or stored.
+    const jwt = cookie.split(";")[0].split("=")[1];
+    expect(server.log.text()).not.toContain(PASSWORD);
+    expect(server.log.text()).not.toContain(jwt);
+    expect(JSON.stringify(server.sql("SELECT * FROM admin_sessions"))).not.toContain(jwt);
     const audit = server.sql("SELECT actor_type, action, ip FROM audit_log WHERE action = 'admin.login' ORDER BY id DESC LIMIT 1");
     expect(audit[0]).toEqual({ actor_type: "admin", action: "admin.login", ip: "198.51.100.1" });
   });
