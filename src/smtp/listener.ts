@@ -112,8 +112,8 @@ export class MailroomSmtpServer extends SMTPServer {
     this.on("error", (err: Error & { code?: string }) => log.warn(`${component}.error`, { error: err.message, code: err.code }));
     // Take over the bound listener: smtp-server's own server (never listening) only lends its
     // connection handler, so close() stops accepting and waits for sessions on the real one.
+    // (The listener's own errors are logged by start.ts, which owns it from start-up.)
     for (const handler of this.server.listeners("connection")) listener.on("connection", handler as (socket: Socket) => void);
-    listener.on("error", (err: Error) => this.emit("error", err));
     this.server = listener;
   }
 

@@ -59,6 +59,7 @@ async function listen(name: string, host: string, port: number, deps: Deps, load
     const code = (err as NodeJS.ErrnoException).code;
     throw new StartupError(`${name} port ${port} on ${host} is not available: ${code ?? (err as Error).message}`);
   }
+  listener.on("error", (err: NodeJS.ErrnoException) => deps.log.warn(`${name}.error`, { error: err.message, code: err.code }));
   deps.log.info(`${name}.listening`, { host, port: bound });
   return {
     name,
