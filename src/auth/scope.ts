@@ -59,7 +59,7 @@ export function resolveScope(principal: Principal, input: Selectors, cache: Auth
   const selectors = readSelectors(input);
   let ids: readonly number[];
   if (selectors.length === 0) {
-    ids = principal.scope === "all" ? cache.channels().map((c) => c.id) : principal.channelIds;
+    ids = principal.scope === "all" ? cache.channelIds() : principal.channelIds;
   } else {
     const sets = selectors.map((s) => resolveSelector(principal, s, cache));
     const key = (xs: number[]) => [...xs].sort((a, b) => a - b).join(",");

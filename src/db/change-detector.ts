@@ -23,7 +23,7 @@ export function createForeignWriteDetector(database: Database): () => boolean {
   const moved = (): boolean => {
     let changed = false;
     for (let i = 0; i < HEADER_STATE.words; i++) {
-      const word = header!.getUint32(HEADER_STATE.offset + i * 4, true);
+      const word = header![i];
       if (word !== last[i]) {
         last[i] = word;
         changed = true;
@@ -42,13 +42,14 @@ export function createForeignWriteDetector(database: Database): () => boolean {
   };
 }
 
-function mapWalIndexHeader(dbPath: string): DataView | null {
+/** The header words, in native byte order (as SQLite writes the WAL index; only changes matter here). */
+function mapWalIndexHeader(dbPath: string): Uint32Array | null {
   const bun = (globalThis as { Bun?: { mmap?: (path: string, opts?: object) => Uint8Array } }).Bun;
   const shm = `${dbPath}-shm`;
   if (!bun?.mmap || dbPath === ":memory:" || !existsSync(shm)) return null;
   try {
     const bytes = bun.mmap(shm, { shared: true });
-    return bytes.byteLength >= 48 ? new DataView(bytes.buffer, bytes.byteOffset, 48) : null;
+    return bytes.byteLength >= HEADER_STATE.offset + HEADER_STATE.words * 4 ? new Uint32Array(bytes.buffer, bytes.byteOffset + HEADER_STATE.offset, HEADER_STATE.words) : null;
   } catch {
     return null;
   }

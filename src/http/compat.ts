@@ -3,7 +3,6 @@
  * the limit, DELETE bodies too), SDK-style query strings (`k[]=a`, `k[sub]=v`), query + body merge
  * (body wins). Wrapper keys and coercion are handled by `readFields` (fields.ts).
  */
-import qs from "qs";
 import { AppError } from "./errors";
 
 export type Input = Record<string, unknown>;
@@ -51,6 +50,9 @@ export async function parseBody(request: Request, maxBytes: number): Promise<Inp
 
 const BAD_PERCENT = /%(?![0-9A-Fa-f]{2})/;
 
+// qs (with its dependencies ~3 MiB resident) is loaded by the first request that has a query string, not at boot.
+let qs: typeof import("qs") | null = null;
+
 /** SDK-style query parameters of a URL. @throws 400 on unparseable syntax. */
 export function parseQuery(url: string): Input {
   const at = url.indexOf("?");
@@ -62,6 +64,7 @@ export function parseQuery(url: string): Input {
   } catch {
     throw new AppError("bad_request", "Invalid query string");
   }
+  qs ??= require("qs") as typeof import("qs");
   return qs.parse(query, { depth: 5, arrayLimit: 10_000, parameterLimit: 1_000, allowPrototypes: false }) as Input;
 }
 

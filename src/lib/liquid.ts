@@ -4,7 +4,9 @@
  * access), undefined variables render empty, and every render is bounded in time (1 s),
  * allocation (`memoryLimit`) and output size.
  */
-import { Context, type Emitter, type FS, Liquid, LiquidError, Tag, type TagToken, type Template, type TopLevelToken, toPromise } from "liquidjs";
+import type { Emitter, FS, Liquid, TagToken, Template, TopLevelToken } from "liquidjs";
+
+type LiquidJs = typeof import("liquidjs");
 
 /** Max characters parsed per template (a 1 MiB body plus headroom). */
 const PARSE_LIMIT = 2 * 1024 * 1024;
@@ -32,35 +34,46 @@ const noFs: FS = {
   containsSync: () => false,
 };
 
-const engine = new Liquid({
-  fs: noFs,
-  root: [],
-  partials: [],
-  layouts: [],
-  relativeReference: false,
-  dynamicPartials: false,
-  ownPropertyOnly: true,
-  strictVariables: false,
-  strictFilters: true,
-  jsTruthy: false,
-  cache: false,
-  timezoneOffset: 0,
-  parseLimit: PARSE_LIMIT,
-  renderLimit: RENDER_LIMIT_MS,
-  memoryLimit: MEMORY_LIMIT,
-});
-// File-loading tags fail at parse time, so `{% include %}` & co. are a 422 at save, not a send-time surprise.
-for (const name of ["include", "render", "layout"]) {
-  engine.registerTag(
-    name,
-    class extends Tag {
-      constructor(token: TagToken, remain: TopLevelToken[], liquid: Liquid) {
-        super(token, remain, liquid);
-        throw new Error(`tag "${name}" is not allowed (templates cannot load other files)`);
-      }
-      *render(): Generator<unknown, void, unknown> {}
-    },
-  );
+/**
+ * liquidjs and the engine are loaded on first use, not at boot: the library adds ~4 MiB of resident
+ * memory and most requests never touch a template. `require` keeps the save-time check synchronous.
+ */
+let loaded: { lib: LiquidJs; engine: Liquid } | null = null;
+
+function liquid(): { lib: LiquidJs; engine: Liquid } {
+  if (loaded) return loaded;
+  const lib = require("liquidjs") as LiquidJs;
+  const engine = new lib.Liquid({
+    fs: noFs,
+    root: [],
+    partials: [],
+    layouts: [],
+    relativeReference: false,
+    dynamicPartials: false,
+    ownPropertyOnly: true,
+    strictVariables: false,
+    strictFilters: true,
+    jsTruthy: false,
+    cache: false,
+    timezoneOffset: 0,
+    parseLimit: PARSE_LIMIT,
+    renderLimit: RENDER_LIMIT_MS,
+    memoryLimit: MEMORY_LIMIT,
+  });
+  // File-loading tags fail at parse time, so `{% include %}` & co. are a 422 at save, not a send-time surprise.
+  for (const name of ["include", "render", "layout"]) {
+    engine.registerTag(
+      name,
+      class extends lib.Tag {
+        constructor(token: TagToken, remain: TopLevelToken[], liquid: Liquid) {
+          super(token, remain, liquid);
+          throw new Error(`tag "${name}" is not allowed (templates cannot load other files)`);
+        }
+        *render(): Generator<unknown, void, unknown> {}
+      },
+    );
+  }
+  return (loaded = { lib, engine });
 }
 
 /** Why a render failed: a syntax error, a sandbox limit (time/memory/output), or another runtime error. */
@@ -79,7 +92,7 @@ export class RenderError extends Error {
 
 /** "tag "foo" not found, line:3, col:1" → "tag "foo" not found, line 3". */
 function describe(err: unknown): string {
-  if (err instanceof LiquidError) {
+  if (loaded && err instanceof loaded.lib.LiquidError) {
     const base = err.message.replace(/,?\s*line:\d+, col:\d+[\s\S]*$/, "").replace(/\s+/g, " ").trim();
     const line = err.token?.getPosition?.()[0];
     return line ? `${base}, line ${line}` : base;
@@ -97,7 +110,7 @@ function parse(source: string): Template[] {
     cache.set(source, hit);
     return hit;
   }
-  const templates = engine.parse(source);
+  const templates = liquid().engine.parse(source);
   cache.set(source, templates);
   if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
   return templates;
@@ -136,10 +149,11 @@ export async function renderLiquid(source: string | null | undefined, variables:
   }
   const emitter = new BoundedEmitter();
   try {
-    const ctx = new Context(variables, engine.options, {}, { liquid: engine });
-    await toPromise(engine.renderer.renderTemplates(templates, ctx, emitter));
+    const { lib, engine } = liquid();
+    const ctx = new lib.Context(variables, engine.options, {}, { liquid: engine });
+    await lib.toPromise(engine.renderer.renderTemplates(templates, ctx, emitter));
   } catch (err) {
-    const inner = err instanceof LiquidError && err.originalError instanceof RenderError ? err.originalError : err;
+    const inner = err instanceof liquid().lib.LiquidError && err.originalError instanceof RenderError ? err.originalError : err;
     if (inner instanceof RenderError) throw inner;
     const message = describe(inner);
     throw new RenderError(`Liquid render error: ${message}`, isLimit(message) ? "limit" : "error");

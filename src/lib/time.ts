@@ -5,7 +5,18 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
-export const toIso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
+// Hot paths format the same millisecond over and over (whoami's last_used_at): the last one is kept.
+let lastMs = NaN;
+let lastIso = "";
+
+export const toIso = (ms: number | null | undefined): string | null => {
+  if (ms == null) return null;
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
+};
 
 /** Parses any ISO-8601 date/time; a value without an offset is UTC. Returns null when unparseable. */
 export function parseIsoTime(value: unknown): number | null {

@@ -3,6 +3,7 @@
  * accepts only Mailroom's own deliveries (valid `X-Mailroom-Capture` header) and stores them through
  * the captured_messages service, answering `250 2.0.0 Ok: captured as <id>`.
  */
+import type { Server } from "node:net";
 import { isLoopback } from "@/auth/ip";
 import type { Deps } from "@/deps";
 import { captureMessage } from "@/features/captured_messages/service";
@@ -10,11 +11,11 @@ import { MailroomSmtpServer } from "./listener";
 import { capturedReply, Replies } from "./replies";
 
 export const CAPTURE_MAX_BYTES = 20 * 1024 * 1024;
-export const CAPTURE_HOST = "127.0.0.1";
 
-/** Builds (does not start) the capture server. */
-export function createCaptureServer(deps: Deps): MailroomSmtpServer {
+/** Builds the capture server on an already bound `listener`. */
+export function createCaptureServer(deps: Deps, listener: Server): MailroomSmtpServer {
   const server: MailroomSmtpServer = new MailroomSmtpServer({
+    listener,
     greetingHost: "localhost",
     log: deps.log,
     component: "capture",

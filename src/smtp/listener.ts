@@ -7,7 +7,7 @@
  */
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
 import { SMTPConnection } from "smtp-server/lib/smtp-connection.js";
-import type { Socket } from "node:net";
+import type { Server, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { isLoopback } from "@/auth/ip";
 import type { Logger } from "@/lib/log";
@@ -82,6 +82,8 @@ export interface ListenerOptions extends SMTPServerOptions {
   log: Logger;
   /** Log event prefix, e.g. "smtp" or "capture". */
   component: string;
+  /** The socket server already bound at start-up (start.ts); this server accepts on it. */
+  listener: Server;
 }
 
 /** smtp-server with Mailroom's protocol surface; see the file comment. */
@@ -94,7 +96,7 @@ export class MailroomSmtpServer extends SMTPServer {
   private readonly busy = new Set<string>();
 
   constructor(options: ListenerOptions) {
-    const { greetingHost, guardAuth, log, component, ...smtp } = options;
+    const { greetingHost, guardAuth, log, component, listener, ...smtp } = options;
     super({
       logger: false,
       name: greetingHost,
@@ -108,6 +110,11 @@ export class MailroomSmtpServer extends SMTPServer {
     this.log = log;
     this.component = component;
     this.on("error", (err: Error & { code?: string }) => log.warn(`${component}.error`, { error: err.message, code: err.code }));
+    // Take over the bound listener: smtp-server's own server (never listening) only lends its
+    // connection handler, so close() stops accepting and waits for sessions on the real one.
+    // (The listener's own errors are logged by start.ts, which owns it from start-up.)
+    for (const handler of this.server.listeners("connection")) listener.on("connection", handler as (socket: Socket) => void);
+    this.server = listener;
   }
 
   override connect(socket: Socket | TLSSocket, socketOptions?: ConstructorParameters<typeof SMTPConnection>[2]): void {
@@ -115,18 +122,6 @@ export class MailroomSmtpServer extends SMTPServer {
     this.connections.add(connection);
     connection.on("error", (err: Error) => this.emit("error", err));
     connection.init();
-  }
-
-  /** Listens on host:port (0 = ephemeral) and resolves with the bound port. @throws when the port is taken. */
-  listenOn(port: number, host: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.server.once("error", onError);
-      this.server.listen(port, host, () => {
-        this.server.off("error", onError);
-        resolve((this.server.address() as { port: number }).port);
-      });
-    });
   }
 
   /**

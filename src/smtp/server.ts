@@ -3,6 +3,7 @@
  * only adapt the protocol: they call submission.ts and map errors with replies.ts.
  */
 import { readFileSync } from "node:fs";
+import type { Server } from "node:net";
 import type { SMTPServerSession } from "smtp-server";
 import { normalizeIp } from "@/auth/ip";
 import type { Deps } from "@/deps";
@@ -18,11 +19,12 @@ export const IDLE_TIMEOUT_MS = 60_000;
 
 const userOf = (session: SMTPServerSession) => session.user as unknown as SubmissionUser;
 
-/** Builds (does not start) the submission server; STARTTLS with the HTTPS certificate when configured. */
-export function createSubmissionServer(deps: Deps): MailroomSmtpServer {
+/** Builds the submission server on an already bound `listener`; STARTTLS with the HTTPS certificate when configured. */
+export function createSubmissionServer(deps: Deps, listener: Server): MailroomSmtpServer {
   const { config } = deps;
   const tls = config.tlsCert ? { key: readFileSync(config.tlsKey!), cert: readFileSync(config.tlsCert) } : { disabledCommands: ["STARTTLS"] };
   const server: MailroomSmtpServer = new MailroomSmtpServer({
+    listener,
     greetingHost: new URL(config.publicUrl).hostname,
     guardAuth: true,
     log: deps.log,
