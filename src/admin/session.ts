@@ -17,8 +17,9 @@ export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 const KEY_SETTING = "session_secret";
 const ISSUER = "mailroom";
 const ALL_PERMISSIONS: ReadonlySet<Permission> = new Set(PERMISSIONS);
-/** jose loads with the first dashboard request, not at boot (idle memory). */
-const jose = () => import("jose");
+/** jose's JWT modules load with the first dashboard request, not at boot (idle memory). */
+const jwtSign = () => import("jose/jwt/sign");
+const jwtVerifier = () => import("jose/jwt/verify");
 
 export interface AdminIdentity {
   id: number;
@@ -48,7 +49,7 @@ export class AdminSessions {
     const sid = randomBytes(18).toString("base64url");
     this.deps.db.delete(admin_sessions).where(lte(admin_sessions.expires_at, now)).run();
     this.deps.db.insert(admin_sessions).values({ id: sid, user_id: userId, created_at: now, expires_at: now + SESSION_TTL_MS }).run();
-    const { SignJWT } = await jose();
+    const { SignJWT } = await jwtSign();
     const jwt = await new SignJWT({})
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
       .setIssuer(ISSUER)
@@ -64,7 +65,7 @@ export class AdminSessions {
   async verify(cookieHeader: string | null): Promise<AdminIdentity | null> {
     const jwt = readCookie(cookieHeader, SESSION_COOKIE);
     if (!jwt) return null;
-    const { jwtVerify } = await jose();
+    const { jwtVerify } = await jwtVerifier();
     try {
       const { payload } = await jwtVerify(jwt, this.signingKey(), {
         algorithms: ["HS256"],
