@@ -57,8 +57,8 @@ export class AdminUsers {
     const email = normalizeLogin(emailInput);
     const ip = this.perIp.take(client.ip, LOGIN_PER_IP.limit, now);
     if (!ip.allowed) throw tooManyAttempts(ip.retryAfter);
-    const failures = this.failuresPerEmail.peek(email, FAILURES_PER_EMAIL.limit, now);
-    if (failures.remaining < 1) throw tooManyAttempts(Math.max(1, Math.ceil((1 - failures.remaining) * FAILURES_PER_EMAIL.windowMs / FAILURES_PER_EMAIL.limit / 1000)));
+    const failures = this.failuresPerEmail.check(email, FAILURES_PER_EMAIL.limit, now);
+    if (!failures.allowed) throw tooManyAttempts(failures.retryAfter);
 
     const user = deps.db.select().from(admin_users).where(eq(admin_users.email, email)).get();
     const valid = user

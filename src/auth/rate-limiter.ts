@@ -70,6 +70,12 @@ export class RateLimiter<K extends string | number = string> {
     return this.bucket(key, capacity, now).state(now, true);
   }
 
+  /** Would `take(key, …, cost)` succeed? Charges nothing; `retryAfter` is set when it would not. */
+  check(key: K, capacity: number, now: number, cost = 1): BucketState {
+    const bucket = this.bucket(key, capacity, now);
+    return bucket.state(now, bucket.tokens >= cost);
+  }
+
   private bucket(key: K, capacity: number, now: number): Bucket {
     let bucket = this.buckets.get(key);
     if (!bucket) this.buckets.set(key, (bucket = new Bucket(capacity, now, this.windowMs)));
