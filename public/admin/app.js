@@ -876,7 +876,10 @@ function viewChannels(view) {
 
 async function viewChannelForm(view, [id]) {
   const channel = id ? await api("GET", `${V1}/channels/${id}`) : null;
-  view.append(h("p", {}, h("a", { href: "#/channels" }, "← Channels")), pageHeader(channel ? `Edit ${channel.name}` : "New channel"));
+  view.append(
+    h("p", {}, h("a", { href: "#/channels" }, "← Channels")),
+    channel ? pageHeader(`Edit ${channel.name}`, deleteChannelButton(channel)) : pageHeader("New channel"),
+  );
   const input = (name, type = "text", extra = {}) => h("input", { type, name, value: channel?.[name] ?? "", ...extra });
   const inputs = {
     name: input("name", "text", { maxlength: "100", required: true }),
@@ -928,6 +931,34 @@ async function viewChannelForm(view, [id]) {
     });
   });
   view.append(h("section", { class: "card" }, form));
+}
+
+/** Deleting a channel removes all its data, so the dialog asks for its slug (the API's `confirm`). */
+function deleteChannelButton(channel) {
+  return button([icon("trash"), " Delete"], {
+    class: "button danger-outline",
+    onclick: async () => {
+      const confirmInput = h("input", { type: "text", name: "confirm", required: true, autocomplete: "off", spellcheck: "false" });
+      const values = await confirmDialog({
+        title: "Delete channel?",
+        message: [
+          h("p", {}, "Delete ", h("strong", {}, channel.name), " and everything in it: subscribers, templates, segments, email servers, suppressions and its mail."),
+          "Tokens limited to this channel lose access to it. This cannot be undone.",
+        ],
+        fields: [field(`Type ${channel.slug} to confirm`, confirmInput, { name: "confirm" })],
+        confirmLabel: "Delete channel",
+        danger: true,
+      });
+      if (!values) return;
+      try {
+        await api("DELETE", `${V1}/channels/${channel.id}`, { confirm: values.confirm });
+        state.flash = "Channel deleted.";
+        location.hash = "#/channels";
+      } catch (err) {
+        openDialog({ title: "Could not delete the channel", content: errorBox(err), actions: [button("Close", { onclick: closeOwnDialog })] });
+      }
+    },
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

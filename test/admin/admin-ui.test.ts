@@ -287,6 +287,31 @@ describe.skipIf(!executablePath)("admin page in Chromium", () => {
     expect((await server.request("GET", "/api/v1/channels/marketing")).body.monthly_send_quota).toBe(7000);
   });
 
+  test("channels: Delete asks for the slug; a wrong one is refused, the right one deletes the channel", async () => {
+    const temp = await server.request("POST", "/api/v1/channels", { body: { channel: { name: "Temporary" } } });
+    expect(temp.status).toBe(201);
+    await go(`#/channels/${temp.body.id}`, "Edit Temporary");
+    const openDelete = async () => {
+      await page.getByRole("button", { name: "Delete" }).click();
+      return page.getByRole("dialog", { name: "Delete channel?" });
+    };
+    let dialog = await openDelete();
+    await dialog.getByLabel("Type temporary to confirm").fill("wrong");
+    await dialog.getByRole("button", { name: "Delete channel" }).click();
+    const error = page.getByRole("dialog", { name: "Could not delete the channel" });
+    await visible(error);
+    await error.getByRole("button", { name: "Close" }).click();
+    expect((await server.request("GET", "/api/v1/channels/temporary")).status).toBe(200);
+
+    dialog = await openDelete();
+    await dialog.getByLabel("Type temporary to confirm").fill("temporary");
+    await shot("channel-delete-confirm");
+    await dialog.getByRole("button", { name: "Delete channel" }).click();
+    await page.getByRole("heading", { level: 1, name: "Channels" }).waitFor();
+    await countOf(page.getByRole("link", { name: "Temporary" }), 0);
+    expect((await server.request("GET", "/api/v1/channels/temporary")).status).toBe(404);
+  });
+
   test("captured mail: list, the HTML part in a sandboxed frame, the raw source; the outbox shows the message", async () => {
     const sent = await server.request("POST", "/api/v1/transactionals", {
       body: { channel: "default", to: "ada@example.com", subject: "Welcome <b>Ada</b>", body: "<p>Hello <strong>Ada</strong></p>" },
