@@ -7,7 +7,6 @@ import type { Deps } from "./deps";
 import { parseBody } from "./http/compat";
 import { AppError, codeToStatus } from "./http/errors";
 import { requestMeta } from "./http/request";
-import { commonHeaders } from "./http/server";
 import { createAllowLookup } from "./http/routes-table";
 import { accessTokenRoutes } from "./features/access_tokens/routes";
 import { auditLogRoutes } from "./features/audit_log/routes";
@@ -22,6 +21,7 @@ import { suppressionRoutes } from "./features/suppressions/routes";
 import { segmentRoutes } from "./features/segments/routes";
 import { adminRoutes } from "./admin/routes";
 import type { RouteInfo } from "./features/discovery/service";
+import { VERSION } from "./version";
 
 /** Every /api/v1 feature; the dashboard mirror (/admin/api/v1) mounts the same list. */
 export const apiFeatures = (deps: Deps, routes: () => readonly RouteInfo[]) => [
@@ -39,15 +39,33 @@ export const apiFeatures = (deps: Deps, routes: () => readonly RouteInfo[]) => [
 ];
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
+const HEALTHY = { status: "ok", version: VERSION, db: "ok" } as const;
 
 export function createApp(deps: Deps) {
+  // Probes hit /healthz often: the database is queried at most once per second.
+  const dbCheck = deps.database.raw.prepare("SELECT 1");
+  let checkedAt = -Infinity;
+  let healthy = false;
+  const databaseHealthy = () => {
+    const now = deps.clock.now();
+    if (now - checkedAt >= 1000) {
+      checkedAt = now;
+      try {
+        dbCheck.get();
+        healthy = true;
+      } catch {
+        healthy = false;
+      }
+    }
+    return healthy;
+  };
   const api = new Elysia({ prefix: "/api/v1" });
   let routeInfo: RouteInfo[] | null = null;
   const routes = () => (routeInfo ??= apiRoutes(app.routes));
   for (const feature of apiFeatures(deps, routes)) api.use(feature);
 
   const app = new Elysia()
-    .headers(commonHeaders(deps.config))
+    .headers(deps.config.tlsCert ? { "cache-control": "no-store", "strict-transport-security": "max-age=31536000" } : { "cache-control": "no-store" })
     .onRequest(({ request, set }) => {
       set.headers["x-request-id"] = requestMeta(request).id;
     })
@@ -73,6 +91,9 @@ export function createApp(deps: Deps) {
         headers: { ...(set.headers as Record<string, string>), ...JSON_HEADERS, ...e.headers },
       });
     })
+    .get("/healthz", () =>
+      databaseHealthy() ? HEALTHY : new Response(JSON.stringify({ status: "error", version: VERSION, db: "error" }), { status: 503, headers: JSON_HEADERS }),
+    )
     .use(api)
     .use(adminRoutes(deps, (request): Promise<Response> => app.handle(request)));
 

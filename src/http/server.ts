@@ -10,7 +10,6 @@ import { clientIp, ipInCidrs, isLoopback, normalizeIp, parseCidr, type ParsedCid
 import type { Deps } from "@/deps";
 import { BULK_BODY_LIMIT } from "./compat";
 import { AppError } from "./errors";
-import { createHealthCheck } from "./health";
 import { RequestMeta, setRequestMeta } from "./request";
 
 type FetchApp = { handle(request: Request): Promise<Response> | Response };
@@ -19,9 +18,11 @@ const MAX_QUERY_BYTES = 8 * 1024;
 const MAX_HEADER_BYTES = 16 * 1024;
 const VALID_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
-/** Headers on every response (§1.3; HSTS when Mailroom serves TLS itself). */
-export const commonHeaders = (config: Deps["config"]): Record<string, string> =>
-  config.tlsCert ? { "cache-control": "no-store", "strict-transport-security": "max-age=31536000" } : { "cache-control": "no-store" };
+const errorResponse = (e: AppError, requestId: string) =>
+  new Response(JSON.stringify(e.body()), {
+    status: e.status,
+    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", "x-request-id": requestId, ...e.headers },
+  });
 
 export function createFetchHandler(app: FetchApp, deps: Deps) {
   const { config, log } = deps;
@@ -29,13 +30,6 @@ export function createFetchHandler(app: FetchApp, deps: Deps) {
   const tls = !!config.tlsCert;
   const checkHttps = config.requireHttps && !tls;
   const publicOrigin = new URL(config.publicUrl).origin;
-  const common = commonHeaders(config);
-  const health = createHealthCheck(deps, common);
-  const errorResponse = (e: AppError, requestId: string) =>
-    new Response(JSON.stringify(e.body()), {
-      status: e.status,
-      headers: { "content-type": "application/json; charset=utf-8", ...common, "x-request-id": requestId, ...e.headers },
-    });
   let counter = 0;
   const bootId = Date.now().toString(36);
   // Parsing an address costs ~1 µs; peers repeat, so their normalised form is remembered (bounded).
@@ -91,19 +85,16 @@ export function createFetchHandler(app: FetchApp, deps: Deps) {
         if (isApi || request.method !== "GET") throw new AppError("forbidden", "Forbidden", { message: "HTTPS required" });
         return Response.redirect(publicOrigin + url.slice(pathStart), 308);
       }
-      if (path === "/healthz") response = health(request.method, id);
-      else {
-        let target = request;
-        const stripJson = isApi && path.endsWith(".json");
-        if (stripJson || request.method === "PUT") {
-          if (stripJson) path = path.slice(0, -5);
-          const rewritten = url.slice(0, pathStart) + path + (queryStart < 0 ? "" : url.slice(queryStart));
-          target = new Request(rewritten, { method: request.method === "PUT" ? "PATCH" : request.method, headers, body: request.body, duplex: "half" } as RequestInit);
-        }
-        setRequestMeta(target, meta);
-        const handled = app.handle(target);
-        response = handled instanceof Promise ? await handled : handled;
+      let target = request;
+      const stripJson = isApi && path.endsWith(".json");
+      if (stripJson || request.method === "PUT") {
+        if (stripJson) path = path.slice(0, -5);
+        const rewritten = url.slice(0, pathStart) + path + (queryStart < 0 ? "" : url.slice(queryStart));
+        target = new Request(rewritten, { method: request.method === "PUT" ? "PATCH" : request.method, headers, body: request.body, duplex: "half" } as RequestInit);
       }
+      setRequestMeta(target, meta);
+      const handled = app.handle(target);
+      response = handled instanceof Promise ? await handled : handled;
     } catch (err) {
       const e = err instanceof AppError ? err : new AppError("internal", "Server error (500): internal", { request_id: id }, {}, err);
       if (!(err instanceof AppError)) log.error("http.unhandled", { request_id: id, error: String(err) });
