@@ -1176,8 +1176,27 @@ function viewCaptured(view) {
     field("Subject contains", subject, { name: "subject" }),
     h("button", { type: "submit", class: "button secondary" }, "Filter"),
   );
+  const deleteAll = button([icon("trash"), " Delete all"], {
+    class: "button danger-outline",
+    onclick: async () => {
+      const ok = await confirmDialog({
+        title: "Delete all captured mail?",
+        message: "Every captured message of every channel is deleted. Sent mail is not affected.",
+        confirmLabel: "Delete all",
+        danger: true,
+      });
+      if (!ok) return;
+      try {
+        const { deleted } = await api("DELETE", `${V1}/captured_messages`);
+        flash(view, `${fmtNumber(deleted)} captured message${deleted === 1 ? "" : "s"} deleted.`);
+        reload();
+      } catch (err) {
+        openDialog({ title: "Could not delete captured mail", content: errorBox(err), actions: [button("Close", { onclick: closeOwnDialog })] });
+      }
+    },
+  });
   view.append(
-    pageHeader("Captured mail"),
+    pageHeader("Captured mail", deleteAll),
     h("p", { class: "muted" }, "Messages the built-in capture server received instead of delivering them (channels without an email server)."),
     filters,
     list,

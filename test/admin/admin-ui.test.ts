@@ -340,6 +340,18 @@ describe.skipIf(!executablePath)("admin page in Chromium", () => {
     await shot("outbox");
   });
 
+  test("captured mail: Delete all (after confirming) empties the list", async () => {
+    const before = (await server.request("GET", "/api/v1/captured_messages")).body.total;
+    expect(before).toBeGreaterThan(0);
+    await go("#/captured", "Captured mail");
+    await page.getByRole("button", { name: "Delete all" }).click();
+    const dialog = page.getByRole("dialog", { name: "Delete all captured mail?" });
+    await dialog.getByRole("button", { name: "Delete all" }).click();
+    await hasText(page.getByRole("status").filter({ hasText: "deleted" }), `${before} captured message${before === 1 ? "" : "s"} deleted.`);
+    await visible(page.getByText("No captured messages."));
+    expect((await server.request("GET", "/api/v1/captured_messages")).body.total).toBe(0);
+  });
+
   test("email servers: create, the password stays redacted and untouched, Test connection, the banner goes away", async () => {
     await go("#/email_servers", "Email servers");
     await visible(page.getByText("No email servers yet"));
