@@ -9,6 +9,7 @@ import { and, eq, gt, lte, ne, placeholder } from "drizzle-orm";
 import type { Principal } from "@/auth/principal";
 import { PERMISSIONS, type Permission } from "@/auth/permissions";
 import { admin_sessions, admin_users, settings } from "@/db/schema";
+import { changes, type Db } from "@/db/client";
 import type { Deps } from "@/deps";
 import type { RequestMeta } from "@/http/request";
 
@@ -47,7 +48,7 @@ export class AdminSessions {
   async issue(userId: number): Promise<string> {
     const now = this.deps.clock.now();
     const sid = randomBytes(18).toString("base64url");
-    this.deps.db.delete(admin_sessions).where(lte(admin_sessions.expires_at, now)).run();
+    pruneExpiredSessions(this.deps.db, now);
     this.deps.db.insert(admin_sessions).values({ id: sid, user_id: userId, created_at: now, expires_at: now + SESSION_TTL_MS }).run();
     const { SignJWT } = await jwtSign();
     const jwt = await new SignJWT({})
@@ -136,4 +137,9 @@ function readCookie(header: string | null, name: string): string | null {
     if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim() || null;
   }
   return null;
+}
+
+/** Deletes sessions whose JWT has expired (they can no longer authenticate anyway). */
+export function pruneExpiredSessions(db: Db, now: number): number {
+  return changes(db.delete(admin_sessions).where(lte(admin_sessions.expires_at, now)).run());
 }

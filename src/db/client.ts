@@ -65,3 +65,6 @@ export function openDb(path: string, options: { readonly?: boolean } = {}): Data
   }
   return { db, raw, driver: isBun ? "bun:sqlite" : "better-sqlite3", path, close: () => raw.close() };
 }
+
+/** Rows changed by a drizzle `.run()` (bun:sqlite and better-sqlite3 both report `changes`). */
+export const changes = (r: unknown): number => (r as { changes?: number }).changes ?? 0;

@@ -12,6 +12,9 @@ import { serverTarget, serversForPurpose, markServerFailed, markServerHealthy } 
 import type { Purpose } from "@/features/email_servers/model";
 import { appendEvents, type EventType } from "@/features/events/service";
 import { isSuppressed, recordHardBounce } from "@/features/subscribers/eligibility";
+import { pruneExpiredSessions } from "@/admin/session";
+import { pruneAuditLog } from "@/features/audit_log/service";
+import { pruneEvents } from "@/features/events/service";
 import { pruneIdempotencyKeys } from "@/features/transactionals/idempotency";
 import { normalizeEmail } from "@/lib/email";
 import { RenderError } from "@/lib/liquid";
@@ -19,6 +22,8 @@ import { compose, forTarget, type Composed } from "./compose";
 import { serverKey, targetKey, type CaptureTarget, type SendResult, type Transport } from "./transport";
 
 const MINUTE = 60_000;
+/** Rows deleted per table per housekeeping run (a minute apart). */
+const RETENTION_BATCH = 10_000;
 const HOUR = 60 * MINUTE;
 /** Retry delays after the 1st, 2nd, … temporary failure; then every 6 h (§9). */
 export const RETRY_DELAYS = [1 * MINUTE, 5 * MINUTE, 15 * MINUTE, 1 * HOUR, 3 * HOUR, 6 * HOUR];
@@ -133,12 +138,20 @@ export class SendWorker {
     }
   }
 
-  /** Once a minute: drop expired idempotency results and the pools of deleted or changed servers. */
+  /**
+   * Once a minute: drop expired idempotency results, dashboard sessions, audit rows past 365 days and
+   * events past MAILROOM_EVENT_RETENTION_DAYS (in bounded batches, so a large backlog never holds the
+   * write lock for long), and the pools of deleted or changed servers.
+   */
   private housekeeping(): void {
+    const { db, config } = this.deps;
     const now = this.deps.clock.now();
     if (now - this.lastHousekeeping < MINUTE) return;
     this.lastHousekeeping = now;
-    pruneIdempotencyKeys(this.deps.db, now);
+    pruneIdempotencyKeys(db, now);
+    pruneExpiredSessions(db, now);
+    pruneAuditLog(db, now, RETENTION_BATCH);
+    pruneEvents(db, now, config.eventRetentionDays, RETENTION_BATCH);
     const keep = new Set(this.deps.db.select({ id: email_servers.id, v: email_servers.updated_at }).from(email_servers).all().map((s) => serverKey(s.id, s.v)));
     if (this.deps.capturePort) keep.add(targetKey(captureTarget(this.deps.capturePort)));
     this.transport.prune(keep);

@@ -2,8 +2,8 @@
  * The audit log (API.md §2.6): one append-only row per change to tokens, channels, email servers,
  * webhook endpoints and admin users, and per dashboard login. Secrets are recorded as "[redacted]".
  */
-import { and, count, eq, gte, lte, type SQL } from "drizzle-orm";
-import type { Db } from "@/db/client";
+import { and, count, eq, gte, inArray, lt, lte, type SQL } from "drizzle-orm";
+import { changes, type Db } from "@/db/client";
 import { audit_log, type AuditRow } from "@/db/schema";
 import type { Principal } from "@/auth/principal";
 import type { Clock } from "@/lib/time";
@@ -39,6 +39,8 @@ export const auditContextOf = (p: Principal): AuditContext => ({
 });
 
 export const REDACTED = "[redacted]";
+/** Audit rows are kept 365 days (§2.6). */
+export const AUDIT_RETENTION_MS = 365 * 24 * 60 * 60 * 1000;
 export const CLI_ACTOR: Actor = { type: "cli", id: null, label: "cli" };
 export const SYSTEM_ACTOR: Actor = { type: "system", id: null, label: "system" };
 
@@ -108,4 +110,10 @@ export function encodeAuditRow(r: AuditRow) {
     user_agent: r.user_agent,
     changes: r.changes ?? {},
   };
+}
+
+/** Deletes up to `batch` audit rows older than the retention period; returns how many. */
+export function pruneAuditLog(db: Db, now: number, batch: number): number {
+  const old = db.select({ id: audit_log.id }).from(audit_log).where(lt(audit_log.created_at, now - AUDIT_RETENTION_MS)).orderBy(audit_log.id).limit(batch);
+  return changes(db.delete(audit_log).where(inArray(audit_log.id, old)).run());
 }

@@ -6,11 +6,10 @@
 import { and, desc, eq, getTableColumns, gte, inArray, lt, lte, sql, type SQL } from "drizzle-orm";
 import { mailboxes, parseMail } from "@/lib/parse-mail";
 import { assertInScope, type Scope } from "@/auth/scope";
-import type { Db } from "@/db/client";
+import { changes, type Db } from "@/db/client";
 import { captured_messages, messages, type CapturedMessage } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { AppError } from "@/http/errors";
-import { changes } from "@/features/subscribers/eligibility";
 import { linkSecret, verifyCaptureHeader } from "@/lib/links";
 import { headerValue, parseHeaderBlock, rewriteHeaders } from "@/smtp/mime";
 

@@ -2,7 +2,8 @@
  * The events table (API.md §13, §11.3): every state change appends one row here; the webhooks
  * dispatcher and the /events feed consume it. No feature calls webhooks directly.
  */
-import type { Db } from "@/db/client";
+import { inArray, lt } from "drizzle-orm";
+import { changes, type Db } from "@/db/client";
 import { events } from "@/db/schema";
 import type { Clock } from "@/lib/time";
 
@@ -77,3 +78,10 @@ export function appendEvents(db: Db, clock: Clock, list: readonly NewEvent[]): v
 }
 
 export const appendEvent = (db: Db, clock: Clock, e: NewEvent) => appendEvents(db, clock, [e]);
+
+/** Deletes up to `batch` events older than `retentionDays` (MAILROOM_EVENT_RETENTION_DAYS); returns how many. */
+export function pruneEvents(db: Db, now: number, retentionDays: number, batch: number): number {
+  const cutoff = now - retentionDays * 24 * 60 * 60 * 1000;
+  const old = db.select({ id: events.id }).from(events).where(lt(events.created_at, cutoff)).orderBy(events.id).limit(batch);
+  return changes(db.delete(events).where(inArray(events.id, old)).run());
+}

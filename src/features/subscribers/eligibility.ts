@@ -4,7 +4,7 @@
  * and the hard-bounce side effects of delivery (§9, §12).
  */
 import { and, desc, eq, isNotNull, isNull, sql } from "drizzle-orm";
-import type { Db } from "@/db/client";
+import { changes, type Db } from "@/db/client";
 import { messages, subscribers, suppressions, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { appendEvent, appendEvents, type NewEvent } from "@/features/events/service";
@@ -155,6 +155,3 @@ export function recordComplaint(deps: Deps, db: Db, channelId: number, email: st
   appendEvents(db, deps.clock, out);
   return true;
 }
-
-/** Rows changed by a drizzle `.run()` (bun:sqlite and better-sqlite3 both report `changes`). */
-export const changes = (r: unknown): number => (r as { changes?: number }).changes ?? 0;

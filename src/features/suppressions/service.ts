@@ -4,10 +4,10 @@
  * `channelId: null` everywhere below means the global list.
  */
 import { and, asc, count, eq, inArray, isNull, sql, type SQL } from "drizzle-orm";
-import type { Db } from "@/db/client";
+import { changes, type Db } from "@/db/client";
 import { suppressions, type Suppression } from "@/db/schema";
 import type { Deps } from "@/deps";
-import { changes, recordComplaint, type SuppressionReason } from "@/features/subscribers/eligibility";
+import { recordComplaint, type SuppressionReason } from "@/features/subscribers/eligibility";
 import { toIso } from "@/lib/time";
 import { isEmail, normalizeEmail } from "@/lib/email";
 
