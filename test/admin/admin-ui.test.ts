@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Locator, type Page } from "playwright-core";
+import { createTestToken } from "../fixtures";
 import { startTestServer, type TestServer } from "../harness";
 import { startSmtpSink, type SmtpSink } from "../smtp-sink";
 
@@ -404,6 +405,22 @@ describe.skipIf(!executablePath)("admin page in Chromium", () => {
     await page.getByRole("button", { name: "Add admin" }).click();
     await visible(page.getByRole("row", { name: /ops@example\.com/ }));
     await shot("users");
+  });
+
+  test("long lists page by 50 (Previous / Next)", async () => {
+    for (let i = 1; i <= 55; i++) createTestToken(server.deps, { name: `bulk token ${String(i).padStart(2, "0")}`, preset: "read_only" });
+    const total = (await server.request("GET", "/api/v1/access_tokens?limit=1")).body.total;
+    expect(total).toBeGreaterThan(55);
+    await go("#/tokens", "Access tokens");
+    const pages = page.getByRole("navigation", { name: "Pages" });
+    await hasText(pages.locator("span"), `1–50 of ${total}`);
+    expect(await page.getByRole("button", { name: "Previous" }).isDisabled()).toBe(true);
+    await page.getByRole("button", { name: "Next" }).click();
+    await hasText(pages.locator("span"), `51–${total} of ${total}`);
+    await visible(page.getByRole("link", { name: "bulk token 55" }));
+    expect(await page.getByRole("button", { name: "Next" }).isDisabled()).toBe(true);
+    await page.getByRole("button", { name: "Previous" }).click();
+    await hasText(pages.locator("span"), `1–50 of ${total}`);
   });
 
   test("at phone width the sidebar becomes a top menu and nothing overflows", async () => {
