@@ -41,6 +41,7 @@ export class AdminUsers {
   private readonly failuresPerEmail = new RateLimiter<string>(FAILURES_PER_EMAIL.windowMs);
   /** Compared against when the login is unknown, so a miss costs as long as a wrong password. */
   private decoyHash: Promise<string> | null = null;
+  private prunedAt = 0;
 
   constructor(
     private readonly deps: Deps,
@@ -55,6 +56,12 @@ export class AdminUsers {
     const { deps } = this;
     const now = deps.clock.now();
     const email = normalizeLogin(emailInput);
+    // Random logins and addresses would otherwise grow the limiters without bound.
+    if (now - this.prunedAt >= LOGIN_PER_IP.windowMs) {
+      this.prunedAt = now;
+      this.perIp.prune(now);
+      this.failuresPerEmail.prune(now);
+    }
     const ip = this.perIp.take(client.ip, LOGIN_PER_IP.limit, now);
     if (!ip.allowed) throw tooManyAttempts(ip.retryAfter);
     const failures = this.failuresPerEmail.check(email, FAILURES_PER_EMAIL.limit, now);
