@@ -1,10 +1,11 @@
 /**
  * Dashboard sessions (API.md §19): an HS256 JWT in the `mailroom_auth` cookie (12 h, HttpOnly,
- * SameSite=Strict, Secure over HTTPS). The JWT's `jti` names a row of `admin_sessions`, so logout,
+ * SameSite=Strict, Secure over HTTPS). The JWT's `jti` names a row of `admin_sessions` (stored as its
+ * SHA-256, so a copy of the database cannot be turned into a live session), so logout,
  * a password change and deleting the user end sessions at once instead of when the JWT expires.
  * The signing key is generated once per instance and kept in `settings`.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { and, eq, gt, lte, ne, placeholder } from "drizzle-orm";
 import type { Principal } from "@/auth/principal";
 import { PERMISSIONS, type Permission } from "@/auth/permissions";
@@ -25,7 +26,7 @@ const jwtVerifier = () => import("jose/jwt/verify");
 export interface AdminIdentity {
   id: number;
   email: string;
-  /** The session (JWT `jti`) this request came with. */
+  /** The session row (SHA-256 of the JWT's `jti`) this request came with. */
   sessionId: string;
 }
 
@@ -47,15 +48,15 @@ export class AdminSessions {
   /** Starts a session for `userId`; returns the Set-Cookie value. */
   async issue(userId: number): Promise<string> {
     const now = this.deps.clock.now();
-    const sid = randomBytes(18).toString("base64url");
+    const jti = randomBytes(18).toString("base64url");
     pruneExpiredSessions(this.deps.db, now);
-    this.deps.db.insert(admin_sessions).values({ id: sid, user_id: userId, created_at: now, expires_at: now + SESSION_TTL_MS }).run();
+    this.deps.db.insert(admin_sessions).values({ id: sessionRowId(jti), user_id: userId, created_at: now, expires_at: now + SESSION_TTL_MS }).run();
     const { SignJWT } = await jwtSign();
     const jwt = await new SignJWT({})
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
       .setIssuer(ISSUER)
       .setSubject(String(userId))
-      .setJti(sid)
+      .setJti(jti)
       .setIssuedAt(Math.floor(now / 1000))
       .setExpirationTime(Math.floor((now + SESSION_TTL_MS) / 1000))
       .sign(this.signingKey());
@@ -74,8 +75,9 @@ export class AdminSessions {
         currentDate: new Date(this.deps.clock.now()),
       });
       if (!payload.jti) return null;
-      const user = this.findSession.get({ sid: payload.jti, now: this.deps.clock.now() });
-      return user && String(user.id) === payload.sub ? { ...user, sessionId: payload.jti } : null;
+      const sessionId = sessionRowId(payload.jti);
+      const user = this.findSession.get({ sid: sessionId, now: this.deps.clock.now() });
+      return user && String(user.id) === payload.sub ? { ...user, sessionId } : null;
     } catch {
       return null;
     }
@@ -109,6 +111,8 @@ export class AdminSessions {
     return (this.key = Buffer.from(stored.value, "base64url"));
   }
 }
+
+const sessionRowId = (jti: string) => createHash("sha256").update(jti).digest("hex");
 
 /** The principal a dashboard session acts as: scope `all`, every permission, no token buckets. */
 export function adminPrincipal(admin: AdminIdentity, meta: RequestMeta): Principal {
