@@ -36,6 +36,9 @@ describe("happy", () => {
     }
     const out = await server.output();
     expect(out).toContain('"event":"server.stopped"');
+    // After the banner, stdout is JSON lines only (log collectors parse it): no library warnings.
+    const afterStart = out.slice(out.lastIndexOf("\n", out.indexOf('"event":"server.started"')) + 1).split("\n").filter(Boolean);
+    expect(afterStart.filter((l) => !l.startsWith("{"))).toEqual([]);
     const requestLine = out.split("\n").find((l) => l.includes('"path":"/api/v1/whoami"'))!;
     expect(JSON.parse(requestLine)).toMatchObject({ method: "GET", status: 200, token_id: 1 });
     expect(requestLine).not.toContain(token);

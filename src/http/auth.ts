@@ -63,7 +63,7 @@ export function authPlugin(deps: Deps) {
             "x-rate-bucket": access.bucket ?? "general",
             "x-scope-all": !!access.scopeAll,
           } as Record<string, unknown>,
-          resolve({ request, body, set }: { request: Request; body: unknown; set: { headers: Record<string, string | number> } }) {
+          resolve: ({ request, body, set }: { request: Request; body: unknown; set: { headers: Record<string, string | number> } }) => {
             const meta = requestMeta(request);
             const input = mergeInput(request.url, body);
             let principal = meta.principal;
