@@ -286,3 +286,23 @@ describe("errors", () => {
     expect(res.headers.get("retry-after")).toBeTruthy();
   });
 });
+
+describe("behind HTTPS", () => {
+  test("with an https public URL the session cookie is Secure and the Origin must be that URL's", async () => {
+    const tls = await startTestServer({ env: { MAILROOM_PUBLIC_URL: "https://mail.example.com" } });
+    try {
+      const login = (origin: string) =>
+        fetch(`${tls.url}/admin/api/login`, {
+          method: "POST",
+          headers: { origin, "content-type": "application/json" },
+          body: JSON.stringify({ email: "admin", password: PASSWORD }),
+        });
+      expect((await login(tls.url)).status).toBe(403);
+      const res = await login("https://mail.example.com");
+      expect(res.status).toBe(200);
+      expect(res.headers.get("set-cookie")).toEndWith("; HttpOnly; SameSite=Strict; Secure");
+    } finally {
+      await tls.stop();
+    }
+  });
+});
