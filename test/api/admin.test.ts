@@ -102,6 +102,16 @@ describe("happy", () => {
     ]);
   });
 
+  test("records created from the dashboard carry the system source `dashboard`", async () => {
+    const cookie = await login();
+    const sub = await call("POST", "/admin/api/v1/subscribers", { cookie, body: { channel: "default", subscriber: { email: "dash@example.com" } } });
+    expect(sub.status).toBe(201);
+    expect(sub.body.source).toBe("dashboard");
+    const sup = await call("POST", "/admin/api/v1/suppressions", { cookie, body: { channel: "default", email: "blocked@example.com" } });
+    expect(sup.status).toBe(201);
+    expect(sup.body.source).toBe("dashboard");
+  });
+
   test("a token minted from the dashboard works against /api/v1 (admins are exempt from no-escalation)", async () => {
     const cookie = await login();
     const res = await call("POST", "/admin/api/v1/access_tokens", { cookie, body: { access_token: { name: "Dash", preset: "read_only", scope: "all" } } });

@@ -66,6 +66,8 @@ export const subscriberRoutes = (deps: Deps) => {
         const channel = scope.one();
         const ignored = ["unsubscribed_at", ...(principal.scope === "all" ? [] : ["confirmed_at"])];
         const { values, warnings } = readSubscriberFields(input, { ...WRAPPER, options: CREATE_OPTIONS, ignored });
+        // Subscribers added from the admin page get the system source `dashboard` (§3) unless one is given.
+        if (principal.kind === "admin") values.source ??= "dashboard";
         const res = upsertSubscriber(deps, channel, values as unknown as SubscriberValues & { email: string });
         set.status = res.created ? 201 : 200;
         return withWarnings(encodeSubscriber(res.subscriber, channel.slug), [...warnings, ...doubleOptInWarnings(input), ...res.warnings]);
