@@ -4,16 +4,12 @@ declare module "*.sql" {
   export default text;
 }
 
-/** The admin page's static files, imported as text (embedded into the binary). */
-declare module "*.html" {
-  const text: string;
-  export default text;
-}
+/** The admin page's script and stylesheet, imported as text (embedded into the binary; Bun's own types cover `.html`). */
 declare module "*.css" {
   const text: string;
   export default text;
 }
-declare module "*app.js" {
+declare module "*/public/admin/app.js" {
   const text: string;
   export default text;
 }

@@ -16,6 +16,7 @@ import { f, readFields } from "@/http/fields";
 import { offsetEnvelope, offsetParams } from "@/http/pagination";
 import { pathId } from "@/http/params";
 import { requestMeta, setRequestMeta } from "@/http/request";
+import { escapeHtml } from "@/lib/html";
 import { AdminSessions, adminPrincipal } from "./session";
 import { adminPage } from "./static";
 import { AdminUsers, encodeAdminUser, MIN_ADMIN_PASSWORD } from "./users";
@@ -35,6 +36,9 @@ const credentialsSpec = (passwordMin: number | undefined, required: boolean) => 
   email: f.string({ required, max: 254, pattern: /^\S+$/ }),
   password: f.string({ required, trim: false, min: passwordMin, max: 1024 }),
 });
+const LOGIN_FIELDS = credentialsSpec(undefined, true);
+const NEW_USER_FIELDS = credentialsSpec(MIN_ADMIN_PASSWORD, true);
+const USER_CHANGE_FIELDS = credentialsSpec(MIN_ADMIN_PASSWORD, false);
 
 /** `handle` is the whole application's; mirrored requests are handed back to it as `/api/v1/*`. */
 export function adminRoutes(deps: Deps, handle: (request: Request) => Promise<Response>) {
@@ -50,7 +54,7 @@ export function adminRoutes(deps: Deps, handle: (request: Request) => Promise<Re
   const loginRoutes = new Elysia()
     .onBeforeHandle(({ request }) => checkOrigin(request))
     .post("/admin/api/login", async ({ request, body, set }) => {
-      const { values } = readFields(credentialsSpec(undefined, true), body as Input, { wrapper: "user" });
+      const { values } = readFields(LOGIN_FIELDS, body as Input, { wrapper: "user" });
       const { user, cookie } = await users.login(values.email as string, values.password as string, requestMeta(request));
       set.headers["set-cookie"] = cookie;
       return { user: { id: user.id, email: user.email } };
@@ -78,13 +82,13 @@ export function adminRoutes(deps: Deps, handle: (request: Request) => Promise<Re
     })
     .get("/admin/api/users/:id", ({ params }) => encodeAdminUser(users.get(pathId(params.id, "Admin user"))))
     .post("/admin/api/users", async ({ body, principal, set }) => {
-      const { values } = readFields(credentialsSpec(MIN_ADMIN_PASSWORD, true), body as Input, { wrapper: "user" });
+      const { values } = readFields(NEW_USER_FIELDS, body as Input, { wrapper: "user" });
       const user = await users.create(values as { email: string; password: string }, auditContextOf(principal));
       set.status = 201;
       return encodeAdminUser(user);
     })
     .patch("/admin/api/users/:id", async ({ body, params, principal, admin }) => {
-      const { values } = readFields(credentialsSpec(MIN_ADMIN_PASSWORD, false), body as Input, { wrapper: "user", partial: true });
+      const { values } = readFields(USER_CHANGE_FIELDS, body as Input, { wrapper: "user", partial: true });
       const user = await users.update(pathId(params.id, "Admin user"), values, auditContextOf(principal), admin.sessionId);
       return encodeAdminUser(user);
     })
@@ -117,5 +121,3 @@ export function adminRoutes(deps: Deps, handle: (request: Request) => Promise<Re
 
   return new Elysia().use(adminPage).use(loginRoutes).use(sessionRoutes);
 }
-
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -22,11 +22,12 @@ const headersFor = (contentType: string) => ({
 
 const file = (body: string, contentType: string) => () => new Response(body, { headers: headersFor(contentType) });
 
+// Bun types `.html` imports as an HTML bundle; with `type: "text"` it is the file's text.
 const page = file(indexHtml as unknown as string, "text/html; charset=utf-8");
 
 export const adminPage = new Elysia({ name: "admin-page" })
   .get("/", ({ redirect }) => redirect("/admin", 302))
   .get("/admin", page)
   .get("/admin/", page)
-  .get("/admin/assets/app.js", file(appJs as unknown as string, "text/javascript; charset=utf-8"))
-  .get("/admin/assets/app.css", file(appCss as unknown as string, "text/css; charset=utf-8"));
+  .get("/admin/assets/app.js", file(appJs, "text/javascript; charset=utf-8"))
+  .get("/admin/assets/app.css", file(appCss, "text/css; charset=utf-8"));

@@ -6,6 +6,7 @@
 import { eq } from "drizzle-orm";
 import { messages, subscribers, type Channel, type EmailServer, type Message } from "@/db/schema";
 import type { Deps } from "@/deps";
+import { escapeHtml } from "@/lib/html";
 import { captureHeaderValue, linkSecret, signLink } from "@/lib/links";
 import { buildVariables, renderLiquid } from "@/lib/liquid";
 import type { OutboundMessage, Target } from "./transport";
@@ -15,7 +16,6 @@ export type Composed =
   | { kind: "structured"; message: Extract<OutboundMessage, { kind: "structured" }>; subject: string; unsubscribeUrl: string }
   | { kind: "raw"; message: Extract<OutboundMessage, { kind: "raw" }>; subject: string | null };
 
-const escapeHtml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 const looksLikeHtml = (s: string) => /<[a-z!/][^>]*>/i.test(s);
 
 const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', "#39": "'", apos: "'", nbsp: " " };
