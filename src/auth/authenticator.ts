@@ -46,11 +46,22 @@ export class Authenticator {
    * @throws AppError 401 (missing/unknown/expired), 429 (too many failed attempts from `ip`), 403 (IP).
    */
   authenticate(value: string | null, client: ClientInfo | string): Principal {
+    if (!value || !hasTokenShape(value)) {
+      throw this.failed(typeof client === "string" ? client : client.ip, this.clock.now(), unauthorized());
+    }
+    // A cached value was checksummed when it was first seen; a miss is checksummed before the lookup.
+    return this.authenticateHash(hashToken(value), client, () => hasValidChecksum(value));
+  }
+
+  /**
+   * `authenticate` by the SHA-256 of a value: for sessions that outlive one request (SMTP), which
+   * keep the hash of the value they authenticated with, never the value, and check it again per
+   * message so a revoke, refresh, expiry or edit applies to the next one.
+   */
+  authenticateHash(hash: string, client: ClientInfo | string, mayQuery?: () => boolean): Principal {
     const from: ClientInfo = typeof client === "string" ? { ip: client, userAgent: null } : client;
     const now = this.clock.now();
-    if (!value || !hasTokenShape(value)) throw this.failed(from.ip, now, unauthorized());
-    // A cached value was checksummed when it was first seen; a miss is checksummed before the lookup.
-    const match = this.cache.findByHash(hashToken(value), now, () => hasValidChecksum(value));
+    const match = this.cache.findByHash(hash, now, mayQuery);
     if (!match) throw this.failed(from.ip, now, unauthorized());
     const { token } = match;
     if (token.row.expires_at !== null && token.row.expires_at <= now) {

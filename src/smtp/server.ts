@@ -9,7 +9,7 @@ import { normalizeIp } from "@/auth/ip";
 import type { Deps } from "@/deps";
 import { MailroomSmtpServer } from "./listener";
 import { queuedReply, Replies, toSmtpReply } from "./replies";
-import { acceptSubmission, authenticateSubmission, checkRecipient, submissionChannel, type SubmissionUser } from "./submission";
+import { acceptSubmission, authenticateSubmission, checkRecipient, reauthenticate, submissionChannel, type SubmissionUser } from "./submission";
 
 export const SUBMISSION_MAX_BYTES = 10 * 1024 * 1024;
 export const MAX_RECIPIENTS = 50;
@@ -48,7 +48,9 @@ export function createSubmissionServer(deps: Deps, listener: Server): MailroomSm
     onMailFrom(_address, session, callback) {
       if (session.transaction > MAX_MESSAGES_PER_CONNECTION) return callback(Replies.tooManyMessages());
       try {
-        submissionChannel(deps, userOf(session));
+        const user = userOf(session);
+        reauthenticate(deps, user);
+        submissionChannel(deps, user);
         callback();
       } catch (err) {
         callback(toSmtpReply(err, "session"));

@@ -13,12 +13,16 @@ import { deliveryMode } from "@/features/email_servers/service";
 import { isSuppressed } from "@/features/subscribers/eligibility";
 import { enqueueRawMessage } from "@/features/transactionals/outbox";
 import { emailDomain, isEmail } from "@/lib/email";
-import { randomBase62 } from "@/lib/tokens";
+import { hashToken, randomBase62 } from "@/lib/tokens";
 import { headerValue, parseHeaderBlock, rewriteHeaders } from "./mime";
 import { Replies, SmtpReply } from "./replies";
 
-/** What a successful AUTH leaves on the session (never the token value). */
+/** What a successful AUTH leaves on the session: the token's hash, never its value. */
 export interface SubmissionUser {
+  /** SHA-256 of the token value, checked again for every message (`reauthenticate`). */
+  tokenHash: string;
+  username: string | undefined;
+  ip: string;
   principal: Principal;
   /** T after the username selector (§1.6); MAIL FROM needs exactly one. */
   channelIds: readonly number[];
@@ -30,12 +34,24 @@ export interface SubmissionUser {
  * @throws AppError / SmtpReply — mapped to 535 (expired: its own 535 text), 454 after too many failures.
  */
 export function authenticateSubmission(deps: Deps, username: string | undefined, password: string | undefined, ip: string): SubmissionUser {
-  const { auth } = deps;
-  const principal = auth.authenticate(password ?? null, ip);
+  const principal = deps.auth.authenticate(password ?? null, ip);
+  return authorize(deps, { tokenHash: hashToken(password!), username, ip }, principal);
+}
+
+/**
+ * Checks the session's token again (MAIL FROM, end of DATA), like HTTP does per request: a token
+ * revoked, refreshed, expired or edited since AUTH is refused (535) or applies its new rights.
+ */
+export function reauthenticate(deps: Deps, user: SubmissionUser): void {
+  Object.assign(user, authorize(deps, user, deps.auth.authenticateHash(user.tokenHash, user.ip)));
+}
+
+function authorize(deps: Deps, session: Pick<SubmissionUser, "tokenHash" | "username" | "ip">, principal: Principal): SubmissionUser {
+  const { cache } = deps.auth;
   if (!principal.permissions.has("transactionals_write")) throw Replies.badCredentials();
-  const slug = username && auth.cache.channelBySlug(username) ? username : undefined;
-  const scope = resolveScope(principal, slug ? { channel: slug } : {}, auth.cache);
-  return { principal, channelIds: scope.channelIds };
+  const slug = session.username && cache.channelBySlug(session.username) ? session.username : undefined;
+  const scope = resolveScope(principal, slug ? { channel: slug } : {}, cache);
+  return { tokenHash: session.tokenHash, username: session.username, ip: session.ip, principal, channelIds: scope.channelIds };
 }
 
 /** The session's single channel. @throws SmtpReply 550 when T is not exactly one channel. */
@@ -66,12 +82,13 @@ function capturesOnly(deps: Deps, channel: Channel): boolean {
 const rfc5322Date = (ms: number) => new Date(ms).toUTCString().replace(/GMT$/, "+0000");
 
 /**
- * Accepts one DATA for the envelope's recipients: From header present and in the channel's sender
+ * Accepts one DATA for the envelope's recipients: the token still valid, From header present and in the channel's sender
  * domain (unless capture-only), one `send` token per recipient (all or nothing), then one queued
  * transactional per recipient. Returns the transactional ids.
- * @throws SmtpReply 550 5.6.0 / 553 (From), AppError 429 (bucket), 402 (quota), 422.
+ * @throws SmtpReply 550 5.6.0 / 553 (From), AppError 401 (token), 429 (bucket), 402 (quota), 422.
  */
 export async function acceptSubmission(deps: Deps, user: SubmissionUser, recipients: readonly string[], submitted: Buffer): Promise<number[]> {
+  reauthenticate(deps, user);
   const channel = submissionChannel(deps, user);
   const { fields } = parseHeaderBlock(submitted);
   const parsed = await parseMail(submitted);

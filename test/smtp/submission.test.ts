@@ -281,6 +281,62 @@ describe("errors", () => {
     }
   });
 
+  test("a token changed during an open session applies to its next message: edit, refresh, revoke → 535", async () => {
+    const token = createTestToken(server.deps, { name: "smtp session", preset: "transactional" });
+    const id = (await server.request("GET", "/api/v1/whoami", { token })).body.token.id;
+    const message = async (s: SmtpScript) => {
+      const from = await s.send("MAIL FROM:<app@client.test>");
+      if (!from.startsWith("250")) return from;
+      expect(await s.send("RCPT TO:<ada@example.com>")).toStartWith("250");
+      expect(await s.send("DATA")).toStartWith("354");
+      return s.send(RAW(["From: noreply@localhost", "To: ada@example.com", "Subject: hi"]) + ".");
+    };
+
+    // Permission taken away between messages: the next MAIL FROM is refused.
+    const edited = await session("apikey", token);
+    expect(await message(edited)).toStartWith("250 2.0.0 Ok: queued as");
+    await server.request("PATCH", `/api/v1/access_tokens/${id}`, { body: { permissions: ["transactionals_read"] } });
+    expect(await message(edited)).toBe("535 5.7.8 Authentication credentials invalid");
+    edited.close();
+    await server.request("PATCH", `/api/v1/access_tokens/${id}`, { body: { permissions: ["transactionals_read", "transactionals_write"] } });
+
+    // Refreshed (no grace) while a message is in the envelope: its DATA is refused, nothing queued.
+    const refreshed = await session("apikey", token);
+    expect(await refreshed.send("MAIL FROM:<app@client.test>")).toStartWith("250");
+    expect(await refreshed.send("RCPT TO:<grace@example.com>")).toStartWith("250");
+    expect(await refreshed.send("DATA")).toStartWith("354");
+    const renewed = await server.request("POST", `/api/v1/access_tokens/${id}/refresh`);
+    expect(renewed.status).toBe(200);
+    expect(await refreshed.send(RAW(["From: noreply@localhost", "To: grace@example.com", "Subject: hi"]) + ".")).toBe(
+      "535 5.7.8 Authentication credentials invalid",
+    );
+    expect(server.sql("SELECT count(*) AS n FROM messages WHERE recipient_email = 'grace@example.com'")[0].n).toBe(0);
+    refreshed.close();
+
+    // Revoked: the new value's session is refused from the next message on.
+    const revoked = await session("apikey", renewed.body.token);
+    expect(await message(revoked)).toStartWith("250 2.0.0 Ok: queued as");
+    expect((await server.request("DELETE", `/api/v1/access_tokens/${id}`)).status).toBe(200);
+    expect(await message(revoked)).toBe("535 5.7.8 Authentication credentials invalid");
+    revoked.close();
+  });
+
+  test("a token that expires during an open session: next message → 535 5.7.8 API token has expired", async () => {
+    const clock = fakeClock(Date.now());
+    const own = await startTestServer({ clock });
+    try {
+      const token = createTestToken(own.deps, { preset: "transactional", expires_at: clock.now() + 3_600_000 });
+      const s = await session("apikey", token, own.smtpPort);
+      expect(await s.send("MAIL FROM:<app@client.test>")).toStartWith("250");
+      expect(await s.send("RSET")).toStartWith("250");
+      clock.advance(2 * 3_600_000);
+      expect(await s.send("MAIL FROM:<app@client.test>")).toBe("535 5.7.8 API token has expired");
+      s.close();
+    } finally {
+      await own.stop();
+    }
+  });
+
   test("expired token → 535 5.7.8 API token has expired", async () => {
     const clock = fakeClock(Date.now());
     const own = await startTestServer({ clock });
