@@ -1,6 +1,6 @@
 /**
- * JSON-lines logger. Lines are buffered and written in batches (one write per 50 ms at most) so a
- * request log line costs no syscall on the hot path; `flush()` runs at shutdown.
+ * JSON-lines logger. Lines are buffered and written in batches (one write per 50 ms or 256 lines)
+ * so a request log line costs no syscall on the hot path; `flush()` runs at shutdown.
  * Never pass token values, passwords or secrets: callers log ids and redacted forms only.
  */
 export type LogFields = Record<string, unknown>;
@@ -19,49 +19,58 @@ export type LineSink = (chunk: string) => void;
 const stdoutSink: LineSink = (chunk) => process.stdout.write(chunk);
 
 export function createLogger(sink: LineSink = stdoutSink, clock: () => number = Date.now): Logger {
-  // Lines are collected in an array and joined once per write (cheaper than growing one string).
-  let lines: string[] = [];
-  let size = 0;
+  // Request lines are kept as raw fields and formatted at flush time, together in one tight loop:
+  // cheaper than formatting each line between requests (bench: ~0.3 µs per request). Other lines
+  // are formatted when logged.
+  let pending: unknown[] = [];
+  let lines = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let lastMs = -1;
+  let lastIso = "";
+  const iso = (ms: number) => (ms === lastMs ? lastIso : (lastIso = new Date((lastMs = ms)).toISOString()));
   const flush = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    if (lines.length) {
-      const chunk = lines.join("");
-      lines = [];
-      size = 0;
-      sink(chunk);
+    if (!lines) return;
+    const items = pending;
+    pending = [];
+    lines = 0;
+    let chunk = "";
+    for (let i = 0; i < items.length; ) {
+      const item = items[i++];
+      if (item !== REQUEST) {
+        chunk += item as string;
+        continue;
+      }
+      chunk += `{"time":"${iso(items[i++] as number)}","level":"info","event":"request","method":"${items[i++]}","path":${JSON.stringify(items[i++])},"status":${items[i++]},"duration_ms":${items[i++]},"request_id":${JSON.stringify(items[i++])},"token_id":${items[i++]}}\n`;
     }
+    sink(chunk);
   };
-  const append = (line: string) => {
-    lines.push(line);
-    size += line.length;
-    if (size > 64 * 1024) flush();
+  const added = () => {
+    if (++lines >= 256) flush();
     else if (!timer) {
       timer = setTimeout(flush, 50);
       (timer as { unref?: () => void }).unref?.();
     }
   };
-  let lastMs = -1;
-  let lastIso = "";
-  const isoNow = () => {
-    const ms = clock();
-    if (ms !== lastMs) lastIso = new Date((lastMs = ms)).toISOString();
-    return lastIso;
+  const at = (level: string) => (event: string, fields?: LogFields) => {
+    pending.push(JSON.stringify({ time: iso(clock()), level, event, ...fields }) + "\n");
+    added();
   };
-  const at = (level: string) => (event: string, fields?: LogFields) => append(JSON.stringify({ time: isoNow(), level, event, ...fields }) + "\n");
   return {
     info: at("info"),
     warn: at("warn"),
     error: at("error"),
-    // The hottest line is assembled by hand (no object, one stringify for the only free-form field).
-    request: (method, path, status, durationMs, requestId, tokenId) =>
-      append(
-        `{"time":"${isoNow()}","level":"info","event":"request","method":"${method}","path":${JSON.stringify(path)},"status":${status},"duration_ms":${durationMs},"request_id":${JSON.stringify(requestId)},"token_id":${tokenId}}\n`,
-      ),
+    request: (method, path, status, durationMs, requestId, tokenId) => {
+      pending.push(REQUEST, clock(), method, path, status, durationMs, requestId, tokenId);
+      added();
+    },
     flush,
   };
 }
+
+/** Marks the start of a request line's raw fields in the pending list. */
+const REQUEST = Symbol("request");
 
 /** A logger that keeps lines in memory (tests assert on what was logged). */
 export function createMemoryLogger(): Logger & { lines: () => LogFields[]; text: () => string } {
