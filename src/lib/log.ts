@@ -1,5 +1,5 @@
 /**
- * JSON-lines logger. Lines are buffered and written in batches (one write per 50 ms or 256 lines)
+ * JSON-lines logger. Lines are buffered and written in batches (every 50 ms, 256 lines or 64 KiB)
  * so a request log line costs no syscall on the hot path; `flush()` runs at shutdown.
  * Never pass token values, passwords or secrets: callers log ids and redacted forms only.
  */
@@ -24,6 +24,8 @@ export function createLogger(sink: LineSink = stdoutSink, clock: () => number = 
   // are formatted when logged.
   let pending: unknown[] = [];
   let lines = 0;
+  // Free-form text held (paths, event lines): a batch is also written once it passes 64 KiB.
+  let size = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let lastMs = -1;
   let lastIso = "";
@@ -35,6 +37,7 @@ export function createLogger(sink: LineSink = stdoutSink, clock: () => number = 
     const items = pending;
     pending = [];
     lines = 0;
+    size = 0;
     let chunk = "";
     for (let i = 0; i < items.length; ) {
       const item = items[i++];
@@ -46,16 +49,18 @@ export function createLogger(sink: LineSink = stdoutSink, clock: () => number = 
     }
     sink(chunk);
   };
-  const added = () => {
-    if (++lines >= 256) flush();
+  const added = (textLength: number) => {
+    size += textLength;
+    if (++lines >= 256 || size > 64 * 1024) flush();
     else if (!timer) {
       timer = setTimeout(flush, 50);
       (timer as { unref?: () => void }).unref?.();
     }
   };
   const at = (level: string) => (event: string, fields?: LogFields) => {
-    pending.push(JSON.stringify({ time: iso(clock()), level, event, ...fields }) + "\n");
-    added();
+    const line = JSON.stringify({ time: iso(clock()), level, event, ...fields }) + "\n";
+    pending.push(line);
+    added(line.length);
   };
   return {
     info: at("info"),
@@ -63,7 +68,7 @@ export function createLogger(sink: LineSink = stdoutSink, clock: () => number = 
     error: at("error"),
     request: (method, path, status, durationMs, requestId, tokenId) => {
       pending.push(REQUEST, clock(), method, path, status, durationMs, requestId, tokenId);
-      added();
+      added(path.length);
     },
     flush,
   };

@@ -54,6 +54,15 @@ describe("logger", () => {
     expect(chunks).toHaveLength(2);
   });
 
+  test("a batch holding more than 64 KiB of text is written at once (long paths cannot pile up)", () => {
+    const { log, chunks, lines } = collect();
+    log.request("GET", "/a", 200, 0.1, "r1", null);
+    expect(chunks).toHaveLength(0);
+    log.request("GET", `/${"x".repeat(70 * 1024)}`, 404, 0.1, "r2", null);
+    expect(chunks).toHaveLength(1);
+    expect(lines().map((l) => l.request_id)).toEqual(["r1", "r2"]);
+  });
+
   test("buffered lines are written within 50 ms without an explicit flush", async () => {
     const { log, chunks } = collect();
     log.info("soon");
