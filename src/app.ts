@@ -65,18 +65,18 @@ export function createApp(deps: Deps) {
   for (const feature of apiFeatures(deps, routes)) api.use(feature);
 
   const app = new Elysia()
-    .headers(deps.config.tlsCert ? { "cache-control": "no-store", "strict-transport-security": "max-age=31536000" } : { "cache-control": "no-store" })
+    // Elysia's default for a returned object is `application/json;charset=utf-8`; §1.3 spells it
+    // with a space. Responses built by hand (text, HTML, CSV) keep their own Content-Type.
+    .headers({ ...JSON_HEADERS, "cache-control": "no-store", ...(deps.config.tlsCert ? { "strict-transport-security": "max-age=31536000" } : {}) })
     .onRequest(({ request, set }) => {
       set.headers["x-request-id"] = requestMeta(request).id;
     })
+    // A refused body is answered after authentication (compat.ts RejectedBody).
     .onParse(({ request }) => parseBody(request, deps.config.maxBodyBytes))
     .onError(({ error, code, request, set, path }) => {
       const meta = requestMeta(request);
       let e: AppError;
-      // Errors thrown by our body parser arrive wrapped in Elysia's ParseError.
-      const cause = (error as { cause?: unknown })?.cause;
       if (error instanceof AppError) e = error;
-      else if (cause instanceof AppError) e = cause;
       else if (code === "NOT_FOUND") {
         const allow = allowed(path.replace(/\.json$/, ""));
         e = allow.length ? new AppError("method_not_allowed", "Method Not Allowed", {}, { allow: allow.join(", ") }) : new AppError("not_found", "Not Found");

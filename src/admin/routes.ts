@@ -10,7 +10,7 @@ import { resolveScope } from "@/auth/scope";
 import { auditContextOf } from "@/features/audit_log/service";
 import { getCapturedRaw, readCapturedContent } from "@/features/captured_messages/service";
 import type { Deps } from "@/deps";
-import { CsvBody, parseQuery, type Input } from "@/http/compat";
+import { CsvBody, parseQuery, throwIfRejected, type Input } from "@/http/compat";
 import { forbidden, unauthorized } from "@/http/errors";
 import { f, readFields } from "@/http/fields";
 import { offsetEnvelope, offsetParams } from "@/http/pagination";
@@ -52,7 +52,10 @@ export function adminRoutes(deps: Deps, handle: (request: Request) => Promise<Re
 
   // Hooks are local to an Elysia instance: login needs no session, everything else does.
   const loginRoutes = new Elysia()
-    .onBeforeHandle(({ request }) => checkOrigin(request))
+    .onBeforeHandle(({ request, body }) => {
+      checkOrigin(request);
+      throwIfRejected(body);
+    })
     .post("/admin/api/login", async ({ request, body, set }) => {
       const { values } = readFields(LOGIN_FIELDS, body as Input, { wrapper: "user" });
       const { user, cookie } = await users.login(values.email as string, values.password as string, requestMeta(request));
@@ -62,9 +65,10 @@ export function adminRoutes(deps: Deps, handle: (request: Request) => Promise<Re
 
   const sessionRoutes = new Elysia()
     .onBeforeHandle(({ request }) => checkOrigin(request))
-    .resolve(async ({ request }) => {
+    .resolve(async ({ request, body }) => {
       const admin = await sessions.verify(request.headers.get("cookie"));
       if (!admin) throw unauthorized("Invalid or missing session");
+      throwIfRejected(body);
       const meta = requestMeta(request);
       meta.principal = adminPrincipal(admin, meta);
       return { admin, principal: meta.principal };

@@ -10,7 +10,7 @@ import type { Principal } from "@/auth/principal";
 import { resolveScope, type Scope } from "@/auth/scope";
 import type { BucketName } from "@/auth/authenticator";
 import type { Deps } from "@/deps";
-import { mergeInput, type Input } from "./compat";
+import { readInput, type Input } from "./compat";
 import { AppError, forbidden, unauthorized } from "./errors";
 import { requestMeta } from "./request";
 
@@ -65,7 +65,7 @@ export function authPlugin(deps: Deps) {
           } as Record<string, unknown>,
           resolve: ({ request, body, set }: { request: Request; body: unknown; set: { headers: Record<string, string | number> } }) => {
             const meta = requestMeta(request);
-            const input = mergeInput(request.url, body);
+            const { input, refused } = readInput(request.url, body);
             let principal = meta.principal;
             let replay: Replay | null = null;
             if (!principal || principal.kind !== "admin") {
@@ -79,7 +79,7 @@ export function authPlugin(deps: Deps) {
               principal = auth.authenticate(bearerToken(request.headers.get("authorization")), meta);
               meta.principal = principal;
               if (principal.viaPreviousValue) set.headers["mailroom-token-rotated"] = new Date(principal.token!.row.previous_expires_at!).toISOString();
-              replay = access.replay?.(request, principal, body) ?? null;
+              replay = refused ? null : (access.replay?.(request, principal, body) ?? null);
               const charge = auth.charge(principal, replay ? "general" : (access.bucket ?? "general"));
               if (charge) auth.rateLimitHeaders(principal, charge, set.headers);
             }
@@ -91,6 +91,8 @@ export function authPlugin(deps: Deps) {
               });
             }
             if (access.scopeAll && principal.scope !== "all") throw forbidden("This action requires a token with scope all");
+            // A channel selector cannot be read from a refused query or body: their error comes first.
+            if (refused) throw refused;
             const scope: Scope = resolveScope(principal, input, auth.cache);
             return { principal, scope, input: input as Input, replay };
           },

@@ -12,6 +12,20 @@ export class CsvBody {
   constructor(readonly text: string) {}
 }
 
+/**
+ * A body the parser refused (400/413/415). The refusal waits until the request is authenticated,
+ * charged and permitted (API.md §2.1: the body is checked at the validation step), so an anonymous
+ * caller learns nothing from it and a malformed request still costs its bucket.
+ */
+export class RejectedBody {
+  constructor(readonly error: AppError) {}
+}
+
+/** The parser's refusal of `body`, thrown now (after authentication). */
+export function throwIfRejected(body: unknown): void {
+  if (body instanceof RejectedBody) throw body.error;
+}
+
 /** Routes whose body limit is 10 MiB (API.md §20) and which may receive CSV. */
 const BULK_PATH = /\/(subscribers|suppressions|global_suppressions)\/bulk\/?$/;
 const CSV_PATH = /\/subscribers\/bulk\/?$/;
@@ -20,10 +34,19 @@ export const BULK_BODY_LIMIT = 10 * 1024 * 1024;
 const tooLarge = (limit: number) => new AppError("payload_too_large", "Payload Too Large", { message: `Request body exceeds ${limit} bytes` });
 
 /**
- * Parses a request body into a plain object (or CsvBody).
- * @throws 400 invalid JSON / non-object, 413 over the limit, 415 other content types.
+ * Parses a request body into a plain object (or CsvBody); a refused body becomes a RejectedBody
+ * (400 invalid JSON / non-object, 413 over the limit, 415 other content types).
  */
-export async function parseBody(request: Request, maxBytes: number): Promise<Input | CsvBody> {
+export async function parseBody(request: Request, maxBytes: number): Promise<Input | CsvBody | RejectedBody> {
+  try {
+    return await readBody(request, maxBytes);
+  } catch (err) {
+    if (err instanceof AppError) return new RejectedBody(err);
+    throw err;
+  }
+}
+
+async function readBody(request: Request, maxBytes: number): Promise<Input | CsvBody> {
   const path = new URL(request.url).pathname;
   const limit = BULK_PATH.test(path) ? BULK_BODY_LIMIT : maxBytes;
   const declared = Number(request.headers.get("content-length") ?? NaN);
@@ -68,11 +91,25 @@ export function parseQuery(url: string): Input {
   return qs.parse(query, { depth: 5, arrayLimit: 10_000, parameterLimit: 1_000, allowPrototypes: false }) as Input;
 }
 
-/** Query params merged with the body (body wins). */
-export function mergeInput(url: string, body: unknown): Input {
+/** Query params merged with the body (body wins). @throws 400 on an unparseable query. */
+function mergeInput(url: string, body: unknown): Input {
   const query = parseQuery(url);
-  const data = body && typeof body === "object" && !(body instanceof CsvBody) ? (body as Input) : {};
+  const data = body && typeof body === "object" && !(body instanceof CsvBody) && !(body instanceof RejectedBody) ? (body as Input) : {};
   return Object.keys(query).length === 0 ? data : { ...query, ...data };
+}
+
+/**
+ * `mergeInput`, with the refusal of an unparseable query or a refused body held back (`refused`)
+ * for the caller to throw once the request is authenticated (§2.1). A refused part reads as empty.
+ */
+export function readInput(url: string, body: unknown): { input: Input; refused: AppError | null } {
+  const refused = body instanceof RejectedBody ? body.error : null;
+  try {
+    return { input: mergeInput(url, body), refused };
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    return { input: mergeInput("", body), refused: err };
+  }
 }
 
 /** Channel selector keys: resolved by auth, never warned about, never fields. */

@@ -235,7 +235,16 @@ describe("errors", () => {
     expect((await call("GET", "/admin/api/users")).status).toBe(401);
     const forged = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setIssuer("mailroom").setSubject("1").setJti("x").setExpirationTime("1h").sign(new Uint8Array(32));
     expect((await call("GET", "/admin/api/me", { cookie: `mailroom_auth=${forged}` })).status).toBe(401);
+    // A malformed body is answered after the session check: 401 without one, 400 with one.
+    const malformed = (cookie?: string) =>
+      fetch(server.url + "/admin/api/users", { method: "POST", headers: { origin, "content-type": "application/json", ...(cookie ? { cookie } : {}) }, body: "{bad" });
+    expect((await malformed()).status).toBe(401);
     const cookie = await login();
+    const bad = await malformed(cookie);
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: "Invalid JSON body" });
+    const badLogin = await fetch(server.url + "/admin/api/login", { method: "POST", headers: { origin, "content-type": "application/json", "x-forwarded-for": "10.8.0.1" }, body: "{bad" });
+    expect(badLogin.status).toBe(400);
     clock.advance(12 * 60 * 60 * 1000 + 1000);
     expect((await call("GET", "/admin/api/me", { cookie })).status).toBe(401);
   });

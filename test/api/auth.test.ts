@@ -25,6 +25,36 @@ describe("happy", () => {
     expect(forbidden.headers.get("x-ratelimit-remaining")).toBe("118");
   });
 
+  test("a refused body or query is answered after authentication, charge and permission (§2.1 order)", async () => {
+    const post = (path: string, token: string | null, body: string, type = "application/json") =>
+      server.request("POST", path, { token, body, headers: { "content-type": type } });
+    // Anonymous: 401 whatever the body, so nothing is learnt from it.
+    for (const [body, type] of [["{bad", "application/json"], ["a=1", "application/x-www-form-urlencoded"], [JSON.stringify({ name: "x".repeat(3 * 1024 * 1024) }), "application/json"]]) {
+      const res = await post("/api/v1/channels", null, body, type);
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual(UNAUTHORIZED);
+    }
+    expect((await server.request("GET", "/api/v1/whoami?a=%zz", { token: null })).status).toBe(401);
+    // Authenticated without the permission: 403, charged.
+    const reader = createTestToken(server.deps, { preset: "transactional" });
+    const denied = await post("/api/v1/channels", reader, "{bad");
+    expect(denied.status).toBe(403);
+    expect(denied.headers.get("x-ratelimit-remaining")).toBe("119");
+    // Permitted: the body's own error, charged to the bucket like any request.
+    const writer = createTestToken(server.deps, { preset: "all", scope: "all" });
+    const bad = await post("/api/v1/channels", writer, "{bad");
+    expect(bad.status).toBe(400);
+    expect(bad.body).toEqual({ error: "Invalid JSON body" });
+    expect(bad.headers.get("x-ratelimit-remaining")).toBe("119");
+    const form = await post("/api/v1/channels", writer, "a=1", "application/x-www-form-urlencoded");
+    expect(form.status).toBe(415);
+    expect(form.headers.get("x-ratelimit-remaining")).toBe("118");
+    const query = await server.request("GET", "/api/v1/whoami?a=%zz", { token: writer });
+    expect(query.status).toBe(400);
+    expect(query.body).toEqual({ error: "Invalid query string" });
+    expect(query.headers.get("x-ratelimit-remaining")).toBe("117");
+  });
+
   test("exactness: N concurrent requests on a bucket of C → exactly min(N, C) succeed", async () => {
     const token = createTestToken(server.deps, { preset: "transactional", rate_limits: { general_per_minute: 7 } });
     const results = await Promise.all(Array.from({ length: 25 }, () => server.request("GET", "/api/v1/whoami", { token })));

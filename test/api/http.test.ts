@@ -14,12 +14,19 @@ const auth = () => ({ authorization: `Bearer ${server.adminToken}` });
 describe("happy", () => {
   test("responses carry JSON content type, no-store and a request id (client's if sane)", async () => {
     const res = await raw("/api/v1/whoami", { headers: { ...auth(), "x-request-id": "abc-123" } });
-    expect(res.headers.get("content-type")).toMatch(/^application\/json;\s?charset=utf-8$/);
+    expect(res.headers.get("content-type")).toBe("application/json; charset=utf-8");
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(res.headers.get("x-request-id")).toBe("abc-123");
     const generated = await raw("/api/v1/whoami", { headers: { ...auth(), "x-request-id": "x".repeat(200) } });
     expect(generated.headers.get("x-request-id")).not.toBe("x".repeat(200));
     expect(generated.headers.get("x-request-id")!.length).toBeGreaterThan(4);
+    // Exactly as §1.3 spells it, on lists, creates, HEAD and errors alike; text routes keep their own.
+    const created = await raw("/api/v1/channels", { method: "POST", headers: auth(), body: JSON.stringify({ name: "Content Type" }) });
+    expect(created.status).toBe(201);
+    for (const r of [created, await raw("/api/v1/channels", { headers: auth() }), await raw("/api/v1/whoami", { method: "HEAD", headers: auth() }), await raw("/api/v1/nothing", { headers: auth() })]) {
+      expect(r.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    }
+    expect((await raw("/api/v1/skill", { headers: auth() })).headers.get("content-type")).toBe("text/plain; charset=utf-8");
   });
 
   test(".json suffix, trailing slash, HEAD and PUT = PATCH", async () => {
