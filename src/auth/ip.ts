@@ -6,12 +6,17 @@ import ipaddr from "ipaddr.js";
 
 export type ParsedCidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
-/** Parses an IP or CIDR; a bare IP becomes /32 or /128. Returns null when invalid. */
+/**
+ * Parses an IP or CIDR; a bare IP becomes /32 or /128. Returns null when invalid, including an
+ * IPv4-mapped range shorter than /96 (it is no IPv4 range, and peers are matched as IPv4).
+ */
 export function parseCidr(value: string): ParsedCidr | null {
   try {
     if (value.includes("/")) {
       const [addr, bits] = ipaddr.parseCIDR(value.trim());
-      return [unmap(addr), addr.kind() === "ipv6" && unmap(addr).kind() === "ipv4" ? bits - 96 : bits];
+      const unmapped = unmap(addr);
+      if (unmapped === addr) return [addr, bits];
+      return bits < 96 ? null : [unmapped, bits - 96];
     }
     const addr = unmap(ipaddr.parse(value.trim()));
     return [addr, addr.kind() === "ipv4" ? 32 : 128];

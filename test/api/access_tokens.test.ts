@@ -154,6 +154,7 @@ describe("errors", () => {
     { name: "scope-all caller omits channels", body: { name: "a", preset: "none" }, field: "channels", message: "can't be blank" },
     { name: "unknown channel", body: { name: "a", preset: "none", channels: ["nope"] }, field: "channels", message: "unknown channel: nope" },
     { name: "bad CIDR", body: { name: "a", preset: "none", channels: ["default"], allowed_ips: ["10.0.0.0/33"] }, field: "allowed_ips", message: "contains an invalid IP or CIDR: 10.0.0.0/33" },
+    { name: "IPv4-mapped range shorter than /96", body: { name: "a", preset: "none", channels: ["default"], allowed_ips: ["::ffff:0:0/80"] }, field: "allowed_ips", message: "contains an invalid IP or CIDR: ::ffff:0:0/80" },
     { name: "past expiry", body: { name: "a", preset: "none", channels: ["default"], expires_at: "2001-01-01T00:00:00Z" }, field: "expires_at", message: "must be in the future" },
     { name: "rate limit out of range", body: { name: "a", preset: "none", channels: ["default"], rate_limits: { send_per_minute: 0 } }, field: "rate_limits", message: "send_per_minute must be an integer between 1 and 100000, or null" },
     { name: "bad scope", body: { name: "a", preset: "none", scope: "everything" }, field: "scope", message: "is not included in the list" },
@@ -246,5 +247,27 @@ describe("permissions", () => {
     const res = await server.request("POST", "/api/v1/access_tokens?channel=billing", { token, body: { name: "narrowed", preset: "read_only" } });
     expect(res.status).toBe(201);
     expect(res.body.channels).toEqual(["billing"]);
+  });
+
+  test("a token whose channels were all deleted mints nothing and is seen only by scope-all callers", async () => {
+    createTestChannel(server.deps, "Doomed");
+    const orphan = createTestToken(server.deps, { name: "orphan", preset: "all", channels: ["doomed"] });
+    const id = (await server.request("GET", "/api/v1/whoami", { token: orphan })).body.token.id;
+    expect((await server.request("DELETE", "/api/v1/channels/doomed", { body: { confirm: "doomed" } })).status).toBe(200);
+    const minted = await server.request("POST", "/api/v1/access_tokens", { token: orphan, body: { name: "orphan child", preset: "all" } });
+    expect(minted.status).toBe(422);
+    expect(minted.body.errors).toEqual({ channels: ["can't be blank"] });
+    expect(server.sql("SELECT count(*) AS n FROM access_tokens WHERE name = 'orphan child'")[0].n).toBe(0);
+    // Another tenant's manager: no sight of it (an empty channel set is inside nobody's).
+    const manager = createTestToken(server.deps, { preset: "all", channels: ["default"] });
+    const listed = await server.request("GET", "/api/v1/access_tokens?per_page=100", { token: manager });
+    expect(listed.body.data.map((t: { name: string }) => t.name)).not.toContain("orphan");
+    expect((await server.request("GET", `/api/v1/access_tokens/${id}`, { token: manager })).status).toBe(404);
+    expect((await server.request("PATCH", `/api/v1/access_tokens/${id}`, { token: manager, body: { channels: ["default"] } })).status).toBe(404);
+    // Scope all sees it and can give it channels again.
+    expect((await server.request("GET", `/api/v1/access_tokens/${id}`)).status).toBe(200);
+    const rehomed = await server.request("PATCH", `/api/v1/access_tokens/${id}`, { body: { channels: ["default"] } });
+    expect(rehomed.status).toBe(200);
+    expect(rehomed.body.channels).toEqual(["default"]);
   });
 });

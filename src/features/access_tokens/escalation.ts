@@ -21,10 +21,14 @@ export interface TokenShape {
 
 export const deny = (axis: string, detail: string) => forbidden(`Cannot grant beyond this token's own access: ${axis} ${detail}`);
 
-/** Can `caller` see a token of this shape? (scope `all` sees all; channel-scoped: channel tokens within its channels) */
+/**
+ * Can `caller` see a token of this shape? Scope `all` sees all; a channel-scoped caller sees channel
+ * tokens within its channels — not one left without any (its channels deleted), which belongs to
+ * no tenant.
+ */
 export function canSee(caller: Principal, target: Pick<TokenShape, "scope" | "channelIds">): boolean {
   if (caller.kind !== "token" || caller.scope === "all") return true;
-  return target.scope === "channels" && target.channelIds.every((id) => caller.channelIds.includes(id));
+  return target.scope === "channels" && target.channelIds.length > 0 && target.channelIds.every((id) => caller.channelIds.includes(id));
 }
 
 /**

@@ -92,12 +92,13 @@ function callerShape(deps: Deps, caller: Principal | null): TokenShape | null {
   return shapeOf(deps, caller.token.row, caller.channelIds);
 }
 
-/** SQL condition: tokens visible to a channel-scoped caller (§2.5). */
+/** SQL condition: tokens visible to a channel-scoped caller (§2.5; `canSee` in SQL). */
 function visibleTo(caller: Principal | null): SQL | undefined {
   if (!caller || caller.kind !== "token" || caller.scope === "all") return undefined;
   const own = caller.channelIds.length ? [...caller.channelIds] : [-1];
   return and(
     eq(access_tokens.scope, "channels"),
+    sql`EXISTS (SELECT 1 FROM ${access_token_channels} WHERE ${access_token_channels.token_id} = ${access_tokens.id})`,
     sql`NOT EXISTS (SELECT 1 FROM ${access_token_channels} WHERE ${access_token_channels.token_id} = ${access_tokens.id} AND ${notInArray(access_token_channels.channel_id, own)})`,
   );
 }
@@ -169,6 +170,8 @@ function desiredState(deps: Deps, actor: TokenActor, current: { row: AccessToken
   } else {
     throw validationError({ channels: ["can't be blank"] });
   }
+  // A channel-scoped token needs a channel: one whose channels were all deleted gets new ones first.
+  if (scope === "channels" && channelIds.length === 0) throw validationError({ channels: ["can't be blank"] });
   const expiresAt = input.expires_at !== undefined ? input.expires_at : (row?.expires_at ?? null);
   if (input.expires_at != null) {
     if (input.expires_at <= now) throw validationError({ expires_at: ["must be in the future"] });
