@@ -14,6 +14,8 @@ export interface FieldSpec {
   read(value: unknown): Result;
   required?: boolean;
   nullable?: boolean;
+  /** What `null` sets the field to, for fields whose "cleared" state is not null (e.g. a default). */
+  nullAs?: unknown;
 }
 
 const ok = (value: unknown): Result => ({ value });
@@ -22,6 +24,7 @@ const err = (error: string): Result => ({ error });
 interface Common {
   required?: boolean;
   nullable?: boolean;
+  nullAs?: unknown;
 }
 
 export const f = {
@@ -124,7 +127,8 @@ export function readFields(spec: Record<string, FieldSpec>, input: Input, o: Rea
         continue;
       }
       if (raw === null) {
-        if (field.nullable) values[key] = null;
+        if (field.nullAs !== undefined) values[key] = field.nullAs;
+        else if (field.nullable) values[key] = null;
         else (errors[param] ??= []).push("can't be blank");
         continue;
       }

@@ -69,6 +69,20 @@ describe("happy", () => {
     expect(blocked.body.message).toBe("Request IP 127.0.0.1 is not allowed for this token");
   });
 
+  test("PATCH null clears: allowed_ips back to any IP, rate_limits back to the instance defaults", async () => {
+    const created = await server.request("POST", "/api/v1/access_tokens", {
+      body: { name: "clearable", preset: "transactional", channels: ["default"], allowed_ips: ["203.0.113.0/24"], rate_limits: { general_per_minute: 5, send_per_minute: 7 } },
+    });
+    expect(created.status).toBe(201);
+    expect((await whoami(created.body.token)).status).toBe(403);
+    const cleared = await server.request("PATCH", `/api/v1/access_tokens/${created.body.id}`, { body: { allowed_ips: null, rate_limits: null } });
+    expect(cleared.status).toBe(200);
+    expect(cleared.body.allowed_ips).toEqual([]);
+    expect(cleared.body.rate_limits).toEqual({ general_per_minute: null, send_per_minute: null });
+    expect(cleared.body.effective_rate_limits).toEqual({ general_per_minute: server.deps.config.rateLimitGeneral, send_per_minute: server.deps.config.rateLimitSend });
+    expect((await whoami(created.body.token)).status).toBe(200);
+  });
+
   test("refresh without grace: old value dies at once, new value works", async () => {
     const token = createTestToken(server.deps, { name: "rotating", preset: "transactional" });
     const id = (await whoami(token)).body.token.id;

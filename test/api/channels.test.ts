@@ -29,6 +29,11 @@ describe("happy", () => {
     expect(res.body).toMatchObject({ slug: "default", sender_name: "Shop", monthly_send_quota: 50 });
     expect(res.body.warnings).toEqual([{ code: "parameter_ignored", param: "slug", message: "slug is immutable and was ignored" }]);
     expect((await server.request("PATCH", "/api/v1/channels/default", { body: { monthly_send_quota: null } })).body.monthly_send_quota).toBeNull();
+    // null clears: the time zone goes back to its default.
+    expect((await server.request("PATCH", "/api/v1/channels/default", { body: { timezone: "Asia/Tokyo" } })).body.timezone).toBe("Asia/Tokyo");
+    const reset = await server.request("PATCH", "/api/v1/channels/default", { body: { timezone: null } });
+    expect(reset.status).toBe(200);
+    expect(reset.body.timezone).toBe("UTC");
   });
 
   test("delete needs the slug as confirmation, removes the channel's data and assignments, and is audited", async () => {

@@ -71,9 +71,10 @@ export const TokenFields = {
   permissions: permissionsInput,
   scope: f.enum(["channels", "all"] as const),
   channels: slugList,
-  allowed_ips: cidrList,
+  // null clears (§1.2): any IP / both instance defaults.
+  allowed_ips: { ...cidrList, nullAs: Object.freeze([]) },
   expires_at: f.time({ nullable: true }),
-  rate_limits: rateLimits,
+  rate_limits: { ...rateLimits, nullAs: Object.freeze({ general_per_minute: null, send_per_minute: null }) },
 };
 
 export interface TokenView {

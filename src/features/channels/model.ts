@@ -23,7 +23,7 @@ export const ChannelFields = {
   sender_email: email({ nullable: true }),
   sender_name: f.string({ max: 100, nullable: true }),
   reply_to: email({ nullable: true }),
-  timezone: f.custom((v) => (typeof v === "string" && isTimeZone(v) ? result.ok(v) : result.err("is not a valid IANA time zone"))),
+  timezone: f.custom((v) => (typeof v === "string" && isTimeZone(v) ? result.ok(v) : result.err("is not a valid IANA time zone")), { nullAs: "UTC" }),
   physical_address: f.string({ max: 500, nullable: true }),
   monthly_send_quota: f.integer({ min: 0, nullable: true }),
 };
