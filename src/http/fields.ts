@@ -9,7 +9,8 @@ import { validationError, type FieldErrors } from "./errors";
 
 export type Warning = { code: "unrecognized_parameter" | "parameter_ignored" | "value_adjusted"; param: string; message: string };
 
-type Result = { value: unknown } | { error: string };
+/** A read value, an error (422), or a value ignored with a `parameter_ignored` warning. */
+type Result = { value: unknown } | { error: string } | { ignored: string };
 export interface FieldSpec {
   read(value: unknown): Result;
   required?: boolean;
@@ -70,11 +71,21 @@ export const f = {
       return ms === null ? err("is not a valid ISO-8601 time") : ok(ms);
     },
   }),
+  /** A list filter's ISO-8601 time → unix ms; unparseable is ignored with a warning (§1.3), not a 422. */
+  timeFilter: (): FieldSpec => ({
+    read(v) {
+      const ms = parseIsoTime(v);
+      return ms === null ? { ignored: IGNORED_TIME } : ok(ms);
+    },
+  }),
   /** Any JSON value, checked by a custom function returning an error message or the value. */
   custom: (check: (v: unknown) => Result, o: Common = {}): FieldSpec => ({ ...o, read: check }),
 };
 
 export const result = { ok, err };
+
+/** Why an unparseable time filter was ignored (after the parameter name). */
+export const IGNORED_TIME = "is not a valid ISO-8601 time and was ignored";
 
 export function coerceBoolean(v: unknown): boolean | null {
   if (v === true || v === 1 || v === "true" || v === "1") return true;
@@ -134,6 +145,7 @@ export function readFields(spec: Record<string, FieldSpec>, input: Input, o: Rea
       }
       const r = field.read(raw);
       if ("error" in r) (errors[param] ??= []).push(r.error);
+      else if ("ignored" in r) warnings.push({ code: "parameter_ignored", param, message: `${param} ${r.ignored}` });
       else values[key] = r.value;
     }
   }

@@ -137,7 +137,21 @@ describe("happy", () => {
     expect(log.body.data.map((r: { action: string }) => r.action)).toEqual(["access_token.created", "access_token.refreshed", "access_token.deleted"]);
     expect(log.body.data[1].changes.token).toEqual(["[redacted]", "[redacted]"]);
     expect(log.body.data[0].actor).toMatchObject({ type: "token" });
+    // Recorded in the API's own terms: channel slugs, ISO times.
+    expect(log.body.data[0].changes.channels).toEqual([null, ["default"]]);
+    const edited = await server.request("POST", "/api/v1/access_tokens", { body: { name: "audited 2", preset: "none", channels: ["default"] } });
+    await server.request("PATCH", `/api/v1/access_tokens/${edited.body.id}`, { body: { channels: ["marketing"], expires_at: "2030-01-01T00:00:00Z" } });
+    const update = (await server.request("GET", `/api/v1/audit_log?action=access_token.updated&target_id=${edited.body.id}`)).body.data[0];
+    expect(update.changes.channels).toEqual([["default"], ["marketing"]]);
+    expect(update.changes.expires_at).toEqual([null, "2030-01-01T00:00:00.000Z"]);
     expect(log.text).not.toContain(created.body.token);
+    // An unparseable time filter is ignored with a warning (§1.3), not refused.
+    const lenient = await server.request("GET", `/api/v1/audit_log?created_after=garbage&target_id=${created.body.id}`);
+    expect(lenient.status).toBe(200);
+    expect(lenient.body.data).toHaveLength(3);
+    expect(lenient.body.warnings).toEqual([{ code: "parameter_ignored", param: "created_after", message: "created_after is not a valid ISO-8601 time and was ignored" }]);
+    const later = await server.request("GET", `/api/v1/audit_log?created_after=2999-01-01T00:00:00Z&target_id=${created.body.id}`);
+    expect(later.body.data).toEqual([]);
   });
 
   test("list is paginated and shows only visible tokens to a channel-scoped caller", async () => {

@@ -12,6 +12,7 @@ import type { Deps } from "@/deps";
 import { diff, recordAudit, REDACTED, type AuditContext } from "@/features/audit_log/service";
 import { notFound, validationError } from "@/http/errors";
 import type { Warning } from "@/http/fields";
+import { toIso } from "@/lib/time";
 import { generateToken, hashToken, redactToken } from "@/lib/tokens";
 import { assertWithinCaller, canSee, capOmittedRateLimits, deny, type TokenShape } from "./escalation";
 import { MAX_TOKEN_LIFETIME_MS, type PermissionsInput, type TokenView } from "./model";
@@ -237,20 +238,24 @@ function setChannels(db: Db, tokenId: number, channelIds: number[]) {
   if (channelIds.length) db.insert(access_token_channels).values(channelIds.map((channel_id) => ({ token_id: tokenId, channel_id }))).run();
 }
 
-function publicState(d: { name: string; permissions: readonly string[]; scope: string; channelIds: readonly number[]; allowedIps: readonly string[]; expiresAt: number | null; rateGeneral: number | null; rateSend: number | null }) {
+/** A token's state as the audit log records it: in the API's own terms (channel slugs, ISO times). */
+function publicState(
+  deps: Deps,
+  d: { name: string; permissions: readonly string[]; scope: string; channelIds: readonly number[]; allowedIps: readonly string[]; expiresAt: number | null; rateGeneral: number | null; rateSend: number | null },
+) {
   return {
     name: d.name,
     permissions: [...d.permissions],
     scope: d.scope,
-    channels: [...d.channelIds],
+    channels: d.channelIds.map((id) => slugOf(deps, id)),
     allowed_ips: [...d.allowedIps],
-    expires_at: d.expiresAt,
+    expires_at: toIso(d.expiresAt),
     rate_limits: { general_per_minute: d.rateGeneral, send_per_minute: d.rateSend },
   };
 }
 
-const stateOfRow = (row: AccessToken, channelIds: number[]) =>
-  publicState({ name: row.name, permissions: row.permissions, scope: row.scope, channelIds, allowedIps: row.allowed_ips, expiresAt: row.expires_at, rateGeneral: row.rate_limit_general, rateSend: row.rate_limit_send });
+const stateOfRow = (deps: Deps, row: AccessToken, channelIds: number[]) =>
+  publicState(deps, { name: row.name, permissions: row.permissions, scope: row.scope, channelIds, allowedIps: row.allowed_ips, expiresAt: row.expires_at, rateGeneral: row.rate_limit_general, rateSend: row.rate_limit_send });
 
 /**
  * Creates a token; returns its view and the value (shown once).
@@ -280,7 +285,7 @@ export function createToken(deps: Deps, actor: TokenActor, input: TokenInput, wa
       ...actor.audit,
       action: "access_token.created",
       target: { type: "access_token", id: created.id, label: created.name },
-      changes: diff({}, { ...publicState(d), token: REDACTED }, ["token"]),
+      changes: diff({}, { ...publicState(deps, d), token: REDACTED }, ["token"]),
     });
     return created;
   });
@@ -312,7 +317,7 @@ export function updateToken(deps: Deps, actor: TokenActor, id: number, input: To
       ...actor.audit,
       action: "access_token.updated",
       target: { type: "access_token", id, label: d.name },
-      changes: diff(stateOfRow(current.row, current.channelIds), publicState(d)),
+      changes: diff(stateOfRow(deps, current.row, current.channelIds), publicState(deps, d)),
     });
     return updated;
   });

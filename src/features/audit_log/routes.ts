@@ -10,8 +10,8 @@ const Filters = {
   actor_type: f.enum(["token", "admin", "cli", "system"] as const),
   target_type: f.string({ max: 100 }),
   target_id: f.integer({ min: 0 }),
-  created_after: f.time(),
-  created_before: f.time(),
+  created_after: f.timeFilter(),
+  created_before: f.timeFilter(),
 };
 
 /** §2.6 GET /audit_log — access_tokens_read and scope `all`; id ascending like every offset list (§1.5). */
@@ -20,9 +20,9 @@ export const auditLogRoutes = (deps: Deps) =>
     "/audit_log",
     ({ input }) => {
       const page = offsetParams(input);
-      const { values } = readFields(Filters, input, { partial: true });
+      const { values, warnings } = readFields(Filters, input, { partial: true });
       const { rows, total } = listAudit(deps.db, values as AuditFilters, page.limit, page.offset);
-      return offsetEnvelope(rows, total, page);
+      return offsetEnvelope(rows, total, { ...page, warnings: [...page.warnings, ...warnings] });
     },
     { permission: { permission: "access_tokens_read", scopeAll: true } },
   );

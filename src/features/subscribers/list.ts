@@ -11,7 +11,7 @@ import type { Deps } from "@/deps";
 import type { Db } from "@/db/client";
 import { SELECTOR_KEYS, type Input } from "@/http/compat";
 import { validationError, type FieldErrors } from "@/http/errors";
-import { coerceBoolean, type Warning } from "@/http/fields";
+import { coerceBoolean, IGNORED_TIME, type Warning } from "@/http/fields";
 import { pageParams, pagination } from "@/http/pagination";
 import { parseIsoTime } from "@/lib/time";
 import { encodeSubscriber } from "./model";
@@ -77,7 +77,7 @@ export function listFilters(input: Input, warnings: Warning[], channelIds: reado
   ] as const) {
     if (input[k] === undefined || input[k] === "") continue;
     const ms = parseIsoTime(input[k]);
-    if (ms === null) warnings.push({ code: "parameter_ignored", param: k, message: `${k} is not a valid ISO-8601 time and was ignored` });
+    if (ms === null) warnings.push({ code: "parameter_ignored", param: k, message: `${k} ${IGNORED_TIME}` });
     else where.push(op(column, ms));
   }
   const email = str("email_contains") ?? str("email");
