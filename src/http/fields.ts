@@ -113,6 +113,16 @@ export interface ReadResult {
 const PAGINATION = new Set(["page", "per_page", "limit", "offset"]);
 
 /**
+ * `unrecognized_parameter` warnings for the keys of `input` a route does not define: neither in
+ * `known` nor a channel selector or page parameter (§1.3).
+ */
+export function unrecognizedKeys(input: Input, known: readonly string[]): Warning[] {
+  return Object.keys(input)
+    .filter((k) => !known.includes(k) && !SELECTOR_KEYS.has(k) && !PAGINATION.has(k))
+    .map((k) => ({ code: "unrecognized_parameter" as const, param: k, message: `${k} is not a parameter of this route` }));
+}
+
+/**
  * Reads `spec` fields from `input`.
  * @throws 422 with every field error keyed by its dot-path.
  */

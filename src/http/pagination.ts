@@ -4,7 +4,7 @@
  */
 import type { Input } from "./compat";
 import { validationError } from "./errors";
-import type { Warning } from "./fields";
+import { unrecognizedKeys, type Warning } from "./fields";
 
 export interface OffsetPage {
   limit: number;
@@ -25,9 +25,13 @@ function readCount(input: Input, key: string, fallback: number, min: number, max
   return n;
 }
 
-/** `limit` (≤ max, default) and `offset` for offset-style lists. */
-export function offsetParams(input: Input, defaults: { limit: number; max: number } = { limit: 100, max: 250 }): OffsetPage {
-  const warnings: Warning[] = [];
+/**
+ * `limit` (≤ max, default) and `offset` for offset-style lists. With `filters` (the list's other
+ * parameters), every other key of `input` gets an `unrecognized_parameter` warning.
+ */
+export function offsetParams(input: Input, o: { limit?: number; max?: number; filters?: readonly string[] } = {}): OffsetPage {
+  const defaults = { limit: o.limit ?? 100, max: o.max ?? 250 };
+  const warnings: Warning[] = o.filters ? unrecognizedKeys(input, o.filters) : [];
   const limit = readCount(input, "limit", defaults.limit, 1, defaults.max, warnings);
   const offset = readCount(input, "offset", 0, 0, Number.MAX_SAFE_INTEGER, warnings);
   return { limit, offset, warnings };
@@ -46,9 +50,10 @@ export interface PageParams {
   warnings: Warning[];
 }
 
-/** `page` (1-based) and `per_page` (≤ max, default) for page-style lists. */
-export function pageParams(input: Input, defaults: { perPage: number; max: number } = { perPage: 250, max: 250 }): PageParams {
-  const warnings: Warning[] = [];
+/** `page` (1-based) and `per_page` (≤ max, default) for page-style lists; `filters` as for offsetParams. */
+export function pageParams(input: Input, o: { perPage?: number; max?: number; filters?: readonly string[] } = {}): PageParams {
+  const defaults = { perPage: o.perPage ?? 250, max: o.max ?? 250 };
+  const warnings: Warning[] = o.filters ? unrecognizedKeys(input, o.filters) : [];
   const page = readCount(input, "page", 1, 1, Number.MAX_SAFE_INTEGER, warnings);
   const perPage = readCount(input, "per_page", defaults.perPage, 1, defaults.max, warnings);
   return { page, perPage, limit: perPage, offset: (page - 1) * perPage, warnings };

@@ -98,6 +98,18 @@ describe("errors", () => {
     expect(await query.json()).toEqual({ error: "Invalid query string" });
   });
 
+  test("every list warns about a query parameter it does not define; filters, pages and selectors are quiet", async () => {
+    const lists = ["access_tokens", "channels", "email_servers", "templates", "transactionals", "segments", "suppressions", "global_suppressions", "subscribers", "audit_log", "captured_messages"];
+    for (const list of lists) {
+      const res = await raw(`/api/v1/${list}?bogus=1&page=1&limit=5&channel=default`, { headers: auth() });
+      expect(res.status).toBe(200);
+      const warnings = ((await res.json()) as { warnings?: { code: string; param: string }[] }).warnings ?? [];
+      expect({ list, warnings: warnings.filter((w) => w.code === "unrecognized_parameter").map((w) => w.param) }).toEqual({ list, warnings: ["bogus"] });
+    }
+    const filtered = await raw("/api/v1/transactionals?status=sent&source=api&recipient_email=a@b.co", { headers: auth() });
+    expect(((await filtered.json()) as { warnings?: unknown }).warnings).toBeUndefined();
+  });
+
   test("a body key named like an Object.prototype member is an unrecognized parameter, never a 500", async () => {
     const res = await server.request("POST", "/api/v1/channels", { body: { name: "Proto", toString: 1, channel: { constructor: "x" } } });
     expect(res.status).toBe(201);

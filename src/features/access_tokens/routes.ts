@@ -20,7 +20,7 @@ export const accessTokenRoutes = (deps: Deps) => {
     .get(
       "/access_tokens",
       ({ principal, input }) => {
-        const page = offsetParams(input);
+        const page = offsetParams(input, { filters: [] });
         const { rows, total } = listTokens(deps, actorOf(principal), page.limit, page.offset);
         return offsetEnvelope(rows.map(encode), total, page);
       },

@@ -16,7 +16,7 @@ export const channelRoutes = (deps: Deps) =>
       "/channels",
       ({ scope, input }) => {
         requireSomeChannel(scope);
-        const page = offsetParams(input);
+        const page = offsetParams(input, { filters: [] });
         const { rows, total } = listChannels(deps, scope, page.limit, page.offset);
         return offsetEnvelope(rows.map(encodeChannel), total, page);
       },

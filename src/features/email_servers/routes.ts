@@ -55,7 +55,7 @@ export const emailServerRoutes = (deps: Deps) =>
       "/email_servers",
       ({ scope, input }) => {
         requireSomeChannel(scope);
-        const page = offsetParams(input);
+        const page = offsetParams(input, { filters: [] });
         const { rows, total } = listEmailServers(deps, scope, page.limit, page.offset);
         return offsetEnvelope(rows.map((r) => encodeEmailServer(r, (deps.auth.cache.slugOf(r.channel_id) ?? ""))), total, page);
       },

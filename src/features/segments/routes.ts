@@ -18,7 +18,7 @@ export const segmentRoutes = (deps: Deps) => {
     .get(
       "/segments",
       ({ scope, input }) => {
-        const page = pageParams(input);
+        const page = pageParams(input, { filters: [] });
         const { rows, total } = listSegments(deps, scope, page.limit, page.offset);
         return withWarnings(
           { segments: rows.map((s) => encodeSegmentSummary(s, slug(s.channel_id))), pagination: pagination(total, rows.length, page) },
@@ -31,7 +31,7 @@ export const segmentRoutes = (deps: Deps) => {
       "/segments/:id",
       ({ scope, params, input }) => {
         const segment = getSegment(deps, scope, pathId(params.id, "Segment"));
-        const page = pageParams(input);
+        const page = pageParams(input, { filters: [] });
         const { rows, total } = segmentMembers(deps, segment, page.limit, page.offset);
         const channel = slug(segment.channel_id);
         return withWarnings(

@@ -9,9 +9,9 @@ import type { Scope } from "@/auth/scope";
 import { subscriber_counts, subscribers, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import type { Db } from "@/db/client";
-import { SELECTOR_KEYS, type Input } from "@/http/compat";
+import type { Input } from "@/http/compat";
 import { validationError, type FieldErrors } from "@/http/errors";
-import { coerceBoolean, IGNORED_TIME, type Warning } from "@/http/fields";
+import { coerceBoolean, IGNORED_TIME, unrecognizedKeys, type Warning } from "@/http/fields";
 import { pageParams, pagination } from "@/http/pagination";
 import { parseIsoTime } from "@/lib/time";
 import { encodeSubscriber } from "./model";
@@ -41,10 +41,10 @@ function prepare(db: Db) {
 }
 const cache = new WeakMap<Db, ReturnType<typeof prepare>>();
 
-const FILTERS = new Set([
+const FILTERS = [
   "is_active", "source", "created_after", "created_before", "subscribed_after", "subscribed_before", "tags", "tag_match_type",
-  "email", "email_contains", "confirmation_status", "subscription_status", "custom_data", "page", "per_page",
-]);
+  "email", "email_contains", "confirmation_status", "subscription_status", "custom_data",
+] as const;
 
 /** The SQL conditions of the §3 list filters. @throws 422 on bad values of known filters. */
 export function listFilters(input: Input, warnings: Warning[], channelIds: readonly number[]): SQL[] {
@@ -123,9 +123,7 @@ export function listFilters(input: Input, warnings: Warning[], channelIds: reado
     }
   }
   if (Object.keys(errors).length > 0) throw validationError(errors);
-  for (const key of Object.keys(input)) {
-    if (!FILTERS.has(key) && !SELECTOR_KEYS.has(key)) warnings.push({ code: "unrecognized_parameter", param: key, message: `${key} is not a parameter of this route` });
-  }
+  warnings.push(...unrecognizedKeys(input, FILTERS));
   return where;
 }
 

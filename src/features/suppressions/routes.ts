@@ -4,9 +4,9 @@ import type { Principal } from "@/auth/principal";
 import { requireSomeChannel, type Scope } from "@/auth/scope";
 import type { Deps } from "@/deps";
 import { authPlugin, type RouteRule } from "@/http/auth";
-import { SELECTOR_KEYS, type Input } from "@/http/compat";
+import type { Input } from "@/http/compat";
 import { validationError } from "@/http/errors";
-import { f, readFields, withWarnings, type Warning } from "@/http/fields";
+import { f, readFields, unrecognizedKeys, withWarnings } from "@/http/fields";
 import { pageParams, pagination } from "@/http/pagination";
 import { isSuppressed, type SuppressionReason } from "@/features/subscribers/eligibility";
 import { readEmail } from "@/features/subscribers/fields";
@@ -28,12 +28,6 @@ function readEmails(input: Input): unknown[] {
   return emails;
 }
 
-function unknownKeys(input: Input, known: readonly string[]): Warning[] {
-  return Object.keys(input)
-    .filter((k) => !known.includes(k) && !SELECTOR_KEYS.has(k))
-    .map((k) => ({ code: "unrecognized_parameter" as const, param: k, message: `${k} is not a parameter of this route` }));
-}
-
 /**
  * The routes shared by one list kind: `/suppressions` (channel lists; email-keyed routes need
  * exactly one channel) and `/global_suppressions` (scope `all` only; no check route).
@@ -51,8 +45,8 @@ function listRoutes(deps: Deps, base: "/suppressions" | "/global_suppressions") 
       base,
       ({ scope, input }) => {
         if (!global) requireSomeChannel(scope);
-        const page = pageParams(input);
-        const warnings = [...page.warnings, ...unknownKeys(input, ["page", "per_page", "email", "reason"])];
+        const page = pageParams(input, { filters: ["email", "reason"] });
+        const warnings = page.warnings;
         const email = input.email === undefined || input.email === "" ? undefined : input.email;
         if (email !== undefined && typeof email !== "string") throw validationError({ email: ["must be a string"] });
         const reason = input.reason === undefined || input.reason === "" ? undefined : input.reason;
@@ -87,7 +81,7 @@ function listRoutes(deps: Deps, base: "/suppressions" | "/global_suppressions") 
       `${base}/bulk`,
       ({ principal, scope, input }) => {
         const channelId = target(scope);
-        return withWarnings(bulkAddSuppressions(deps, channelId, readEmails(input), sourceOf(principal)), unknownKeys(input, ["emails"]));
+        return withWarnings(bulkAddSuppressions(deps, channelId, readEmails(input), sourceOf(principal)), unrecognizedKeys(input, ["emails"]));
       },
       { permission: rule("suppressions_write") },
     )
@@ -95,7 +89,7 @@ function listRoutes(deps: Deps, base: "/suppressions" | "/global_suppressions") 
       `${base}/bulk`,
       ({ scope, input }) => {
         const channelId = target(scope);
-        return withWarnings(bulkRemoveSuppressions(deps, channelId, readEmails(input)), unknownKeys(input, ["emails"]));
+        return withWarnings(bulkRemoveSuppressions(deps, channelId, readEmails(input)), unrecognizedKeys(input, ["emails"]));
       },
       { permission: rule("suppressions_write") },
     );

@@ -16,7 +16,7 @@ export const templateRoutes = (deps: Deps) => {
     .get(
       "/templates",
       ({ scope, input }) => {
-        const page = offsetParams(input);
+        const page = offsetParams(input, { filters: [] });
         const { rows, total } = listTemplates(deps, scope, page.limit, page.offset);
         return offsetEnvelope(rows.map(encode), total, page);
       },

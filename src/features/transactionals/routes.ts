@@ -43,7 +43,7 @@ export const transactionalRoutes = (deps: Deps) =>
       "/transactionals",
       ({ scope, input }) => {
         requireSomeChannel(scope);
-        const page = offsetParams(input);
+        const page = offsetParams(input, { filters: ["status", "source", "recipient_email"] });
         const { rows, total } = listTransactionals(deps, scope, input, page.limit, page.offset);
         return offsetEnvelope(rows.map((r) => encodeTransactional(r, (deps.auth.cache.slugOf(r.channel_id) ?? ""), deps.config.publicUrl)), total, page);
       },
