@@ -100,6 +100,8 @@ export interface ReadOptions {
   options?: readonly string[];
   /** Known keys accepted but not applicable here (reported as `parameter_ignored`). */
   ignored?: readonly string[];
+  /** Fields that cannot change after create: ignored whatever their value (`parameter_ignored`). */
+  immutable?: readonly string[];
   /** PATCH: required fields may be omitted. */
   partial?: boolean;
 }
@@ -140,6 +142,10 @@ export function readFields(spec: Record<string, FieldSpec>, input: Input, o: Rea
       if (!prefix && (key === o.wrapper || SELECTOR_KEYS.has(key) || PAGINATION.has(key) || o.options?.includes(key))) continue;
       if (o.ignored?.includes(key)) {
         warnings.push({ code: "parameter_ignored", param, message: `${param} is not applicable and was ignored` });
+        continue;
+      }
+      if (o.immutable?.includes(key)) {
+        warnings.push({ code: "parameter_ignored", param, message: `${param} is immutable and was ignored` });
         continue;
       }
       const field = Object.hasOwn(spec, key) ? spec[key] : undefined;

@@ -48,10 +48,15 @@ export function createFetchHandler(app: FetchApp, deps: Deps) {
     const peer = peerFacts(request, server).ip;
     return trusted.length ? clientIp(peer, request.headers.get("x-forwarded-for"), trusted) : peer;
   };
-  /** Secure = TLS, or a trusted proxy saying https, or a loopback peer that is not a trusted proxy. */
+  /**
+   * Secure = TLS, or a trusted proxy saying https, or a loopback peer that is not a trusted proxy.
+   * Behind a chain of proxies the first X-Forwarded-Proto value is the client's own scheme.
+   */
   const isSecure = (request: Request, server: Server<unknown>) => {
     const peer = peerFacts(request, server);
-    if (trusted.length && ipInCidrs(peer.ip, trusted)) return request.headers.get("x-forwarded-proto") === "https";
+    if (trusted.length && ipInCidrs(peer.ip, trusted)) {
+      return request.headers.get("x-forwarded-proto")?.split(",")[0]!.trim().toLowerCase() === "https";
+    }
     return peer.loopback;
   };
 
@@ -82,7 +87,7 @@ export function createFetchHandler(app: FetchApp, deps: Deps) {
         throw new AppError("headers_too_large", "Request Header Fields Too Large", { message: `Headers exceed ${MAX_HEADER_BYTES} bytes` });
       }
       if (checkHttps && path !== "/healthz" && !isSecure(request, server)) {
-        if (isApi || request.method !== "GET") throw new AppError("forbidden", "Forbidden", { message: "HTTPS required" });
+        if (isApi || (request.method !== "GET" && request.method !== "HEAD")) throw new AppError("forbidden", "Forbidden", { message: "HTTPS required" });
         return Response.redirect(publicOrigin + url.slice(pathStart), 308);
       }
       let target = request;

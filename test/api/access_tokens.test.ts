@@ -193,6 +193,19 @@ describe("errors", () => {
     expect(typeof res.body.error).toBe("string");
   });
 
+  test("expires_at may be at most ten calendar years ahead", async () => {
+    const inYears = (years: number, days = 0) => {
+      const d = new Date();
+      d.setUTCFullYear(d.getUTCFullYear() + years);
+      return new Date(d.getTime() + days * 86_400_000).toISOString();
+    };
+    const body = (expires_at: string) => ({ body: { name: "long lived", preset: "none", channels: ["default"], expires_at } });
+    expect((await server.request("POST", "/api/v1/access_tokens", body(inYears(10, -1)))).status).toBe(201);
+    const tooLong = await server.request("POST", "/api/v1/access_tokens", body(inYears(10, 3)));
+    expect(tooLong.status).toBe(422);
+    expect(tooLong.body.errors).toEqual({ expires_at: ["must be at most 10 years ahead"] });
+  });
+
   test("unknown permission message follows the contract", async () => {
     const res = await server.request("POST", "/api/v1/access_tokens", { body: { name: "a", permissions: ["foo"], channels: ["default"] } });
     expect(res.body.error).toBe("Permissions unknown permission: foo");

@@ -211,7 +211,19 @@ describe("security", () => {
     expect(insecure.status).toBe(403);
     expect(insecure.body).toEqual({ error: "Forbidden", message: "HTTPS required" });
     expect((await viaProxy("https")).status).toBe(200);
+    // Any case; behind a chain of proxies the first value is the client's scheme.
+    expect((await viaProxy("HTTPS")).status).toBe(200);
+    expect((await viaProxy("https, http")).status).toBe(200);
+    expect((await viaProxy("http, https")).status).toBe(403);
     expect((await server.request("GET", "/healthz", { token: null, headers: { "x-forwarded-for": "203.0.113.1" } })).status).toBe(200);
+    // Public pages: GET and HEAD are redirected to the public URL, other methods refused.
+    const page = (method: string) => fetch(`${server.url}/admin`, { method, redirect: "manual", headers: { "x-forwarded-for": "203.0.113.1", "x-forwarded-proto": "http" } });
+    for (const method of ["GET", "HEAD"]) {
+      const res = await page(method);
+      expect(res.status).toBe(308);
+      expect(res.headers.get("location")).toBe(`${server.deps.config.publicUrl.replace(/\/$/, "")}/admin`);
+    }
+    expect((await page("POST")).status).toBe(403);
   });
 
   test("loopback is always allowed when HTTPS is required", async () => {

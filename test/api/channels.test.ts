@@ -27,7 +27,12 @@ describe("happy", () => {
     const res = await server.request("PATCH", "/api/v1/channels/default", { body: { channel: { sender_name: "Shop", monthly_send_quota: 50, slug: "other" } } });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ slug: "default", sender_name: "Shop", monthly_send_quota: 50 });
-    expect(res.body.warnings).toEqual([{ code: "parameter_ignored", param: "slug", message: "slug is immutable and was ignored" }]);
+    expect(res.body.warnings).toEqual([{ code: "parameter_ignored", param: "channel.slug", message: "channel.slug is immutable and was ignored" }]);
+    // Whatever the value: an invalid slug is ignored the same way, not refused.
+    const invalid = await server.request("PATCH", "/api/v1/channels/default", { body: { slug: "Not A Slug!" } });
+    expect(invalid.status).toBe(200);
+    expect(invalid.body.slug).toBe("default");
+    expect(invalid.body.warnings).toEqual([{ code: "parameter_ignored", param: "slug", message: "slug is immutable and was ignored" }]);
     expect((await server.request("PATCH", "/api/v1/channels/default", { body: { monthly_send_quota: null } })).body.monthly_send_quota).toBeNull();
     // null clears: the time zone goes back to its default.
     expect((await server.request("PATCH", "/api/v1/channels/default", { body: { timezone: "Asia/Tokyo" } })).body.timezone).toBe("Asia/Tokyo");

@@ -6,7 +6,12 @@ import { canonicalPermission, isPreset, permissionMap, type Permission } from "@
 import { toIso } from "@/lib/time";
 
 const RATE_LIMIT_MAX = 100_000;
-export const MAX_TOKEN_LIFETIME_MS = 10 * 366 * 24 * 3600 * 1000;
+/** The latest allowed `expires_at`: ten calendar years from `now` (§2.4). */
+export function latestExpiry(now: number): number {
+  const limit = new Date(now);
+  limit.setUTCFullYear(limit.getUTCFullYear() + 10);
+  return limit.getTime();
+}
 
 /** `permissions` input: an array of names/aliases (replaces the set) or `{name: bool}` (changes it). */
 const permissionsInput = f.custom((v) => {

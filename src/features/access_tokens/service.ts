@@ -15,7 +15,7 @@ import type { Warning } from "@/http/fields";
 import { toIso } from "@/lib/time";
 import { generateToken, hashToken, redactToken } from "@/lib/tokens";
 import { assertWithinCaller, canSee, capOmittedRateLimits, deny, type TokenShape } from "./escalation";
-import { MAX_TOKEN_LIFETIME_MS, type PermissionsInput, type TokenView } from "./model";
+import { latestExpiry, type PermissionsInput, type TokenView } from "./model";
 
 /** Who is acting: a request principal (token or admin), or the CLI/system (principal null). */
 export interface TokenActor {
@@ -176,7 +176,7 @@ function desiredState(deps: Deps, actor: TokenActor, current: { row: AccessToken
   const expiresAt = input.expires_at !== undefined ? input.expires_at : (row?.expires_at ?? null);
   if (input.expires_at != null) {
     if (input.expires_at <= now) throw validationError({ expires_at: ["must be in the future"] });
-    if (input.expires_at > now + MAX_TOKEN_LIFETIME_MS) throw validationError({ expires_at: ["must be at most 10 years ahead"] });
+    if (input.expires_at > latestExpiry(now)) throw validationError({ expires_at: ["must be at most 10 years ahead"] });
   }
   let rateGeneral = input.rate_limits?.general_per_minute !== undefined ? input.rate_limits.general_per_minute : (row?.rate_limit_general ?? null);
   let rateSend = input.rate_limits?.send_per_minute !== undefined ? input.rate_limits.send_per_minute : (row?.rate_limit_send ?? null);

@@ -38,11 +38,7 @@ export const channelRoutes = (deps: Deps) =>
       "/channels/:id_or_slug",
       ({ principal, scope, input, params }) => {
         const channel = getChannel(deps, scope, params.id_or_slug);
-        const { values, warnings } = readFields(ChannelFields, input, { wrapper: "channel", partial: true });
-        if ("slug" in values && values.slug !== channel.slug) {
-          warnings.push({ code: "parameter_ignored", param: "slug", message: "slug is immutable and was ignored" });
-        }
-        delete values.slug;
+        const { values, warnings } = readFields(ChannelFields, input, { wrapper: "channel", partial: true, immutable: ["slug"] });
         return withWarnings(encodeChannel(updateChannel(deps, channel, values, auditContextOf(principal))), warnings);
       },
       { permission: { permission: "channels_write", scopeAll: true } },
