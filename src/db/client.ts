@@ -52,6 +52,11 @@ export function openDb(path: string, options: { readonly?: boolean } = {}): Data
     : new driver.sqlite(path, { readonly: !!options.readonly });
   const raw: RawDb = client;
   const db: Db = driver.drizzle({ client, schema });
+  // Transactions take the write lock up front (BEGIN IMMEDIATE): a deferred one that reads and then
+  // writes while another process (the CLI) writes fails at once with SQLITE_BUSY instead of
+  // waiting busy_timeout. (Nested `tx.transaction` calls are savepoints, unaffected.)
+  const deferred = db.transaction.bind(db);
+  db.transaction = ((fn, config) => deferred(fn, { behavior: "immediate", ...config })) as Db["transaction"];
   try {
     for (const pragma of options.readonly ? PRAGMAS.slice(1) : PRAGMAS) raw.exec(pragma);
     raw.prepare("SELECT count(*) FROM sqlite_master").get();

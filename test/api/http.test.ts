@@ -110,6 +110,22 @@ describe("errors", () => {
     expect(((await filtered.json()) as { warnings?: unknown }).warnings).toBeUndefined();
   });
 
+  test("a write waits for another process's write lock (busy_timeout) instead of failing with 503", async () => {
+    // Another process (as the CLI would be) holds the write lock for 0.7 s.
+    const script = `const db = new (require("bun:sqlite").Database)(${JSON.stringify(join(server.dataDir, "mailroom.db"))});
+db.exec("PRAGMA busy_timeout = 5000"); db.exec("BEGIN IMMEDIATE"); console.log("locked"); await Bun.sleep(700); db.exec("COMMIT");`;
+    const holder = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe" });
+    const reader = holder.stdout.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain("locked");
+    // Reads first (the channel, the slug), then writes: the path a deferred BEGIN refused at once.
+    const [template, channel] = await Promise.all([
+      raw("/api/v1/templates", { method: "POST", headers: auth(), body: JSON.stringify({ channel: "default", label: "while locked", subject: "s", body: "b" }) }),
+      raw("/api/v1/channels", { method: "POST", headers: auth(), body: JSON.stringify({ name: "While Locked" }) }),
+    ]);
+    expect([template.status, channel.status]).toEqual([201, 201]);
+    expect(await holder.exited).toBe(0);
+  });
+
   test("a body key named like an Object.prototype member is an unrecognized parameter, never a 500", async () => {
     const res = await server.request("POST", "/api/v1/channels", { body: { name: "Proto", toString: 1, channel: { constructor: "x" } } });
     expect(res.status).toBe(201);
