@@ -27,8 +27,13 @@ export interface Selectors {
   target?: unknown;
 }
 
-/** The selector values as given, or null when none is present. @throws 422 on malformed values. */
-function readSelectors(input: Selectors): { values: string[]; kind: "id" | "slug" }[] {
+/**
+ * The selector values as given (none present = empty). `channel` must be a slug, or, on routes
+ * whose resource wrapper it is (`/channels`), an object — never silently dropped, which would widen
+ * the target set to every channel of the token.
+ * @throws 422 on malformed values.
+ */
+function readSelectors(input: Selectors, channelIsWrapper: boolean): { values: string[]; kind: "id" | "slug" }[] {
   const out: { values: string[]; kind: "id" | "slug" }[] = [];
   const id = input.broadcast_channel_id;
   if (id !== undefined && id !== null && id !== "") {
@@ -37,7 +42,12 @@ function readSelectors(input: Selectors): { values: string[]; kind: "id" | "slug
     }
     out.push({ values: [String(id)], kind: "id" });
   }
-  if (typeof input.channel === "string" && input.channel !== "") out.push({ values: [input.channel], kind: "slug" });
+  const channel = input.channel;
+  if (typeof channel === "string") {
+    if (channel !== "") out.push({ values: [channel], kind: "slug" });
+  } else if (channel !== undefined && channel !== null && !(channelIsWrapper && typeof channel === "object" && !Array.isArray(channel))) {
+    throw unprocessable("Channel is invalid", { errors: { channel: ["must be a channel slug"] } });
+  }
   const target = input.target;
   if (target !== undefined && target !== null) {
     const list = typeof target === "object" && !Array.isArray(target) ? (target as { channels?: unknown }).channels : undefined;
@@ -55,8 +65,8 @@ function readSelectors(input: Selectors): { values: string[]; kind: "id" | "slug
  * @throws 403 selector outside a channel-scoped token's assignment (values as given, existing or not),
  *         404 unknown channel for scope `all`, 422 conflicting selectors.
  */
-export function resolveScope(principal: Principal, input: Selectors, cache: AuthCache): Scope {
-  const selectors = readSelectors(input);
+export function resolveScope(principal: Principal, input: Selectors, cache: AuthCache, channelIsWrapper = false): Scope {
+  const selectors = readSelectors(input, channelIsWrapper);
   let ids: readonly number[];
   if (selectors.length === 0) {
     ids = principal.scope === "all" ? cache.channelIds() : principal.channelIds;

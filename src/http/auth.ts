@@ -28,6 +28,8 @@ export interface AccessRule {
   bucket?: BucketName;
   /** Routes that also need a token of scope `all`. */
   scopeAll?: boolean;
+  /** An object-valued `channel` is the resource wrapper here (`/channels`), not a malformed selector. */
+  channelWrapper?: boolean;
   /** Looks up a replayable response before the bucket is charged (§2.1 check order); `body` = the parsed body. */
   replay?: (request: Request, principal: Principal, body: unknown) => Replay | null;
 }
@@ -93,7 +95,7 @@ export function authPlugin(deps: Deps) {
             if (access.scopeAll && principal.scope !== "all") throw forbidden("This action requires a token with scope all");
             // A channel selector cannot be read from a refused query or body: their error comes first.
             if (refused) throw refused;
-            const scope: Scope = resolveScope(principal, input, auth.cache);
+            const scope: Scope = resolveScope(principal, input, auth.cache, access.channelWrapper);
             return { principal, scope, input: input as Input, replay };
           },
         };

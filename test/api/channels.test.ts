@@ -57,6 +57,22 @@ describe("happy", () => {
 });
 
 describe("errors", () => {
+  test("a channel selector that is not a slug is a 422, never dropped (which would widen T to every channel)", async () => {
+    const invalid = { error: "Channel is invalid", errors: { channel: ["must be a channel slug"] } };
+    for (const [method, path, body] of [
+      ["DELETE", "/api/v1/captured_messages?channel[]=nope", undefined],
+      ["GET", "/api/v1/templates?channel[]=default&channel[]=nope", undefined],
+      ["GET", "/api/v1/templates?channel[slug]=default", undefined],
+      ["POST", "/api/v1/templates", { channel: 5, label: "x", subject: "s", body: "b" }],
+    ] as const) {
+      const res = await server.request(method, path, { body });
+      expect({ path, status: res.status, body: res.body }).toEqual({ path, status: 422, body: invalid });
+    }
+    // On /channels an object-valued `channel` is the resource wrapper.
+    const wrapped = await server.request("POST", "/api/v1/channels", { body: { channel: { name: "Wrapped Selector" } } });
+    expect(wrapped.status).toBe(201);
+  });
+
   test.each([
     { body: { sender_name: "x" }, field: "name", message: "can't be blank" },
     { body: { name: "x".repeat(101) }, field: "name", message: "is too long (maximum is 100 characters)" },

@@ -32,7 +32,7 @@ export const channelRoutes = (deps: Deps) =>
         set.status = 201;
         return withWarnings(encodeChannel(createChannel(deps, values, auditContextOf(principal))), warnings);
       },
-      { permission: { permission: "channels_write", scopeAll: true } },
+      { permission: { permission: "channels_write", scopeAll: true, channelWrapper: true } },
     )
     .patch(
       "/channels/:id_or_slug",
@@ -41,7 +41,7 @@ export const channelRoutes = (deps: Deps) =>
         const { values, warnings } = readFields(ChannelFields, input, { wrapper: "channel", partial: true, immutable: ["slug"] });
         return withWarnings(encodeChannel(updateChannel(deps, channel, values, auditContextOf(principal))), warnings);
       },
-      { permission: { permission: "channels_write", scopeAll: true } },
+      { permission: { permission: "channels_write", scopeAll: true, channelWrapper: true } },
     )
     .delete(
       "/channels/:id_or_slug",
