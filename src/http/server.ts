@@ -17,6 +17,8 @@ type FetchApp = { handle(request: Request): Promise<Response> | Response };
 const MAX_QUERY_BYTES = 8 * 1024;
 const MAX_HEADER_BYTES = 16 * 1024;
 const VALID_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+/** Where Elysia starts looking for the path in a URL ("http://" + a 4-character host). */
+const MIN_PATH_START = 11;
 
 const errorResponse = (e: AppError, requestId: string) =>
   new Response(JSON.stringify(e.body()), {
@@ -92,9 +94,13 @@ export function createFetchHandler(app: FetchApp, deps: Deps) {
       }
       let target = request;
       const stripJson = isApi && path.endsWith(".json");
-      if (stripJson || request.method === "PUT") {
+      // Elysia's router finds the path by searching for "/" from index 11, which skips it when the
+      // Host is 1–3 characters ("http://web/"): such requests get a longer placeholder host.
+      const shortHost = pathStart < MIN_PATH_START;
+      if (stripJson || request.method === "PUT" || shortHost) {
         if (stripJson) path = path.slice(0, -5);
-        const rewritten = url.slice(0, pathStart) + path + (queryStart < 0 ? "" : url.slice(queryStart));
+        const origin = shortHost ? url.slice(0, url.indexOf("//") + 2) + "localhost" : url.slice(0, pathStart);
+        const rewritten = origin + path + (queryStart < 0 ? "" : url.slice(queryStart));
         target = new Request(rewritten, { method: request.method === "PUT" ? "PATCH" : request.method, headers, body: request.body, duplex: "half" } as RequestInit);
       }
       setRequestMeta(target, meta);

@@ -126,6 +126,25 @@ db.exec("PRAGMA busy_timeout = 5000"); db.exec("BEGIN IMMEDIATE"); console.log("
     expect(await holder.exited).toBe(0);
   });
 
+  test("a short Host header (1–3 characters, e.g. a LAN name) still reaches every route", async () => {
+    const { connect } = await import("node:net");
+    const port = Number(new URL(server.url).port);
+    const get = (host: string, path: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(port, "127.0.0.1", () =>
+          socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${server.adminToken}\r\nConnection: close\r\n\r\n`),
+        );
+        let text = "";
+        socket.on("data", (d) => (text += d.toString()));
+        socket.on("end", () => resolve(text));
+        socket.on("error", reject);
+      });
+    for (const host of ["a", "mx", "web", "ab:80"]) {
+      expect((await get(host, "/healthz")).split("\r\n")[0]).toBe("HTTP/1.1 200 OK");
+      expect((await get(host, "/api/v1/whoami.json?x=1")).split("\r\n")[0]).toBe("HTTP/1.1 200 OK");
+    }
+  });
+
   test("a body key named like an Object.prototype member is an unrecognized parameter, never a 500", async () => {
     const res = await server.request("POST", "/api/v1/channels", { body: { name: "Proto", toString: 1, channel: { constructor: "x" } } });
     expect(res.status).toBe(201);
