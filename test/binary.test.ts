@@ -3,7 +3,7 @@
  * embedded migrations, prints the first-run banner once, and its CLI works against the data dir.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { boot, cli, freshBinary, TOKEN_PATTERN } from "./binary";
 
@@ -109,7 +109,11 @@ describe("happy", () => {
       const backup = cli(bin, dir, ["backup", join(dir, "copy.db")]);
       expect(backup.code).toBe(0);
       expect(readFileSync(join(dir, "copy.db")).subarray(0, 15).toString()).toBe("SQLite format 3");
+      // Owner-only, like the data dir: the copy holds hashes and the link-signing secret.
+      expect(statSync(join(dir, "copy.db")).mode & 0o777).toBe(0o600);
+      const copy = readFileSync(join(dir, "copy.db"));
       expect(cli(bin, dir, ["backup", join(dir, "copy.db")]).code).toBe(1);
+      expect(readFileSync(join(dir, "copy.db")).equals(copy)).toBe(true);
       expect(cli(bin, dir, ["version"]).stdout).toMatch(/^mailroom 1\.0\.0 \(schema \d{4}_/);
     } finally {
       server.proc.kill("SIGTERM");

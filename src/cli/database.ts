@@ -1,5 +1,5 @@
 /** `mailroom migrate`, `mailroom backup FILE`, `mailroom version`. */
-import { existsSync } from "node:fs";
+import { closeSync, openSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { openDataDir } from "@/boot";
 import { loadConfig } from "@/config";
@@ -26,13 +26,23 @@ export const backup: Command = {
     const { values, positionals } = parse(argv, { ...DATA_DIR_OPTION }, 1);
     if (!positionals[0]) throw new UsageError("give the backup FILE");
     const file = resolve(positionals[0]);
-    if (existsSync(file)) {
-      console.error(`mailroom: ${file} already exists; choose a new file`);
-      return 1;
-    }
     const { database } = openDataDir(loadConfig(env, dataDirArgv(values)), undefined, { mustExist: true });
     try {
-      database.raw.prepare("VACUUM INTO ?").run(file);
+      // Created exclusively and owner-only first (VACUUM INTO accepts an empty file): the copy holds
+      // password and token hashes and the link-signing secret, so it gets the data dir's privacy.
+      try {
+        closeSync(openSync(file, "wx", 0o600));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+        console.error(`mailroom: ${file} already exists; choose a new file`);
+        return 1;
+      }
+      try {
+        database.raw.prepare("VACUUM INTO ?").run(file);
+      } catch (err) {
+        rmSync(file, { force: true });
+        throw err;
+      }
     } finally {
       database.close();
     }
