@@ -132,10 +132,15 @@ print_env() {
 #MAILROOM_CAPTURE=1
 #MAILROOM_CAPTURE_ALL=0
 #MAILROOM_CAPTURE_PORT=2525
+# Captured messages kept (count, and days).
+#MAILROOM_CAPTURE_MAX=10000
+#MAILROOM_CAPTURE_RETENTION_DAYS=7
 
 # First-run admin (else "admin" with a random password printed once to the journal).
 #MAILROOM_ADMIN_EMAIL=
 #MAILROOM_ADMIN_PASSWORD=
+# sender_email of the first-run default channel (else noreply@<public host>).
+#MAILROOM_SENDER_EMAIL=
 
 # Secrets. The link secret is generated and stored at first run when unset;
 # rotating it invalidates every tracking/unsubscribe link.
@@ -147,6 +152,9 @@ print_env() {
 #MAILROOM_RATE_LIMIT_SEND=600
 #MAILROOM_MAX_BODY_BYTES=2097152
 #MAILROOM_EVENT_RETENTION_DAYS=90
+
+# How long a stop waits for in-flight requests and deliveries (ms).
+#MAILROOM_SHUTDOWN_TIMEOUT_MS=10000
 
 # Webhooks to private networks / plain http on loopback (off by default).
 #MAILROOM_WEBHOOK_ALLOW_PRIVATE=0

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { SETTINGS } from "@/config";
 
 const ROOT = resolve(import.meta.dir, "..");
 const SCRIPT = join(ROOT, "install.sh");
@@ -82,6 +83,9 @@ describe("happy", () => {
     expect(vars.length).toBeGreaterThan(10);
     for (const v of vars) expect(v).toMatch(/^#MAILROOM_[A-Z_]+=/);
     expect(vars).toContain("#MAILROOM_PORT=3000");
+    // Every setting the server reads is listed, once.
+    const names = vars.map((v) => v.slice(1, v.indexOf("=")));
+    expect([...names].sort()).toEqual(Object.values(SETTINGS).map((s) => s.env).sort());
     expect(vars).toContain("#MAILROOM_DATA_DIR=/var/lib/mailroom");
   });
 });
