@@ -5,6 +5,8 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import ipaddr from "ipaddr.js";
+import { LOGIN_PATTERN, MIN_ADMIN_PASSWORD } from "@/admin/credentials";
+import { isEmail } from "@/lib/email";
 
 type Kind = "string" | "port" | "int" | "bool" | "url" | "cidrs" | "path";
 
@@ -16,11 +18,16 @@ interface Setting {
   secret?: boolean;
   min?: number;
   max?: number;
+  /** Extra rule for a string setting: the reason it is invalid, or null. */
+  check?: (value: string) => string | null;
 }
+
+const isListenHost = (v: string) => ipaddr.isValid(v) || /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?$/.test(v);
+const listenHost = (v: string) => (isListenHost(v) ? null : "must be an IP address or a host name");
 
 /** The single table of settings: key → env var, flag (kebab-case of the key), kind, default. */
 export const SETTINGS = {
-  host: { env: "MAILROOM_HOST", kind: "string", default: "0.0.0.0", help: "HTTP listen address" },
+  host: { env: "MAILROOM_HOST", kind: "string", default: "0.0.0.0", help: "HTTP listen address", check: listenHost },
   port: { env: "MAILROOM_PORT", kind: "port", default: 3000, help: "HTTP listen port (0 = ephemeral)" },
   dataDir: { env: "MAILROOM_DATA_DIR", kind: "path", default: "./data", help: "directory of the SQLite database and keys" },
   publicUrl: { env: "MAILROOM_PUBLIC_URL", kind: "url", default: "http://localhost:3000", help: "absolute base URL for links, status_url and the dashboard's Origin check (default follows the port: http://localhost:PORT)" },
@@ -28,13 +35,22 @@ export const SETTINGS = {
   tlsKey: { env: "MAILROOM_TLS_KEY", kind: "path", default: undefined, help: "PEM private key file" },
   requireHttps: { env: "MAILROOM_REQUIRE_HTTPS", kind: "bool", default: undefined, help: "refuse plain-HTTP API calls from non-loopback peers (default: on with TLS or an https public URL)" },
   trustedProxies: { env: "MAILROOM_TRUSTED_PROXIES", kind: "cidrs", default: "", help: "comma-separated CIDRs whose X-Forwarded-* headers are trusted" },
-  adminEmail: { env: "MAILROOM_ADMIN_EMAIL", kind: "string", default: "admin", help: "first-run admin login" },
-  adminPassword: { env: "MAILROOM_ADMIN_PASSWORD", kind: "string", default: undefined, help: "first-run admin password (else generated and printed once)", secret: true },
-  senderEmail: { env: "MAILROOM_SENDER_EMAIL", kind: "string", default: undefined, help: "sender_email of the first-run default channel (else noreply@<public host>)" },
+  adminEmail: {
+    env: "MAILROOM_ADMIN_EMAIL", kind: "string", default: "admin", help: "first-run admin login (no spaces, ≤ 254 characters)",
+    check: (v) => (LOGIN_PATTERN.test(v) ? null : "must be at most 254 characters without spaces"),
+  },
+  adminPassword: {
+    env: "MAILROOM_ADMIN_PASSWORD", kind: "string", default: undefined, help: "first-run admin password, ≥ 12 characters (else generated and printed once)", secret: true,
+    check: (v) => (v.length >= MIN_ADMIN_PASSWORD ? null : `must be at least ${MIN_ADMIN_PASSWORD} characters`),
+  },
+  senderEmail: {
+    env: "MAILROOM_SENDER_EMAIL", kind: "string", default: undefined, help: "sender_email of the first-run default channel (else noreply@<public host>)",
+    check: (v) => (isEmail(v) ? null : "must be an email address"),
+  },
   rateLimitGeneral: { env: "MAILROOM_RATE_LIMIT_GENERAL", kind: "int", default: 120, min: 0, max: 100_000_000, help: "general requests per minute per token (0 = unlimited)" },
   rateLimitSend: { env: "MAILROOM_RATE_LIMIT_SEND", kind: "int", default: 600, min: 0, max: 100_000_000, help: "send requests per minute per token (0 = unlimited)" },
   maxBodyBytes: { env: "MAILROOM_MAX_BODY_BYTES", kind: "int", default: 2 * 1024 * 1024, min: 1024, max: 100 * 1024 * 1024, help: "JSON body limit in bytes (bulk routes: 10 MiB)" },
-  smtpHost: { env: "MAILROOM_SMTP_HOST", kind: "string", default: "0.0.0.0", help: "SMTP submission listen address" },
+  smtpHost: { env: "MAILROOM_SMTP_HOST", kind: "string", default: "0.0.0.0", help: "SMTP submission listen address", check: listenHost },
   smtpPort: { env: "MAILROOM_SMTP_PORT", kind: "port", default: 2587, help: "SMTP submission port (0 = off)" },
   capture: { env: "MAILROOM_CAPTURE", kind: "bool", default: true, help: "local capture delivery for channels without servers" },
   captureAll: { env: "MAILROOM_CAPTURE_ALL", kind: "bool", default: false, help: "capture every message instead of delivering (development)" },
@@ -94,9 +110,12 @@ export const CONFIG_FLAGS = Object.fromEntries(
 function parseValue(key: string, s: Setting, raw: string, source: string): unknown {
   const bad = (why: string) => new ConfigError(`invalid ${source}=${s.secret ? "[redacted]" : JSON.stringify(raw)}: ${why}`);
   switch (s.kind) {
-    case "string":
+    case "string": {
       if (raw.trim() === "") throw bad("must not be empty");
+      const why = s.check?.(raw);
+      if (why) throw bad(why);
       return raw;
+    }
     case "path":
       if (raw.trim() === "") throw bad("must not be empty");
       return resolve(raw);

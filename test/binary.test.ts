@@ -145,6 +145,15 @@ describe("errors", () => {
     expect(r.stderr).not.toContain("    at ");
   });
 
+  test("an unreadable TLS file is refused before the data dir is touched", () => {
+    const fresh = join(dir, "tls-typo");
+    const r = cli(bin, dir, ["serve", "--data-dir", fresh], { MAILROOM_TLS_CERT: join(dir, "missing-cert.pem"), MAILROOM_TLS_KEY: join(dir, "missing-key.pem") });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`cannot read MAILROOM_TLS_CERT ${join(dir, "missing-cert.pem")} (ENOENT)`);
+    expect(r.stderr).not.toContain("    at ");
+    expect(existsSync(fresh)).toBe(false);
+  });
+
   test("a port in use fails loudly (no SO_REUSEPORT sharing)", async () => {
     const first = await boot(bin, dir);
     try {

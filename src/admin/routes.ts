@@ -19,7 +19,8 @@ import { requestMeta, setRequestMeta } from "@/http/request";
 import { escapeHtml } from "@/lib/html";
 import { AdminSessions, adminPrincipal } from "./session";
 import { adminPage } from "./static";
-import { AdminUsers, encodeAdminUser, MIN_ADMIN_PASSWORD } from "./users";
+import { LOGIN_PATTERN, MIN_ADMIN_PASSWORD } from "./credentials";
+import { AdminUsers, encodeAdminUser } from "./users";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 const MIRROR_PREFIX = "/admin/api/v1/";
@@ -33,7 +34,7 @@ const PREVIEW_HEADERS = {
 };
 
 const credentialsSpec = (passwordMin: number | undefined, required: boolean) => ({
-  email: f.string({ required, max: 254, pattern: /^\S+$/ }),
+  email: f.string({ required, max: 254, pattern: LOGIN_PATTERN }),
   password: f.string({ required, trim: false, min: passwordMin, max: 1024 }),
 });
 const LOGIN_FIELDS = credentialsSpec(undefined, true);

@@ -13,7 +13,6 @@ import { AppError, notFound, unauthorized, unprocessable, validationError } from
 import { toIso } from "@/lib/time";
 import type { AdminSessions } from "./session";
 
-export const MIN_ADMIN_PASSWORD = 12;
 const LOGIN_PER_IP = { limit: 10, windowMs: 60_000 };
 const FAILURES_PER_EMAIL = { limit: 5, windowMs: 15 * 60_000 };
 const RESOURCE = "Admin user";

@@ -4,7 +4,8 @@
  */
 import { eq } from "drizzle-orm";
 import { AdminSessions } from "@/admin/session";
-import { hashPassword, MIN_ADMIN_PASSWORD, normalizeLogin } from "@/admin/users";
+import { MIN_ADMIN_PASSWORD } from "@/admin/credentials";
+import { hashPassword, normalizeLogin } from "@/admin/users";
 import { admin_users } from "@/db/schema";
 import { CLI_ACTOR, recordAudit } from "@/features/audit_log/service";
 import { randomBase62 } from "@/lib/tokens";

@@ -1,4 +1,5 @@
 /** `mailroom serve`: first-run banner once, then JSON log lines; SIGTERM/SIGINT stop gracefully. */
+import { accessSync, constants } from "node:fs";
 import { buildDeps, firstRun, formatBanner, openDataDir, StartupError } from "@/boot";
 import { CONFIG_FLAGS, flagName, loadConfig, redactedConfig, SETTINGS } from "@/config";
 import { createLogger } from "@/lib/log";
@@ -16,6 +17,15 @@ ${Object.entries(SETTINGS)
   async run(argv, env) {
     parse(argv, CONFIG_FLAGS);
     const config = loadConfig(env, argv);
+    // Checked before the data dir is touched: a typo in a path must not leave a new instance behind.
+    for (const [name, file] of [["MAILROOM_TLS_CERT", config.tlsCert], ["MAILROOM_TLS_KEY", config.tlsKey]] as const) {
+      if (!file) continue;
+      try {
+        accessSync(file, constants.R_OK);
+      } catch (err) {
+        throw new StartupError(`cannot read ${name} ${file} (${(err as NodeJS.ErrnoException).code})`);
+      }
+    }
     const log = createLogger();
     const { database } = openDataDir(config, log);
     const deps = buildDeps(config, database, log, systemClock);

@@ -46,6 +46,11 @@ describe("errors", () => {
     [{ MAILROOM_TLS_CERT: "/x.pem" }, [], "MAILROOM_TLS_CERT and MAILROOM_TLS_KEY must be set together"],
     [{}, ["--bogus", "1"], "Unknown option '--bogus'"],
     [{ MAILROOM_ADMIN_PASSWORD: " " }, [], "invalid MAILROOM_ADMIN_PASSWORD=[redacted]: must not be empty"],
+    [{ MAILROOM_ADMIN_PASSWORD: "short" }, [], "invalid MAILROOM_ADMIN_PASSWORD=[redacted]: must be at least 12 characters"],
+    [{ MAILROOM_ADMIN_EMAIL: "a b" }, [], "invalid MAILROOM_ADMIN_EMAIL=\"a b\": must be at most 254 characters without spaces"],
+    [{ MAILROOM_SENDER_EMAIL: "not an email" }, [], "invalid MAILROOM_SENDER_EMAIL=\"not an email\": must be an email address"],
+    [{}, ["--host", "not_a_host"], "invalid --host=\"not_a_host\": must be an IP address or a host name"],
+    [{ MAILROOM_SMTP_HOST: "bad host" }, [], "invalid MAILROOM_SMTP_HOST=\"bad host\": must be an IP address or a host name"],
   ] as const)("%j %j → ConfigError", (env, argv, message) => {
     expect(() => loadConfig(env, argv)).toThrow(ConfigError);
     expect(() => loadConfig(env, argv)).toThrow(message);
