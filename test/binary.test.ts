@@ -137,6 +137,7 @@ describe("errors", () => {
     { name: "unknown flag", args: ["token", "list", "--nope"], code: 2, message: "Unknown option '--nope'" },
     { name: "missing --name", args: ["token", "create", "--preset", "all"], code: 2, message: "--name is required" },
     { name: "unknown permission", args: ["token", "create", "--name", "x", "--permissions", "foo"], code: 2, message: "unknown permission: foo" },
+    { name: "--channel with --scope all", args: ["token", "create", "--name", "x", "--preset", "all", "--scope", "all", "--channel", "default"], code: 2, message: "--channel is not used with --scope all" },
     { name: "bad env", args: ["serve"], env: { MAILROOM_PORT: "99999" }, code: 2, message: 'invalid MAILROOM_PORT="99999"' },
   ])("$name → exit $code with one clear line", ({ args, env, code, message }) => {
     const r = cli(bin, dir, [...args], env);

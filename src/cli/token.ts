@@ -30,6 +30,7 @@ const create: Command = {
     if (unknown.length) throw new UsageError(`unknown permission: ${unknown.join(", ")}`);
     if (!values.preset && perms.length === 0) throw new UsageError("give --preset and/or --permissions");
     const scope = values.scope ?? "channels";
+    if (scope === "all" && values.channel) throw new UsageError("--channel is not used with --scope all (such a token reaches every channel)");
     // The preset is the base set; --permissions are added to it (an object of changes).
     const { values: fields } = readFields(TokenFields, {
       name: values.name,
