@@ -19,6 +19,9 @@ export interface FieldSpec {
   nullAs?: unknown;
 }
 
+/** Why an unparseable time filter was ignored (after the parameter name). */
+export const IGNORED_TIME = "is not a valid ISO-8601 time and was ignored";
+
 const ok = (value: unknown): Result => ({ value });
 const err = (error: string): Result => ({ error });
 
@@ -84,9 +87,6 @@ export const f = {
 
 export const result = { ok, err };
 
-/** Why an unparseable time filter was ignored (after the parameter name). */
-export const IGNORED_TIME = "is not a valid ISO-8601 time and was ignored";
-
 export function coerceBoolean(v: unknown): boolean | null {
   if (v === true || v === 1 || v === "true" || v === "1") return true;
   if (v === false || v === 0 || v === "false" || v === "0") return false;
@@ -140,12 +140,9 @@ export function readFields(spec: Record<string, FieldSpec>, input: Input, o: Rea
     for (const [key, raw] of Object.entries(source)) {
       const param = prefix + key;
       if (!prefix && (key === o.wrapper || SELECTOR_KEYS.has(key) || PAGINATION.has(key) || o.options?.includes(key))) continue;
-      if (o.ignored?.includes(key)) {
-        warnings.push({ code: "parameter_ignored", param, message: `${param} is not applicable and was ignored` });
-        continue;
-      }
-      if (o.immutable?.includes(key)) {
-        warnings.push({ code: "parameter_ignored", param, message: `${param} is immutable and was ignored` });
+      const ignoredBecause = o.ignored?.includes(key) ? "is not applicable" : o.immutable?.includes(key) ? "is immutable" : null;
+      if (ignoredBecause) {
+        warnings.push({ code: "parameter_ignored", param, message: `${param} ${ignoredBecause} and was ignored` });
         continue;
       }
       const field = Object.hasOwn(spec, key) ? spec[key] : undefined;
