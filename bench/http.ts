@@ -7,6 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { existsSync, rmSync, statSync } from "node:fs";
+import { generateToken } from "../src/lib/tokens";
 import { join } from "node:path";
 import {
   HOST, MAILROOM_BIN, ROOT, bunScript, fmt, median, mailroomEnv, rssMb, runHttpBench, sleep, startMailroom, table, tmp,
@@ -52,12 +53,20 @@ const whoamiBody = tmp("whoami-body") + ".json";
 const statements = Bun.spawnSync([process.execPath, join(ROOT, "bench/whoami-body.ts"), whoamiBody, "20000"], { stdout: "pipe", stderr: "pipe" });
 const statementCount = statements.exitCode === 0 ? (JSON.parse(statements.stdout.toString()) as { statements_per_request: number }) : null;
 
+// The floor rows' token (a real Mailroom-format value; the floor server only knows its hash).
+const floorAuth = { authorization: `Bearer ${generateToken()}` };
+
 type Row = HttpBench & { id: string; optional?: boolean };
 const ROWS: Row[] = [
   { id: "a", name: "a  Bun.serve JSON (bare)", start: bunScript("bare-bun.ts"), path: "/" },
   { id: "elysia", name: "   Elysia route JSON (bare)", start: bunScript("bare-elysia.ts", "/healthz"), path: "/healthz" },
+  { id: "floor-healthz", name: "   floor: bare Bun.serve doing /healthz's required work", start: bunScript("floor-healthz.ts"), path: "/healthz" },
   { id: "b", name: "b  mailroom GET /healthz", start: () => startMailroom(), path: "/healthz" },
   { id: "elysia-whoami", name: "   Elysia route, whoami's JSON body (bare)", start: bunScript("bare-elysia-body.ts", "/api/v1/whoami", { BODY_FILE: whoamiBody }), path: "/api/v1/whoami" },
+  {
+    id: "floor-whoami", name: "   floor: bare Bun.serve doing whoami's required work", path: "/api/v1/whoami", headers: floorAuth,
+    start: bunScript("floor-whoami.ts", "/api/v1/whoami", { BODY_FILE: whoamiBody, TOKEN: floorAuth.authorization.slice(7) }, floorAuth),
+  },
   {
     // Limiter active: a limit high enough never to refuse, so every request is charged and gets the headers.
     id: "whoami", name: "c  mailroom GET /api/v1/whoami (token, limiter on)",
@@ -65,7 +74,7 @@ const ROWS: Row[] = [
   },
 ];
 /** [numerator, denominator] row ids printed as ratios. */
-const RATIOS: [string, string][] = [["b", "a"], ["b", "elysia"], ["whoami", "elysia-whoami"]];
+const RATIOS: [string, string][] = [["b", "a"], ["floor-healthz", "a"], ["b", "elysia"], ["whoami", "elysia-whoami"], ["floor-whoami", "elysia-whoami"]];
 
 const git = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: ROOT }).stdout.toString().trim() || "uncommitted";
 if (!existsSync(MAILROOM_BIN)) throw new Error(`${MAILROOM_BIN} is missing: run bun run build first`);
@@ -101,6 +110,8 @@ for (const [n, d] of RATIOS) {
 {
   const x = results.find((r) => r.id === "whoami"), y = results.find((r) => r.id === "elysia-whoami");
   if (x && y) log(`whoami − bare: server CPU ${(x.serverCpuUsPerReq - y.serverCpuUsPerReq).toFixed(1)} µs/req more (target ≤ +5), req/s ×${(x.rps / y.rps).toFixed(2)} (target ≥ 0.75)`);
+  const f = results.find((r) => r.id === "floor-whoami");
+  if (f && y) log(`floor − bare (whoami's required work, no framework): server CPU ${(f.serverCpuUsPerReq - y.serverCpuUsPerReq).toFixed(1)} µs/req more, req/s ×${(f.rps / y.rps).toFixed(2)}`);
 }
 log(statementCount ? `SQL statements per authenticated whoami request in steady state: ${statementCount.statements_per_request} (in-process count over 20,000 requests)` : `statement count failed: ${statements.stderr.toString().split("\n")[0]}`);
 log("(when wrk CPU % is near 100 the client is the bottleneck: compare CPU µs/req, not req/s)\n");

@@ -80,12 +80,12 @@ export function rssMb(pid: number): number {
 }
 
 /** Polls GET url until 200, at most `timeoutMs`; returns ms elapsed since `t0` or throws. */
-export async function waitFor200(url: string, t0: number, timeoutMs: number, alive?: () => boolean): Promise<number> {
+export async function waitFor200(url: string, t0: number, timeoutMs: number, alive?: () => boolean, headers: Record<string, string> = {}): Promise<number> {
   const deadline = t0 + timeoutMs;
   while (performance.now() < deadline) {
     if (alive && !alive()) throw new Error(`server exited before ${url} answered`);
     try {
-      const res = await fetch(url);
+      const res = await fetch(url, { headers });
       await res.arrayBuffer();
       if (res.status === 200) return performance.now() - t0;
     } catch {
@@ -121,12 +121,12 @@ function spawnServer(cmd: string[], env: Record<string, string>, port: number, d
   };
 }
 
-/** A bun script under bench/servers/ listening on $PORT. */
-export function bunScript(file: string, readyPath = "/", env: Record<string, string> = {}): () => Promise<Running> {
+/** A bun script under bench/servers/ listening on $PORT; ready once `readyPath` answers 200 (sent with `readyHeaders`). */
+export function bunScript(file: string, readyPath = "/", env: Record<string, string> = {}, readyHeaders: Record<string, string> = {}): () => Promise<Running> {
   return async () => {
     const port = await freePort();
     const r = spawnServer([process.execPath, join(ROOT, "bench/servers", file)], { PORT: String(port), ...env }, port);
-    await waitFor200(`http://${HOST}:${port}${readyPath}`, performance.now(), 15_000, r.alive);
+    await waitFor200(`http://${HOST}:${port}${readyPath}`, performance.now(), 15_000, r.alive, readyHeaders);
     return r;
   };
 }
