@@ -10,15 +10,22 @@ export type ParsedCidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
  * Parses an IP or CIDR; a bare IP becomes /32 or /128. Returns null when invalid, including an
  * IPv4-mapped range shorter than /96 (it is no IPv4 range, and peers are matched as IPv4).
  */
+const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
 export function parseCidr(value: string): ParsedCidr | null {
+  const text = value.trim();
+  // ipaddr also reads inet_aton forms ("010.0.0.1" as octal 8.0.0.1, "127.1", "0x7f.0.0.1"): a
+  // zero-padded address would silently become another host, so IPv4 must be four plain decimals.
+  const ipv4 = text.split("/")[0]!;
+  if (!ipv4.includes(":") && !DOTTED_QUAD.test(ipv4)) return null;
   try {
-    if (value.includes("/")) {
-      const [addr, bits] = ipaddr.parseCIDR(value.trim());
+    if (text.includes("/")) {
+      const [addr, bits] = ipaddr.parseCIDR(text);
       const unmapped = unmap(addr);
       if (unmapped === addr) return [addr, bits];
       return bits < 96 ? null : [unmapped, bits - 96];
     }
-    const addr = unmap(ipaddr.parse(value.trim()));
+    const addr = unmap(ipaddr.parse(text));
     return [addr, addr.kind() === "ipv4" ? 32 : 128];
   } catch {
     return null;

@@ -31,6 +31,9 @@ const BULK_PATH = /\/(subscribers|suppressions|global_suppressions)\/bulk\/?$/;
 const CSV_PATH = /\/subscribers\/bulk\/?$/;
 export const BULK_BODY_LIMIT = 10 * 1024 * 1024;
 
+/** Fatal: invalid UTF-8 is refused instead of being stored as U+FFFD. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 const tooLarge = (limit: number) => new AppError("payload_too_large", "Payload Too Large", { message: `Request body exceeds ${limit} bytes` });
 
 /**
@@ -55,11 +58,17 @@ async function readBody(request: Request, maxBytes: number): Promise<Input | Csv
   const bytes = new Uint8Array(await request.arrayBuffer());
   if (bytes.byteLength > limit) throw tooLarge(limit);
   if (bytes.byteLength === 0) return {};
-  const text = new TextDecoder().decode(bytes);
-  if (type === "text/csv" && CSV_PATH.test(path)) return new CsvBody(text);
-  if (type !== "" && type !== "application/json" && !type.endsWith("+json")) {
+  const csv = type === "text/csv" && CSV_PATH.test(path);
+  if (!csv && type !== "" && type !== "application/json" && !type.endsWith("+json")) {
     throw new AppError("unsupported_media_type", "Unsupported Media Type", { message: "Send JSON with Content-Type: application/json" });
   }
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    throw new AppError("bad_request", csv ? "Invalid CSV body" : "Invalid JSON body", { message: "The body is not valid UTF-8" });
+  }
+  if (csv) return new CsvBody(text);
   if (text.trim() === "") return {};
   let parsed: unknown;
   try {
@@ -70,6 +79,9 @@ async function readBody(request: Request, maxBytes: number): Promise<Input | Csv
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new AppError("bad_request", "Invalid JSON body");
   return parsed as Input;
 }
+
+/** Above what an 8 KiB query (414 beyond) can hold ("a&" per parameter): none is ever dropped. */
+const MAX_QUERY_PARAMETERS = 8 * 1024;
 
 const BAD_PERCENT = /%(?![0-9A-Fa-f]{2})/;
 
@@ -88,7 +100,7 @@ export function parseQuery(url: string): Input {
     throw new AppError("bad_request", "Invalid query string");
   }
   qs ??= require("qs") as typeof import("qs");
-  return qs.parse(query, { depth: 5, arrayLimit: 10_000, parameterLimit: 1_000, allowPrototypes: false }) as Input;
+  return qs.parse(query, { depth: 5, arrayLimit: 10_000, parameterLimit: MAX_QUERY_PARAMETERS, allowPrototypes: false }) as Input;
 }
 
 /** Query params merged with the body (body wins). @throws 400 on an unparseable query. */

@@ -23,7 +23,10 @@ export function parseIsoTime(value: unknown): number | null {
   if (typeof value !== "string" || !/^\d{4}-\d{2}-\d{2}/.test(value)) return null;
   const hasOffset = /(Z|[+-]\d{2}:?\d{2})$/i.test(value);
   const ms = Date.parse(hasOffset || value.length === 10 ? value : value + "Z");
-  return Number.isFinite(ms) ? ms : null;
+  if (!Number.isFinite(ms)) return null;
+  // Date.parse rolls impossible days over ("2030-02-30" → 2 March): the day must exist in its month.
+  const [year, month, day] = [Number(value.slice(0, 4)), Number(value.slice(5, 7)), Number(value.slice(8, 10))];
+  return month >= 1 && month <= 12 && day >= 1 && day <= new Date(Date.UTC(year, month, 0)).getUTCDate() ? ms : null;
 }
 
 /** First instant of the UTC calendar month containing `ms`, and of the next one. */

@@ -219,6 +219,59 @@ describe("errors", () => {
   });
 });
 
+describe("input edge cases", () => {
+  const create = (body: Record<string, unknown>) => server.request("POST", "/api/v1/access_tokens", { body: { name: "edge", channels: ["default"], ...body } });
+
+  test("a padded permission name in the object form is applied like in the array form", async () => {
+    const created = await create({ permissions: { " subscribers_read ": true, access_tokens_write: true } });
+    expect(created.status).toBe(201);
+    expect(created.body.permissions).toMatchObject({ subscribers_read: true, access_tokens_write: true });
+    const revoked = await server.request("PATCH", `/api/v1/access_tokens/${created.body.id}`, { body: { permissions: { " access_tokens_write": false } } });
+    expect(revoked.status).toBe(200);
+    expect(revoked.body.permissions.access_tokens_write).toBe(false);
+    expect(server.sql("SELECT permissions FROM access_tokens WHERE id = ?", created.body.id)[0].permissions).not.toContain("access_tokens_write");
+  });
+
+  test.each(["010.0.0.1", "0x7f.0.0.1", "127.1", "2130706433", "192.168.001.0/24", "1.2.3.256"])(
+    "allowed_ips %p is not a plain dotted-quad address → 422, never another host",
+    async (ip) => {
+      const res = await create({ permissions: ["subscribers_read"], allowed_ips: [ip] });
+      expect(res.status).toBe(422);
+      expect(Object.keys(res.body.errors)).toEqual(["allowed_ips"]);
+    },
+  );
+
+  test("plain addresses and ranges still work, IPv6 included", async () => {
+    const res = await create({ permissions: ["subscribers_read"], allowed_ips: ["10.0.0.1", "192.168.0.0/24", "0.0.0.0/0", "2001:db8::/32", "::ffff:10.1.2.3"] });
+    expect(res.status).toBe(201);
+    expect(res.body.allowed_ips).toEqual(["10.0.0.1/32", "192.168.0.0/24", "0.0.0.0/0", "2001:db8::/32", "10.1.2.3/32"]);
+  });
+
+  test.each(["2030-02-30", "2030-04-31T10:00:00Z", "2031-02-29T00:00:00+02:00", "2030-00-10"])("expires_at %p does not exist → 422, not rolled over", async (when) => {
+    const res = await create({ permissions: ["subscribers_read"], expires_at: when });
+    expect(res.status).toBe(422);
+    expect(Object.keys(res.body.errors)).toEqual(["expires_at"]);
+  });
+
+  test("a real leap day is accepted", async () => {
+    const res = await create({ permissions: ["subscribers_read"], expires_at: "2032-02-29T12:00:00Z" });
+    expect(res.status).toBe(201);
+    expect(res.body.expires_at).toBe("2032-02-29T12:00:00.000Z");
+  });
+
+  test("refresh: the wrapped grace period wins, its error names the wrapped key, unknown keys are warned about", async () => {
+    const { body: t } = await create({ permissions: ["subscribers_read"] });
+    const refresh = (body: unknown) => server.request("POST", `/api/v1/access_tokens/${t.id}/refresh`, { body });
+    const wrapped = await refresh({ grace_period_seconds: 0, access_token: { grace_period_seconds: 60 }, foo: 1 });
+    expect(wrapped.status).toBe(200);
+    expect(wrapped.body.warnings).toEqual([{ code: "unrecognized_parameter", param: "foo", message: "foo is not a parameter of this route" }]);
+    expect(server.sql("SELECT previous_token_hash IS NOT NULL AS grace FROM access_tokens WHERE id = ?", t.id)[0].grace).toBe(1);
+    const bad = await refresh({ access_token: { grace_period_seconds: "soon" } });
+    expect(bad.status).toBe(422);
+    expect(bad.body.errors).toEqual({ "access_token.grace_period_seconds": ["must be an integer"] });
+  });
+});
+
 describe("permissions", () => {
   // No escalation (§2.5): every axis.
   const caller = () =>

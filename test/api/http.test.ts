@@ -151,6 +151,22 @@ db.exec("PRAGMA busy_timeout = 5000"); db.exec("BEGIN IMMEDIATE"); console.log("
     expect(res.body.warnings.map((w: { param: string }) => w.param)).toEqual(["toString", "channel.constructor"]);
   });
 
+  test("a body that is not valid UTF-8 → 400, nothing stored with replacement characters", async () => {
+    const body = new Uint8Array([...new TextEncoder().encode('{"name":"'), 0xff, 0xfe, ...new TextEncoder().encode('"}')]);
+    const res = await raw("/api/v1/channels", { method: "POST", headers: { ...auth(), "content-type": "application/json" }, body });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: "Invalid JSON body", message: "The body is not valid UTF-8" });
+    expect(server.sql("SELECT count(*) AS n FROM channels WHERE name LIKE ?", "%\uFFFD%")[0].n).toBe(0);
+  });
+
+  test("no query parameter is dropped however many there are: api_key after 1,000 others is still refused", async () => {
+    const filler = Array.from({ length: 1000 }, (_, i) => `p${i}=1`).join("&");
+    const res = await raw(`/api/v1/whoami?${filler}&api_key=x`, { headers: auth() });
+    expect(res.status).toBe(401);
+    const list = await raw(`/api/v1/access_tokens?${filler}&limit=abc`, { headers: auth() });
+    expect(list.status).toBe(422);
+  });
+
   test("a 500 hides internals and carries the request id", async () => {
     // A table dropped under a running server makes the next query fail unexpectedly.
     const s = await startTestServer();

@@ -13,6 +13,12 @@ export function latestExpiry(now: number): number {
   return limit.getTime();
 }
 
+/** Longest grace period of a refresh (§2.4). */
+export const MAX_GRACE_SECONDS = 86_400;
+
+/** `POST /access_tokens/:id/refresh` body (wrapper `access_token`). */
+export const RefreshFields = { grace_period_seconds: f.integer({ min: 0, max: MAX_GRACE_SECONDS }) };
+
 /** `permissions` input: an array of names/aliases (replaces the set) or `{name: bool}` (changes it). */
 const permissionsInput = f.custom((v) => {
   const names = Array.isArray(v) ? v : v && typeof v === "object" ? Object.keys(v) : typeof v === "string" ? v.split(",") : null;
@@ -24,7 +30,7 @@ const permissionsInput = f.custom((v) => {
   for (const [name, on] of Object.entries(v as Record<string, unknown>)) {
     const flag = on === true || on === "true" || on === 1 || on === "1" ? true : on === false || on === "false" || on === 0 || on === "0" ? false : null;
     if (flag === null) return result.err(`${name} must be true or false`);
-    changes.push([canonicalPermission(name)!, flag]);
+    changes.push([canonicalPermission(name.trim())!, flag]);
   }
   return result.ok({ changes });
 });

@@ -6,7 +6,7 @@ import { readFields, withWarnings } from "@/http/fields";
 import { offsetEnvelope, offsetParams } from "@/http/pagination";
 import { pathId } from "@/http/params";
 import type { Principal } from "@/auth/principal";
-import { encodeToken, TokenFields } from "./model";
+import { encodeToken, RefreshFields, TokenFields } from "./model";
 import { createToken, deleteToken, getToken, listTokens, refreshToken, updateToken, type TokenInput } from "./service";
 
 const actorOf = (principal: Principal) => ({ principal, audit: auditContextOf(principal) });
@@ -53,10 +53,9 @@ export const accessTokenRoutes = (deps: Deps) => {
       "/access_tokens/:id/refresh",
       ({ principal, input, params }) => {
         const id = pathId(params.id, RESOURCE);
-        const raw = input.grace_period_seconds ?? (input.access_token as Record<string, unknown> | undefined)?.grace_period_seconds ?? 0;
-        const grace = typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : (raw as number);
-        const { view, value } = refreshToken(deps, actorOf(principal), id, grace);
-        return { ...encode(view), token: value };
+        const { values, warnings } = readFields(RefreshFields, input, { wrapper: "access_token" });
+        const { view, value } = refreshToken(deps, actorOf(principal), id, (values.grace_period_seconds as number | undefined) ?? 0);
+        return withWarnings({ ...encode(view), token: value }, warnings);
       },
       { permission: "access_tokens_write" },
     )

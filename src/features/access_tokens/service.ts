@@ -15,7 +15,7 @@ import type { Warning } from "@/http/fields";
 import { toIso } from "@/lib/time";
 import { generateToken, hashToken, redactToken } from "@/lib/tokens";
 import { assertWithinCaller, canSee, capOmittedRateLimits, deny, type TokenShape } from "./escalation";
-import { latestExpiry, type PermissionsInput, type TokenView } from "./model";
+import { latestExpiry, MAX_GRACE_SECONDS, type PermissionsInput, type TokenView } from "./model";
 
 /** Who is acting: a request principal (token or admin), or the CLI/system (principal null). */
 export interface TokenActor {
@@ -36,8 +36,6 @@ export interface TokenInput {
   expires_at?: number | null;
   rate_limits?: { general_per_minute?: number | null; send_per_minute?: number | null };
 }
-
-const MAX_GRACE_SECONDS = 86_400;
 
 function channelSlugs(db: Db, tokenIds: number[]): Map<number, string[]> {
   const out = new Map<number, string[]>();
