@@ -6,12 +6,12 @@ import ipaddr from "ipaddr.js";
 
 export type ParsedCidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
+const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
 /**
  * Parses an IP or CIDR; a bare IP becomes /32 or /128. Returns null when invalid, including an
  * IPv4-mapped range shorter than /96 (it is no IPv4 range, and peers are matched as IPv4).
  */
-const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
 export function parseCidr(value: string): ParsedCidr | null {
   const text = value.trim();
   // ipaddr also reads inet_aton forms ("010.0.0.1" as octal 8.0.0.1, "127.1", "0x7f.0.0.1"): a
