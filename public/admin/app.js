@@ -274,6 +274,20 @@ function confirmDialog({ title, message, confirmLabel, danger = false, fields = 
   });
 }
 
+/**
+ * Asks for confirmation (confirmDialog), then runs `action` with the form's values; a failure is
+ * shown in a dialog titled `failure`.
+ */
+async function confirmAndRun({ failure, ...confirm }, action) {
+  const values = await confirmDialog(confirm);
+  if (!values) return;
+  try {
+    await action(values);
+  } catch (err) {
+    openDialog({ title: failure, content: errorBox(err), actions: [button("Close", { onclick: closeOwnDialog })] });
+  }
+}
+
 /** The one time a token value is visible: read-only field, Copy button, a clear warning. */
 function showSecretDialog({ title, value, note, onClose }) {
   const input = h("input", { type: "text", readOnly: true, value, class: "secret", "aria-label": "Token value", spellcheck: "false" });
@@ -592,7 +606,7 @@ function deleteTokenButton(token, { label = false, after }) {
     "aria-label": `Delete token ${token.name}`,
     title: "Delete token",
     onclick: async () => {
-      const ok = await confirmDialog({
+      await confirmAndRun({
         title: "Delete token?",
         message: [
           h("p", {}, "Delete the token ", h("strong", {}, token.name), "?"),
@@ -600,14 +614,11 @@ function deleteTokenButton(token, { label = false, after }) {
         ],
         confirmLabel: "Delete token",
         danger: true,
-      });
-      if (!ok) return;
-      try {
+        failure: "Could not delete the token",
+      }, async () => {
         await api("DELETE", `${V1}/access_tokens/${token.id}`);
         after();
-      } catch (err) {
-        openDialog({ title: "Could not delete the token", content: errorBox(err), actions: [button("Close", { onclick: closeOwnDialog })] });
-      }
+      });
     },
   });
 }
@@ -761,7 +772,7 @@ function renderToken(view, token, channels) {
     class: "button secondary",
     onclick: async () => {
       const grace = h("input", { type: "number", name: "grace_period_seconds", min: "0", max: "86400", value: "0", inputmode: "numeric" });
-      const answer = await confirmDialog({
+      await confirmAndRun({
         title: "Refresh token?",
         message: [
           h("p", {}, "Refreshing ", h("strong", {}, token.name), " generates a new value and keeps its permissions."),
@@ -772,9 +783,8 @@ function renderToken(view, token, channels) {
           hint: "0–86400. During the grace period the old value keeps working (e.g. 3600 = one hour).",
         }),
         confirmLabel: "Refresh token",
-      });
-      if (!answer) return;
-      try {
+        failure: "Could not refresh the token",
+      }, async (answer) => {
         const refreshed = await api("POST", `${V1}/access_tokens/${token.id}/refresh`, { grace_period_seconds: Number(answer.grace_period_seconds || 0) });
         const until = refreshed.previous_value_expires_at;
         showSecretDialog({
@@ -783,9 +793,7 @@ function renderToken(view, token, channels) {
           note: until ? `The previous value keeps working until ${new Date(until).toLocaleString()}.` : "The previous value no longer works.",
           onClose: reload,
         });
-      } catch (err) {
-        openDialog({ title: "Could not refresh the token", content: errorBox(err), actions: [button("Close", { onclick: closeOwnDialog })] });
-      }
+      });
     },
   });
   const edit = button("Edit permissions", {
@@ -939,7 +947,7 @@ function deleteChannelButton(channel) {
     class: "button danger-outline",
     onclick: async () => {
       const confirmInput = h("input", { type: "text", name: "confirm", required: true, autocomplete: "off", spellcheck: "false" });
-      const values = await confirmDialog({
+      await confirmAndRun({
         title: "Delete channel?",
         message: [
           h("p", {}, "Delete ", h("strong", {}, channel.name), " and everything in it: subscribers, templates, segments, email servers, suppressions and its mail."),
@@ -948,15 +956,12 @@ function deleteChannelButton(channel) {
         fields: [field(`Type ${channel.slug} to confirm`, confirmInput, { name: "confirm" })],
         confirmLabel: "Delete channel",
         danger: true,
-      });
-      if (!values) return;
-      try {
+        failure: "Could not delete the channel",
+      }, async (values) => {
         await api("DELETE", `${V1}/channels/${channel.id}`, { confirm: values.confirm });
         state.flash = "Channel deleted.";
         location.hash = "#/channels";
-      } catch (err) {
-        openDialog({ title: "Could not delete the channel", content: errorBox(err), actions: [button("Close", { onclick: closeOwnDialog })] });
-      }
+      });
     },
   });
 }
@@ -1145,19 +1150,16 @@ function deleteServerButton(server) {
   return button([icon("trash"), " Delete"], {
     class: "button danger-outline",
     onclick: async () => {
-      const ok = await confirmDialog({
+      await confirmAndRun({
         title: "Delete email server?",
         message: [h("p", {}, "Delete ", h("strong", {}, server.label), "?"), "Queued mail is routed to the channel's other servers, or captured locally if none is left."],
         confirmLabel: "Delete email server",
         danger: true,
-      });
-      if (!ok) return;
-      try {
+        failure: "Could not delete the email server",
+      }, async () => {
         await api("DELETE", `${V1}/email_servers/${server.id}`);
         location.hash = "#/email_servers";
-      } catch (err) {
-        openDialog({ title: "Could not delete the email server", content: errorBox(err), actions: [button("Close", { onclick: closeOwnDialog })] });
-      }
+      });
     },
   });
 }
@@ -1179,20 +1181,17 @@ function viewCaptured(view) {
   const deleteAll = button([icon("trash"), " Delete all"], {
     class: "button danger-outline",
     onclick: async () => {
-      const ok = await confirmDialog({
+      await confirmAndRun({
         title: "Delete all captured mail?",
         message: "Every captured message of every channel is deleted. Sent mail is not affected.",
         confirmLabel: "Delete all",
         danger: true,
-      });
-      if (!ok) return;
-      try {
+        failure: "Could not delete captured mail",
+      }, async () => {
         const { deleted } = await api("DELETE", `${V1}/captured_messages`);
         flash(view, `${fmtNumber(deleted)} captured message${deleted === 1 ? "" : "s"} deleted.`);
         reload();
-      } catch (err) {
-        openDialog({ title: "Could not delete captured mail", content: errorBox(err), actions: [button("Close", { onclick: closeOwnDialog })] });
-      }
+      });
     },
   });
   view.append(
@@ -1315,14 +1314,16 @@ function deleteCapturedButton(m) {
   return button([icon("trash"), " Delete"], {
     class: "button danger-outline",
     onclick: async () => {
-      const ok = await confirmDialog({ title: "Delete captured message?", message: "The message is removed from the capture inbox.", confirmLabel: "Delete message", danger: true });
-      if (!ok) return;
-      try {
+      await confirmAndRun({
+        title: "Delete captured message?",
+        message: "The message is removed from the capture inbox.",
+        confirmLabel: "Delete message",
+        danger: true,
+        failure: "Could not delete the message",
+      }, async () => {
         await api("DELETE", `${V1}/captured_messages/${m.id}`);
         location.hash = "#/captured";
-      } catch (err) {
-        openDialog({ title: "Could not delete the message", content: errorBox(err), actions: [button("Close", { onclick: closeOwnDialog })] });
-      }
+      });
     },
   });
 }
@@ -1463,19 +1464,16 @@ function viewUsers(view) {
             "aria-label": `Delete admin ${u.email}`,
             title: "Delete admin",
             onclick: async () => {
-              const ok = await confirmDialog({
+              await confirmAndRun({
                 title: "Delete admin?",
                 message: [h("p", {}, "Delete the admin ", h("strong", {}, u.email), "? Their sessions end at once.")],
                 confirmLabel: "Delete admin",
                 danger: true,
-              });
-              if (!ok) return;
-              try {
+                failure: "Could not delete the admin",
+              }, async () => {
                 await api("DELETE", `${API}/users/${u.id}`);
                 reload();
-              } catch (err) {
-                openDialog({ title: "Could not delete the admin", content: errorBox(err), actions: [button("Close", { onclick: closeOwnDialog })] });
-              }
+              });
             },
           }),
         ],
