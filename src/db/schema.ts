@@ -293,6 +293,8 @@ export const messages = sqliteTable(
       .notNull()
       .references(() => channels.id, { onDelete: "cascade" }),
     kind: text("kind", { enum: ["transactional", "broadcast", "sequence", "system"] }).notNull(),
+    /** Claim order: `priority` (transactional, system) always before `bulk` (broadcast, sequence). */
+    lane: text("lane", { enum: ["priority", "bulk"] }).notNull().default("priority"),
     /** `api` | `smtp` for transactionals. */
     source: text("source").notNull(),
     status: text("status", { enum: ["pending_confirmation", "queued", "sending", "sent", "deferred", "failed", "bounced"] }).notNull(),
@@ -324,6 +326,8 @@ export const messages = sqliteTable(
     attempts: integer("attempts").notNull().default(0),
     next_attempt_at: integer("next_attempt_at"),
     lease_expires_at: integer("lease_expires_at"),
+    /** Why a queued message waits without an attempt (no active server, capture down, server limits); activating a route wakes these. */
+    waiting_for: text("waiting_for"),
     queue_at: integer("queue_at").notNull(),
     sent_at: integer("sent_at"),
     failed_at: integer("failed_at"),
@@ -335,11 +339,14 @@ export const messages = sqliteTable(
     updated_at: updatedAt(),
   },
   (t) => [
-    index("messages_due_idx").on(t.status, t.next_attempt_at),
+    // Claimable rows only (due, not leased): the claim is a short range scan even behind a large backlog.
+    index("messages_claim_priority_idx").on(t.lane, t.next_attempt_at).where(sql`next_attempt_at IS NOT NULL AND lease_expires_at IS NULL`),
+    index("messages_claim_bulk_idx").on(t.lane, t.channel_id, t.next_attempt_at).where(sql`next_attempt_at IS NOT NULL AND lease_expires_at IS NULL`),
+    index("messages_waiting_idx").on(t.channel_id).where(sql`waiting_for IS NOT NULL`),
     index("messages_channel_kind_idx").on(t.channel_id, t.kind, t.id),
     index("messages_server_sent_idx").on(t.email_server_id, t.sent_at),
     index("messages_channel_recipient_idx").on(t.channel_id, t.recipient_email),
-    index("messages_lease_idx").on(t.lease_expires_at),
+    index("messages_lease_idx").on(t.lease_expires_at).where(sql`lease_expires_at IS NOT NULL`),
   ],
 );
 export type Message = typeof messages.$inferSelect;
