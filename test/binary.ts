@@ -67,4 +67,11 @@ export function cli(bin: string, dir: string, args: string[], env: Record<string
   return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
+/** `cli` without blocking the test's event loop (clients keep running while the command does). */
+export async function cliAsync(bin: string, dir: string, args: string[], env: Record<string, string> = {}) {
+  const proc = Bun.spawn([bin, ...args], { cwd: dir, env: { ...CLEAN_ENV, ...env }, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
 export const TOKEN_PATTERN = /mr_[0-9A-Za-z]{38}/;

@@ -33,7 +33,7 @@ export class AuthCache {
   private channelIdList: readonly number[] = [];
   private channelsById = new Map<number, Channel>();
   private channelsBySlug = new Map<string, Channel>();
-  private readonly foreignWrite: () => boolean;
+  private readonly foreignWrite: (fresh?: boolean) => boolean;
   private readonly byHash;
   private readonly byPreviousHash;
   private readonly channelIdsOf;
@@ -62,8 +62,9 @@ export class AuthCache {
     this.channelList = null;
   }
 
-  private sync(): void {
-    if (this.foreignWrite()) this.invalidate();
+  /** `fresh`: ask the database now (a token revoked by the CLI must fail its next request). */
+  private sync(fresh = false): void {
+    if (this.foreignWrite(fresh)) this.invalidate();
   }
 
   /**
@@ -71,7 +72,7 @@ export class AuthCache {
    * asked before a cache miss goes to the database (the checksum check lives there).
    */
   findByHash(hash: string, now: number, mayQuery: () => boolean = () => true): TokenMatch | null {
-    this.sync();
+    this.sync(true);
     let match = this.tokens.get(hash);
     if (!match) {
       if (!mayQuery()) return null;
