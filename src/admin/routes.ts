@@ -59,8 +59,9 @@ export function adminRoutes(deps: Deps, handle: (request: Request) => Promise<Re
     })
     .post("/admin/api/login", async ({ request, body, set }) => {
       const { values } = readFields(LOGIN_FIELDS, body as Input, { wrapper: "user" });
-      const { user, cookie } = await users.login(values.email as string, values.password as string, requestMeta(request));
-      set.headers["set-cookie"] = cookie;
+      const { email, password } = values as { email: string; password: string };
+      const { user, cookies } = await users.login(email, password, requestMeta(request), request.headers.get("cookie"));
+      set.headers["set-cookie"] = cookies;
       return { user: { id: user.id, email: user.email } };
     });
 

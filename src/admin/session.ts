@@ -20,8 +20,8 @@ const KEY_SETTING = "session_secret";
 const ISSUER = "mailroom";
 const ALL_PERMISSIONS: ReadonlySet<Permission> = new Set(PERMISSIONS);
 /** jose's JWT modules load with the first dashboard request, not at boot (idle memory). */
-const jwtSign = () => import("jose/jwt/sign");
-const jwtVerifier = () => import("jose/jwt/verify");
+export const jwtSign = () => import("jose/jwt/sign");
+export const jwtVerifier = () => import("jose/jwt/verify");
 
 export interface AdminIdentity {
   id: number;
@@ -42,7 +42,7 @@ export class AdminSessions {
       .innerJoin(admin_users, eq(admin_users.id, admin_sessions.user_id))
       .where(and(eq(admin_sessions.id, placeholder("sid")), gt(admin_sessions.expires_at, placeholder("now"))))
       .prepare();
-    this.secure = !!deps.config.tlsCert || deps.config.publicUrl.startsWith("https:");
+    this.secure = servedOverHttps(deps);
   }
 
   /** Starts a session for `userId`; returns the Set-Cookie value. */
@@ -60,7 +60,7 @@ export class AdminSessions {
       .setIssuedAt(Math.floor(now / 1000))
       .setExpirationTime(Math.floor((now + SESSION_TTL_MS) / 1000))
       .sign(this.signingKey());
-    return this.cookie(jwt, SESSION_TTL_MS / 1000);
+    return setCookie(SESSION_COOKIE, jwt, "/admin", SESSION_TTL_MS / 1000, this.secure);
   }
 
   /** The admin behind the request's session cookie, or null (missing, forged, expired or ended). */
@@ -96,14 +96,11 @@ export class AdminSessions {
 
   /** Set-Cookie value that removes the session cookie. */
   clearedCookie(): string {
-    return this.cookie("", 0);
+    return setCookie(SESSION_COOKIE, "", "/admin", 0, this.secure);
   }
 
-  private cookie(value: string, maxAgeSeconds: number): string {
-    return `${SESSION_COOKIE}=${value}; Path=/admin; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Strict${this.secure ? "; Secure" : ""}`;
-  }
-
-  private signingKey(): Uint8Array {
+  /** The instance's HS256 key (sessions and device cookies). */
+  signingKey(): Uint8Array {
     if (this.key) return this.key;
     const { db } = this.deps;
     db.insert(settings).values({ key: KEY_SETTING, value: randomBytes(32).toString("base64url") }).onConflictDoNothing().run();
@@ -134,7 +131,14 @@ export function adminPrincipal(admin: AdminIdentity, meta: RequestMeta): Princip
   };
 }
 
-function readCookie(header: string | null, name: string): string | null {
+/** Whether browsers reach the dashboard over HTTPS, so its cookies get `Secure`. */
+export const servedOverHttps = (deps: Deps) => !!deps.config.tlsCert || deps.config.publicUrl.startsWith("https:");
+
+/** Set-Cookie value for a dashboard cookie: never readable by scripts, never sent cross-site. */
+export const setCookie = (name: string, value: string, path: string, maxAgeSeconds: number, secure: boolean) =>
+  `${name}=${value}; Path=${path}; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Strict${secure ? "; Secure" : ""}`;
+
+export function readCookie(header: string | null, name: string): string | null {
   if (!header) return null;
   for (const part of header.split(";")) {
     const eq = part.indexOf("=");

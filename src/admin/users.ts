@@ -1,5 +1,6 @@
 /**
- * Dashboard admin users (API.md §19): login with brute-force limits, and user management
+ * Dashboard admin users (API.md §19): login with brute-force limits (per IP; per login, or per
+ * device cookie for a browser that signed in to that login before), and user management
  * (argon2id hashes, passwords ≥ 12 characters, the last admin cannot be deleted). Every change and
  * every login attempt is written to the audit log (§2.6).
  */
@@ -11,10 +12,12 @@ import { admin_users, type AdminUser } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { AppError, notFound, unauthorized, unprocessable, validationError } from "@/http/errors";
 import { toIso } from "@/lib/time";
+import { DeviceCookies } from "./device-cookie";
 import type { AdminSessions } from "./session";
 
 const LOGIN_PER_IP = { limit: 10, windowMs: 60_000 };
-const FAILURES_PER_EMAIL = { limit: 5, windowMs: 15 * 60_000 };
+/** Failures allowed per login from unknown browsers, and per device cookie from known ones. */
+const FAILURES = { limit: 5, windowMs: 15 * 60_000 };
 const RESOURCE = "Admin user";
 
 export const encodeAdminUser = (u: Pick<AdminUser, "id" | "email" | "created_at" | "updated_at">) => ({
@@ -37,7 +40,9 @@ export function hashPassword(password: string): Promise<string> {
 
 export class AdminUsers {
   private readonly perIp = new RateLimiter<string>(LOGIN_PER_IP.windowMs);
-  private readonly failuresPerEmail = new RateLimiter<string>(FAILURES_PER_EMAIL.windowMs);
+  private readonly failuresPerEmail = new RateLimiter<string>(FAILURES.windowMs);
+  private readonly failuresPerDevice = new RateLimiter<string>(FAILURES.windowMs);
+  private readonly devices: DeviceCookies;
   /** Compared against when the login is unknown, so a miss costs as long as a wrong password. */
   private decoyHash: Promise<string> | null = null;
   private prunedAt = 0;
@@ -45,13 +50,16 @@ export class AdminUsers {
   constructor(
     private readonly deps: Deps,
     private readonly sessions: AdminSessions,
-  ) {}
+  ) {
+    this.devices = new DeviceCookies(deps, sessions);
+  }
 
   /**
-   * Checks credentials; returns the user and a Set-Cookie value for a new session.
-   * @throws 401 bad credentials, 429 over 10 attempts/min per IP or 5 failures/15 min per login.
+   * Checks credentials; returns the user and Set-Cookie values for a new session and device cookie.
+   * @throws 401 bad credentials, 429 over 10 attempts/min per IP or 5 failures/15 min per login
+   *   (per device cookie when the request carries a valid one for this login).
    */
-  async login(emailInput: string, password: string, client: ClientInfo): Promise<{ user: AdminUser; cookie: string }> {
+  async login(emailInput: string, password: string, client: ClientInfo, cookieHeader: string | null): Promise<{ user: AdminUser; cookies: string[] }> {
     const { deps } = this;
     const now = deps.clock.now();
     const email = normalizeLogin(emailInput);
@@ -60,11 +68,15 @@ export class AdminUsers {
       this.prunedAt = now;
       this.perIp.prune(now);
       this.failuresPerEmail.prune(now);
+      this.failuresPerDevice.prune(now);
     }
     const ip = this.perIp.take(client.ip, LOGIN_PER_IP.limit, now);
     if (!ip.allowed) throw tooManyAttempts(ip.retryAfter);
-    const failures = this.failuresPerEmail.check(email, FAILURES_PER_EMAIL.limit, now);
-    if (!failures.allowed) throw tooManyAttempts(failures.retryAfter);
+    // A known browser answers only for its own failures, so failures from elsewhere cannot lock it out.
+    const device = await this.devices.verify(cookieHeader, email);
+    const [failures, failureKey] = device ? [this.failuresPerDevice, device] : [this.failuresPerEmail, email];
+    const lockout = failures.check(failureKey, FAILURES.limit, now);
+    if (!lockout.allowed) throw tooManyAttempts(lockout.retryAfter);
 
     const user = deps.db.select().from(admin_users).where(eq(admin_users.email, email)).get();
     const valid = user
@@ -73,13 +85,13 @@ export class AdminUsers {
     const audit = { actor: { type: "admin" as const, id: user?.id ?? null, label: email }, ip: client.ip, userAgent: client.userAgent };
     const target = { type: "admin_user", id: user?.id ?? null, label: email };
     if (!user || !valid) {
-      this.failuresPerEmail.take(email, FAILURES_PER_EMAIL.limit, now);
+      failures.take(failureKey, FAILURES.limit, now);
       recordAudit(deps.db, deps.clock, { ...audit, action: "admin.login_failed", target });
       throw unauthorized("Invalid email or password");
     }
-    const cookie = await this.sessions.issue(user.id);
+    const cookies = [await this.sessions.issue(user.id), await this.devices.issue(email)];
     recordAudit(deps.db, deps.clock, { ...audit, action: "admin.login", target });
-    return { user, cookie };
+    return { user, cookies };
   }
 
   list(limit: number, offset: number) {

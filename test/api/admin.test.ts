@@ -57,7 +57,8 @@ describe("happy", () => {
     const res = await call("POST", "/admin/api/login", { body: { email: "admin", password: PASSWORD }, headers: { "x-forwarded-for": "198.51.100.1" } });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ user: { id: expect.any(Number), email: "admin" } });
-    const cookie = res.headers.get("set-cookie")!;
+    const [cookie, device] = res.headers.getSetCookie();
+    expect(device).toStartWith("mailroom_device="); // admin-device-cookie.test.ts
     expect(cookie).toMatch(/^mailroom_auth=[\w-]+\.[\w-]+\.[\w-]+; Path=\/admin; Max-Age=43200; HttpOnly; SameSite=Strict$/);
     const me = await call("GET", "/admin/api/me", { cookie: cookie.split(";")[0] });
     expect(me.status).toBe(200);
@@ -281,7 +282,7 @@ describe("errors", () => {
     expect((await call("GET", "/admin/api/users/abc", { cookie })).status).toBe(404);
   });
 
-  test("5 failures per login in 15 minutes → 429 even with the right password; the window refills", async () => {
+  test("5 failures per login in 15 minutes → 429 even with the right password (without a device cookie); the window refills", async () => {
     for (let i = 0; i < 5; i++) {
       const res = await call("POST", "/admin/api/login", { body: { email: "admin", password: "nope-nope-nope" }, headers: { "x-forwarded-for": `203.0.113.${i + 1}` } });
       expect(res.status).toBe(401);
@@ -319,7 +320,9 @@ describe("behind HTTPS", () => {
       expect((await login(tls.url)).status).toBe(403);
       const res = await login("https://mail.example.com");
       expect(res.status).toBe(200);
-      expect(res.headers.get("set-cookie")).toEndWith("; HttpOnly; SameSite=Strict; Secure");
+      const cookies = res.headers.getSetCookie();
+      expect(cookies.map((c) => c.split("=")[0])).toEqual(["mailroom_auth", "mailroom_device"]);
+      for (const cookie of cookies) expect(cookie).toEndWith("; HttpOnly; SameSite=Strict; Secure");
     } finally {
       await tls.stop();
     }
