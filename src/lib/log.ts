@@ -1,7 +1,9 @@
 /**
  * JSON-lines logger. Lines are buffered and written in batches (every 50 ms, 256 lines or 64 KiB)
  * so a request log line costs no syscall on the hot path; `flush()` runs at shutdown.
- * Never pass token values, passwords or secrets: callers log ids and redacted forms only.
+ * Never pass token values, passwords or secrets: callers log ids and redacted forms only. Text that a
+ * client chose (a path holding a token by mistake, an error quoting a URL) is still redacted here:
+ * anything shaped like a token becomes `mr_[redacted]`.
  */
 export type LogFields = Record<string, unknown>;
 
@@ -45,7 +47,7 @@ export function createLogger(sink: LineSink = stdoutSink, clock: () => number = 
         chunk += item as string;
         continue;
       }
-      chunk += `{"time":"${iso(items[i++] as number)}","level":"info","event":"request","method":"${items[i++]}","path":${JSON.stringify(items[i++])},"status":${items[i++]},"duration_ms":${items[i++]},"request_id":${JSON.stringify(items[i++])},"token_id":${items[i++]}}\n`;
+      chunk += `{"time":"${iso(items[i++] as number)}","level":"info","event":"request","method":"${items[i++]}","path":${JSON.stringify(redactTokens(items[i++] as string))},"status":${items[i++]},"duration_ms":${items[i++]},"request_id":${JSON.stringify(items[i++])},"token_id":${items[i++]}}\n`;
     }
     sink(chunk);
   };
@@ -58,7 +60,7 @@ export function createLogger(sink: LineSink = stdoutSink, clock: () => number = 
     }
   };
   const at = (level: string) => (event: string, fields?: LogFields) => {
-    const line = JSON.stringify({ time: iso(clock()), level, event, ...fields }) + "\n";
+    const line = redactTokens(JSON.stringify({ time: iso(clock()), level, event, ...fields })) + "\n";
     pending.push(line);
     added(line.length);
   };
@@ -73,6 +75,12 @@ export function createLogger(sink: LineSink = stdoutSink, clock: () => number = 
     flush,
   };
 }
+
+/** The shape of an access token value (`mr_` + 38 base62, see lib/tokens.ts), anywhere in a text. */
+const TOKEN_IN_TEXT = /mr_[0-9A-Za-z]{38}/g;
+
+/** `text` with every token-shaped run replaced by `mr_[redacted]` (scanned only when it holds "mr_"). */
+const redactTokens = (text: string): string => (text.includes("mr_") ? text.replace(TOKEN_IN_TEXT, "mr_[redacted]") : text);
 
 /** Marks the start of a request line's raw fields in the pending list. */
 const REQUEST = Symbol("request");

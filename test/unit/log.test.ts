@@ -63,6 +63,26 @@ describe("logger", () => {
     expect(lines().map((l) => l.request_id)).toEqual(["r1", "r2"]);
   });
 
+  test("anything shaped like a token (mr_ + 38 base62) is redacted from request paths and event lines", () => {
+    const { log, chunks, lines } = collect();
+    const token = `mr_${"Ab3".repeat(12)}xy`;
+    log.request("GET", `/api/v1/subscribers/${token}`, 404, 0.1, "r1", null);
+    log.request("GET", `/x/${token}${token}/y`, 404, 0.1, "r2", null);
+    log.error("http.unhandled", { error: `TypeError: "http://h/api/v1/whoami?api_key=${token}" cannot be parsed as a URL` });
+    // Not token-shaped: kept as they are.
+    log.request("GET", "/api/v1/mr_short", 404, 0.1, "r3", null);
+    log.info("plain", { note: `mr_${"a".repeat(37)}!` });
+    log.flush();
+    expect(chunks.join("")).not.toContain(token);
+    expect(lines().map((l) => l.path ?? l.error ?? l.note)).toEqual([
+      "/api/v1/subscribers/mr_[redacted]",
+      "/x/mr_[redacted]mr_[redacted]/y",
+      'TypeError: "http://h/api/v1/whoami?api_key=mr_[redacted]" cannot be parsed as a URL',
+      "/api/v1/mr_short",
+      `mr_${"a".repeat(37)}!`,
+    ]);
+  });
+
   test("buffered lines are written within 50 ms without an explicit flush", async () => {
     const { log, chunks } = collect();
     log.info("soon");
