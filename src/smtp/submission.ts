@@ -14,7 +14,8 @@ import { isSuppressed } from "@/features/subscribers/eligibility";
 import { enqueueRawMessage } from "@/features/transactionals/outbox";
 import { emailDomain, isEmail } from "@/lib/email";
 import { hashToken, randomBase62 } from "@/lib/tokens";
-import { headerValue, parseHeaderBlock, rewriteHeaders } from "./mime";
+import { checkHeaderSize, checkSenderHeaders } from "./header-rules";
+import { headerValue, parseHeaderBlock, rewriteHeaders, toCrlf } from "./mime";
 import { Replies, SmtpReply } from "./replies";
 
 /** What a successful AUTH leaves on the session: the token's hash, never its value. */
@@ -81,24 +82,37 @@ function capturesOnly(deps: Deps, channel: Channel): boolean {
 /** RFC 5322 Date of `ms`, e.g. "Thu, 15 Jan 2026 10:30:00 +0000". */
 const rfc5322Date = (ms: number) => new Date(ms).toUTCString().replace(/GMT$/, "+0000");
 
+/** The sender domain From and Sender must use; null when any is allowed (capture-only channel). */
+function senderDomain(deps: Deps, channel: Channel): string | null {
+  // A capture-only channel may lack sender_email: the worker then uses the From address as envelope sender.
+  if (capturesOnly(deps, channel)) return null;
+  if (!channel.sender_email) throw new SmtpReply(550, `5.7.1 Channel ${channel.slug} has no sender_email; set it before sending`);
+  return emailDomain(channel.sender_email);
+}
+
+/** mailparser's own limits (part headers, number of parts) refuse the message for good, not for a retry. */
+const parseSubmission = (message: Buffer) =>
+  parseMail(message).catch((err: Error & { code?: string }) => {
+    throw err?.code === "EMAXLEN" ? new SmtpReply(554, `5.6.0 Message structure not accepted: ${err.message}`) : err;
+  });
+
 /**
- * Accepts one DATA for the envelope's recipients: the token still valid, From header present and in the channel's sender
- * domain (unless capture-only), one `send` token per recipient (all or nothing), then one queued
- * transactional per recipient. Returns the transactional ids.
- * @throws SmtpReply 550 5.6.0 / 553 (From), AppError 401 (token), 429 (bucket), 402 (quota), 422.
+ * Accepts one DATA for the envelope's recipients: the token still valid, the header block within
+ * its limits, From/Sender per header-rules.ts, one `send` token per recipient (all or nothing),
+ * then one queued transactional per recipient. Returns the transactional ids.
+ * @throws SmtpReply 552/554 (size, structure), 550 5.6.0 / 553 (From, Sender), AppError 401 (token), 429 (bucket), 402 (quota), 422.
  */
 export async function acceptSubmission(deps: Deps, user: SubmissionUser, recipients: readonly string[], submitted: Buffer): Promise<number[]> {
   reauthenticate(deps, user);
   const channel = submissionChannel(deps, user);
-  const { fields } = parseHeaderBlock(submitted);
-  const parsed = await parseMail(submitted);
-  const from = mailboxes(parsed.from).find((a) => a.address)?.address;
-  if (!headerValue(fields, "From") || !from) throw Replies.missingFrom();
-  // A capture-only channel may lack sender_email: the worker then uses the From address as envelope sender.
-  if (!capturesOnly(deps, channel)) {
-    if (!channel.sender_email) throw new SmtpReply(550, `5.7.1 Channel ${channel.slug} has no sender_email; set it before sending`);
-    if (emailDomain(from) !== emailDomain(channel.sender_email)) throw Replies.foreignFrom();
-  }
+  // Bare LF is taken as a line end, like Postfix's default (smtpd_forbid_bare_newline = normalize):
+  // sloppy clients still send it. The relay turns every bare CR and LF into CRLF anyway, so the
+  // message is normalised first and the checks, the stored row and the relayed bytes all agree.
+  const message = toCrlf(submitted);
+  checkHeaderSize(message);
+  const { fields } = parseHeaderBlock(message);
+  const from = checkSenderHeaders(fields, senderDomain(deps, channel));
+  const parsed = await parseSubmission(message);
 
   const add: [string, string][] = [];
   let messageId = headerValue(fields, "Message-ID");
@@ -108,7 +122,7 @@ export async function acceptSubmission(deps: Deps, user: SubmissionUser, recipie
     add.push(["Message-ID", messageId]);
   }
   if (!headerValue(fields, "Date")) add.push(["Date", rfc5322Date(deps.clock.now())]);
-  const raw = rewriteHeaders(submitted, ["Bcc"], add);
+  const raw = rewriteHeaders(message, ["Bcc"], add);
 
   const named = [...mailboxes(parsed.to), ...mailboxes(parsed.cc)];
   const nameOf = (email: string) => named.find((a) => a.address?.toLowerCase() === email.toLowerCase())?.name || null;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { headerValue, parseHeaderBlock, rewriteHeaders } from "@/smtp/mime";
+import { headerBlockSize, headerValue, parseHeaderBlock, rewriteHeaders, toCrlf } from "@/smtp/mime";
 import { Replies, SmtpReply, toSmtpReply } from "@/smtp/replies";
 import { AppError, forbidden, unauthorized } from "@/http/errors";
 
@@ -25,6 +25,24 @@ describe("happy", () => {
     const raw = Buffer.concat([Buffer.from("Subject: "), Buffer.from("Grüße ✓", "utf8"), Buffer.from("\r\nBcc: z@x.test\r\n\r\n"), Buffer.from([0xff, 0x00, 0xc3])]);
     const out = rewriteHeaders(raw, ["Bcc"]);
     expect(out.equals(Buffer.concat([Buffer.from("Subject: "), Buffer.from("Grüße ✓", "utf8"), Buffer.from("\r\n\r\n"), Buffer.from([0xff, 0x00, 0xc3])]))).toBe(true);
+  });
+
+  test("toCrlf turns bare CR and bare LF into CRLF, like the relay's DATA stream; CRLF input is returned as is", () => {
+    expect(toCrlf(Buffer.from("A: 1\nB: 2\rC: 3\r\r\n\nbody\n")).toString()).toBe("A: 1\r\nB: 2\r\nC: 3\r\n\r\n\r\nbody\r\n");
+    const crlf = Buffer.from("A: 1\r\n\r\nbody\r\n");
+    expect(toCrlf(crlf)).toBe(crlf);
+  });
+
+  test("headerBlockSize counts the header block's bytes and physical lines, continuations included", () => {
+    expect(headerBlockSize(Buffer.from("From: a@x.test\r\nSubject: a\r\n b\r\n\r\nbody\r\nmore\r\n"))).toEqual({ bytes: 32, lines: 3 });
+    expect(headerBlockSize(Buffer.from("From: a@x.test"))).toEqual({ bytes: 14, lines: 1 });
+  });
+
+  test("a message that starts with a blank line has no header fields (its From is body text)", () => {
+    const { fields, rest } = parseHeaderBlock(Buffer.from("\r\nFrom: a@x.test\r\n\r\nbody"));
+    expect(fields).toEqual([]);
+    expect(rest).toBe("\r\nFrom: a@x.test\r\n\r\nbody");
+    expect(headerBlockSize(Buffer.from("\r\nFrom: a@x.test\r\n"))).toEqual({ bytes: 0, lines: 0 });
   });
 });
 
