@@ -8,11 +8,11 @@ set -eu
 
 BUN_VERSION="${BUN_VERSION:-1.4.5}"
 INSTALL_PATH="${INSTALL_PATH:-/usr/local/bin}"
-SERVICE_USER="mailroom"
-SERVICE_DATA_DIR="/var/lib/mailroom"
-CONF_DIR="/etc/mailroom"
+SERVICE_USER="${SERVICE_USER:-mailroom}"
+SERVICE_DATA_DIR="${SERVICE_DATA_DIR:-/var/lib/mailroom}"
+CONF_DIR="${SERVICE_CONF_DIR:-/etc/mailroom}"
 ENV_FILE="$CONF_DIR/mailroom.env"
-UNIT_FILE="/etc/systemd/system/mailroom.service"
+UNIT_FILE="${SERVICE_UNIT_DIR:-/etc/systemd/system}/mailroom.service"
 
 usage() {
 	cat <<EOF
@@ -33,13 +33,19 @@ Modes:
   --service      (root) build, then install as a system service: user
                  '$SERVICE_USER', data dir $SERVICE_DATA_DIR, config $ENV_FILE
                  (kept if present), binary \$INSTALL_PATH/mailroom, unit
-                 $UNIT_FILE; enables and (re)starts it when systemd is running
+                 $UNIT_FILE; runs \`mailroom init\` as '$SERVICE_USER' (a new
+                 instance prints its admin login and default token once, here,
+                 not in the journal), then enables and (re)starts the unit when
+                 systemd is running
   --print-unit   print the systemd unit that --service writes, and exit
   --print-env    print the default $ENV_FILE, and exit
   -h, --help     show this help
 
 Environment:
   INSTALL_PATH   where --service puts the binary (default /usr/local/bin)
+  SERVICE_USER, SERVICE_DATA_DIR, SERVICE_CONF_DIR, SERVICE_UNIT_DIR
+                 --service's user (created if missing), data dir, config dir and
+                 unit dir (defaults above)
   BUN_VERSION    Bun version to install when bun is missing (default $BUN_VERSION)
 EOF
 }
@@ -136,7 +142,8 @@ print_env() {
 #MAILROOM_CAPTURE_MAX=10000
 #MAILROOM_CAPTURE_RETENTION_DAYS=7
 
-# First-run admin (else "admin" with a random password printed once to the journal).
+# First-run admin (else "admin" with a random password, printed once by
+# `mailroom init`, which install.sh --service runs in the installer's terminal).
 #MAILROOM_ADMIN_EMAIL=
 #MAILROOM_ADMIN_PASSWORD=
 # sender_email of the first-run default channel (else noreply@<public host>).
@@ -259,6 +266,34 @@ ensure_user() {
 	say "created system user $SERVICE_USER"
 }
 
+# The first run creates the admin and the default token and shows their values once. Done here, as
+# the service user with the unit's settings, those values reach the operator's terminal instead of
+# the unit's stdout, the journal, where they would stay. An instance set up before prints no secrets.
+first_run() {
+	set -- "HOME=$SERVICE_DATA_DIR" "PATH=/usr/local/bin:/usr/bin:/bin" "MAILROOM_DATA_DIR=$SERVICE_DATA_DIR"
+	# The unit's EnvironmentFile, read as data (KEY=VALUE lines, optional quotes), never executed.
+	while IFS= read -r line || [ -n "$line" ]; do
+		case "$line" in
+			[A-Za-z_]*=*)
+				value="${line#*=}"
+				case "$value" in
+					\"*\") value="${value#\"}"; value="${value%\"}" ;;
+					\'*\') value="${value#\'}"; value="${value%\'}" ;;
+				esac
+				set -- "$@" "${line%%=*}=$value" ;;
+		esac
+	done <"$ENV_FILE"
+	say "mailroom init (as $SERVICE_USER)"
+	(
+		umask 0027 # as the unit's UMask
+		if have runuser; then
+			runuser -u "$SERVICE_USER" -- env -i "$@" "$INSTALL_PATH/mailroom" init
+		else
+			su -s /bin/sh -c 'exec env -i "$@"' "$SERVICE_USER" mailroom-init "$@" "$INSTALL_PATH/mailroom" init
+		fi
+	)
+}
+
 install_service() {
 	is_root || die "--service must run as root (sudo ./install.sh --service)"
 	ensure_user
@@ -286,6 +321,16 @@ install_service() {
 	mv -f "$INSTALL_PATH/.mailroom.new" "$INSTALL_PATH/mailroom"
 	say "installed $INSTALL_PATH/mailroom"
 
+	systemd_up=0
+	if have systemctl && [ -d /run/systemd/system ]; then systemd_up=1; fi
+	# A running service was set up long ago, and init would migrate its database under the old
+	# binary: the restart below applies migrations instead.
+	if [ "$systemd_up" = 1 ] && systemctl is-active --quiet mailroom; then
+		say "mailroom.service is running, so it is set up; its restart applies any new migrations"
+	else
+		first_run || die "mailroom init failed (see above); the service was not started"
+	fi
+
 	tmp="$(mktemp)"; print_unit >"$tmp"
 	unit_changed=0
 	if [ -f "$UNIT_FILE" ] && cmp -s "$tmp" "$UNIT_FILE"; then
@@ -297,7 +342,7 @@ install_service() {
 		say "wrote $UNIT_FILE"
 	fi
 
-	if have systemctl && [ -d /run/systemd/system ]; then
+	if [ "$systemd_up" = 1 ]; then
 		[ "$unit_changed" = 0 ] || systemctl daemon-reload
 		systemctl enable mailroom >/dev/null 2>&1 || systemctl enable mailroom
 		if systemctl is-active --quiet mailroom; then
@@ -306,7 +351,6 @@ install_service() {
 			systemctl start mailroom
 		fi
 		say "mailroom.service is running: systemctl status mailroom; journalctl -u mailroom"
-		say "the first start prints the admin password once: journalctl -u mailroom | grep -i password"
 	else
 		say "systemd is not running here; the unit was written but not enabled."
 		say "start by hand: sudo -u $SERVICE_USER env MAILROOM_DATA_DIR=$SERVICE_DATA_DIR $INSTALL_PATH/mailroom serve"

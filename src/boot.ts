@@ -75,6 +75,7 @@ export interface FirstRun {
   /** Only when generated (not given by MAILROOM_ADMIN_PASSWORD). */
   adminPassword: string | null;
   token: string;
+  tokenId: number;
 }
 
 /**
@@ -99,13 +100,13 @@ export async function firstRun(deps: Deps): Promise<FirstRun | null> {
     }
   });
   deps.auth.cache.invalidate();
-  const { value } = createToken(deps, { principal: null, audit: { actor: SYSTEM_ACTOR } }, {
+  const { view, value } = createToken(deps, { principal: null, audit: { actor: SYSTEM_ACTOR } }, {
     name: "Default transactional token",
     preset: "transactional",
     scope: "channels",
     channels: ["default"],
   });
-  return { adminEmail: config.adminEmail, adminPassword: config.adminPassword ? null : password, token: value };
+  return { adminEmail: config.adminEmail, adminPassword: config.adminPassword ? null : password, token: value, tokenId: view.row.id };
 }
 
 export function formatBanner(run: FirstRun, url: string): string {

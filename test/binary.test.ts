@@ -9,7 +9,7 @@ import { boot, cli, freshBinary, TOKEN_PATTERN } from "./binary";
 
 let dir: string;
 let bin: string;
-beforeAll(() => ({ dir, bin } = freshBinary()));
+beforeAll(() => ({ dir, bin } = freshBinary()), 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const get = (url: string, token?: string) => fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
@@ -123,7 +123,7 @@ describe("happy", () => {
   });
 
   test("every command has --help", () => {
-    for (const args of [["serve"], ["token", "create"], ["token", "list"], ["token", "refresh"], ["token", "revoke"], ["admin", "reset-password"], ["migrate"], ["backup"], ["version"]]) {
+    for (const args of [["serve"], ["init"], ["token", "create"], ["token", "list"], ["token", "refresh"], ["token", "revoke"], ["admin", "reset-password"], ["migrate"], ["backup"], ["version"]]) {
       const r = cli(bin, dir, [...args, "--help"]);
       expect({ args, code: r.code }).toEqual({ args, code: 0 });
       expect(r.stdout).toStartWith(`Usage: mailroom ${args.join(" ")}`);

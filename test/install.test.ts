@@ -1,10 +1,11 @@
 // install.sh: usage, the systemd unit it writes (checked by systemd-analyze where
-// present), the default env file, and the Node fallback the install builds.
+// present), the default env file, the --service install, and the Node fallback the install builds.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { SETTINGS } from "@/config";
+import { freshBinary, TOKEN_PATTERN } from "./binary";
 
 const ROOT = resolve(import.meta.dir, "..");
 const SCRIPT = join(ROOT, "install.sh");
@@ -88,6 +89,54 @@ describe("happy", () => {
     expect([...names].sort()).toEqual(Object.values(SETTINGS).map((s) => s.env).sort());
     expect(vars).toContain("#MAILROOM_DATA_DIR=/var/lib/mailroom");
   });
+});
+
+// The real --service path, as root, in a temp layout: stub `bun` (the build is done by freshBinary)
+// and `systemctl` (not running here); the user is `daemon`, which exists on Debian and Alpine.
+const serviceUid = Bun.spawnSync(["id", "-u", "daemon"]).stdout.toString().trim();
+describe.skipIf(process.getuid?.() !== 0 || !serviceUid)("--service", () => {
+  test("runs `mailroom init` as the service user with the unit's settings before the unit starts: the values reach the terminal once; a rerun shows no secrets", () => {
+    freshBinary();
+    const base = join(dir, "service");
+    const stubs = join(base, "stubs");
+    mkdirSync(join(base, "etc"), { recursive: true });
+    mkdirSync(stubs);
+    chmodSync(dir, 0o755);
+    chmodSync(base, 0o755);
+    writeFileSync(join(stubs, "bun"), "#!/bin/sh\nexit 0\n");
+    writeFileSync(join(stubs, "systemctl"), `#!/bin/sh\necho "$*" >>"${join(base, "systemctl.log")}"\n`);
+    chmodSync(join(stubs, "bun"), 0o755);
+    chmodSync(join(stubs, "systemctl"), 0o755);
+    // An operator's config from before the install: init must use it, as the unit will.
+    writeFileSync(join(base, "etc/mailroom.env"), '# kept\nMAILROOM_ADMIN_EMAIL="ops@example.com"\nMAILROOM_PUBLIC_URL=https://mail.example.com\n');
+    const env = {
+      PATH: `${stubs}:${process.env.PATH}`,
+      INSTALL_PATH: join(base, "bin"),
+      SERVICE_USER: "daemon",
+      SERVICE_DATA_DIR: join(base, "data"),
+      SERVICE_CONF_DIR: join(base, "etc"),
+      SERVICE_UNIT_DIR: join(base, "units"),
+    };
+
+    const first = run(["sh", SCRIPT, "--service"], env);
+    expect(first.err).not.toContain("error");
+    expect(first.code).toBe(0);
+    expect(first.out).toContain("Mailroom is set up");
+    expect(first.out).toContain("ops@example.com");
+    expect(first.out).toContain("https://mail.example.com/admin");
+    const token = TOKEN_PATTERN.exec(first.out)![0];
+    const db = join(base, "data/mailroom.db");
+    expect(String(statSync(db).uid)).toBe(serviceUid);
+    expect(statSync(db).mode & 0o777).toBe(0o640);
+    for (const file of readdirSync(join(base, "data"))) expect(readFileSync(join(base, "data", file), "latin1")).not.toContain(token);
+    expect(readFileSync(join(base, "units/mailroom.service"), "utf8")).toContain(`ExecStart=${join(base, "bin")}/mailroom serve`);
+    expect(first.out).not.toContain("journalctl -u mailroom | grep");
+
+    const again = run(["sh", SCRIPT, "--service"], env);
+    expect(again.code).toBe(0);
+    expect(again.out).toContain("is already set up; no values are shown again");
+    expect(again.out).not.toMatch(TOKEN_PATTERN);
+  }, 60_000);
 });
 
 describe("errors", () => {

@@ -13,6 +13,7 @@ const GROUPS: Record<string, () => Promise<Record<string, Command>>> = {
 };
 const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import("./serve")).serve,
+  init: async () => (await import("./first-run")).init,
   migrate: async () => (await import("./database")).migrate,
   backup: async () => (await import("./database")).backup,
   version: async () => (await import("./database")).version,
@@ -22,6 +23,8 @@ const USAGE = `Usage: mailroom <command> [flags]
 
 Commands:
   serve                       run the server (HTTP API, workers)
+  init                        set up the data dir; on a new instance print the admin login and
+                              default token once (run before a service's first start)
   token create|list|refresh|revoke
                               manage API access tokens
   admin reset-password EMAIL  set a dashboard admin's password

@@ -1,12 +1,16 @@
-/** `mailroom serve`: first-run banner once, then JSON log lines; SIGTERM/SIGINT stop gracefully. */
+/**
+ * `mailroom serve`: first-run banner once (only an info line when stdout is the systemd journal),
+ * then JSON log lines; SIGTERM/SIGINT stop gracefully.
+ */
 import { accessSync, constants } from "node:fs";
-import { buildDeps, firstRun, formatBanner, openDataDir, StartupError } from "@/boot";
+import { buildDeps, firstRun, openDataDir, StartupError } from "@/boot";
 import { CONFIG_FLAGS, flagName, loadConfig, redactedConfig, SETTINGS } from "@/config";
 import { createLogger } from "@/lib/log";
 import { systemClock } from "@/lib/time";
 import { startMailroom } from "@/runtime";
 import { VERSION } from "@/version";
 import { parse, type Command } from "./args";
+import { announceFirstRun } from "./first-run";
 
 export const serve: Command = {
   usage: `mailroom serve [flags]
@@ -41,7 +45,7 @@ ${Object.entries(SETTINGS)
     }
     // Seeded only once the ports are bound: a start that fails must not use up the one-time banner.
     const seeded = await firstRun(deps);
-    if (seeded) process.stdout.write(formatBanner(seeded, config.publicUrl));
+    if (seeded) announceFirstRun(seeded, config, log, env);
     log.info("server.started", { version: VERSION, url: running.http.url, port: running.http.port, config: redactedConfig(config) });
     await new Promise<void>((resolve) => {
       const shutdown = (signal: string) => {
