@@ -19,7 +19,8 @@ import { SYSTEM_ACTOR } from "./features/audit_log/service";
 import type { Logger } from "./lib/log";
 import type { Clock } from "./lib/time";
 import { randomBase62 } from "./lib/tokens";
-import { SmtpTransport } from "./worker/transport-smtp";
+import { Outbox } from "./outbox/outbox";
+import { SmtpTransport } from "./outbox/transport-smtp";
 
 /** A problem the operator must fix (bad data dir, corrupt DB, port in use): printed as one line, exit 1. */
 export class StartupError extends Error {}
@@ -67,7 +68,7 @@ export function openDataDir(
 export function buildDeps(config: Readonly<Config>, database: Database, log: Logger, clock: Clock): Deps {
   const cache = new AuthCache(database);
   const auth = new Authenticator(config, clock, cache, new UsageRecorder(database.db));
-  return { config, database, db: database.db, log, clock, auth, notifyOutbox: () => {}, transport: new SmtpTransport() };
+  return { config, database, db: database.db, log, clock, auth, outbox: new Outbox(database, config.publicUrl), transport: new SmtpTransport() };
 }
 
 export interface FirstRun {

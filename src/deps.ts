@@ -6,7 +6,8 @@ import type { Config } from "@/config";
 import type { Database, Db } from "@/db/client";
 import type { Logger } from "@/lib/log";
 import type { Clock } from "@/lib/time";
-import type { Transport } from "@/worker/transport";
+import type { Outbox } from "@/outbox/outbox";
+import type { Transport } from "@/outbox/transport";
 
 export interface Deps {
   config: Readonly<Config>;
@@ -15,9 +16,9 @@ export interface Deps {
   log: Logger;
   clock: Clock;
   auth: Authenticator;
-  /** Called after a message is committed to the outbox so the send worker wakes early. */
-  notifyOutbox: () => void;
-  /** Outbound SMTP (pooled per email server); the send worker and test_connection use it. */
+  /** The durable outbox: enqueue, claim, wake (`outbox.notify()` after a commit that queued mail). */
+  outbox: Outbox;
+  /** Outbound SMTP (pooled per email server); the delivery job and test_connection use it. */
   transport: Transport;
   /**
    * Port of the running local capture SMTP server (§18), set by the capture component once it

@@ -1,29 +1,32 @@
 /**
- * Starts and stops the running parts of an instance — HTTP, and the background ticker (usage
- * flush, limiter pruning) — in the shutdown order of STYLE §7. Used by `serve` and by the test
- * harness, so tests run exactly what production runs.
+ * The composition root of a running instance: HTTP, the SMTP listeners, the job runner with every
+ * feature's jobs, and the delivery job (in its own thread in production, in this thread when tests
+ * step it). Starts in dependency order and stops in reverse (STYLE §7). Used by `serve` and by the
+ * test harness, so tests run exactly what production runs.
  */
 import { createApp } from "./app";
+import { sessionRetentionJob } from "./admin/session";
 import type { Deps } from "./deps";
+import { auditRetentionJob } from "./features/audit_log/service";
+import { eventRetentionJob } from "./features/events/service";
+import { idempotencyRetentionJob } from "./features/transactionals/idempotency";
 import { listenHttp, type HttpServer } from "./http/server";
-import { startCaptureServer, startSubmissionServer } from "./smtp/start";
-import { SendWorker } from "./worker/send-worker";
+import { JobRunner } from "./jobs/runner";
+import { DeliveryJob } from "./outbox/delivery-job";
+import { startDeliveryThread } from "./outbox/delivery-thread";
+import { startCaptureServer, startSubmissionServer, type SmtpComponent } from "./smtp/start";
 
 export interface Running {
   http: HttpServer;
   /** Bound ports of the SMTP submission listener and the capture server (null = not running). */
   smtpPort: number | null;
   capturePort: number | null;
-  /** The outbox send worker (tests call `tick()` on it). */
-  worker: SendWorker;
+  /** The main thread's jobs (tests step them with `get(name).tick(now)` instead of starting them). */
+  jobs: JobRunner;
+  /** The delivery job when it runs in this thread (`deliveryThread: false`), else null. */
+  delivery: DeliveryJob | null;
   /** Graceful: stop accepting, finish in-flight work, flush usage, close the DB. */
   stop(): Promise<void>;
-}
-
-/** A part that runs in the background and stops in reverse start order. */
-export interface Component {
-  name: string;
-  stop(): Promise<void> | void;
 }
 
 export interface StartOptions {
@@ -31,44 +34,66 @@ export interface StartOptions {
   hostname?: string;
   /** SMTP submission port overriding MAILROOM_SMTP_PORT, where 0 means "off"; here 0 = ephemeral (tests). */
   smtpPort?: number;
+  /** Deliver in a Worker thread (default where the runtime has Workers); false: in this thread. */
+  deliveryThread?: boolean;
+  /** Start the job loops (default true); tests that step jobs by hand pass false. */
+  startJobs?: boolean;
+}
+
+/** Jobs of the features, run on the main thread's connection. */
+function featureJobs(deps: Deps) {
+  return [auditRetentionJob(deps.db), eventRetentionJob(deps.db, deps.config.eventRetentionDays), sessionRetentionJob(deps.db), idempotencyRetentionJob(deps.db)];
 }
 
 export async function startMailroom(deps: Deps, options: StartOptions = {}): Promise<Running> {
   const app = createApp(deps);
   const http = listenHttp(app, deps, options);
   const ticker = setInterval(() => deps.auth.tick(), 1000);
-  const components: Component[] = [];
+  const jobs = new JobRunner(deps.log, deps.clock);
+  for (const job of featureJobs(deps)) jobs.add(job);
+  const stops: (() => Promise<void> | void)[] = [];
   let stopped: Promise<void> | null = null;
   const smtpPort = options.smtpPort ?? (deps.config.smtpPort || null);
-  let ports: { smtp: number | null; capture: number | null };
-  let worker: SendWorker;
+  let capture: SmtpComponent | null = null;
+  let smtp: SmtpComponent | null = null;
+  let delivery: DeliveryJob | null = null;
   try {
-    // Capture starts first (the worker delivers into it) and so stops last.
-    const capture = deps.config.capture ? await startCaptureServer(deps) : null;
-    if (capture) components.push(capture);
-    const smtp = smtpPort === null ? null : await startSubmissionServer(deps, smtpPort);
-    if (smtp) components.push(smtp);
-    ports = { smtp: smtp?.port ?? null, capture: capture?.port ?? null };
-    // The send worker stops first (reverse order): it drains into capture/servers before they close.
-    worker = new SendWorker(deps);
-    deps.notifyOutbox = () => worker.wake();
-    worker.start();
-    components.push({ name: "send-worker", stop: () => worker.stop() });
+    // Capture starts first (delivery sends into it) and so stops last.
+    capture = deps.config.capture ? await startCaptureServer(deps) : null;
+    if (capture) stops.push(() => capture!.stop());
+    smtp = smtpPort === null ? null : await startSubmissionServer(deps, smtpPort);
+    if (smtp) stops.push(() => smtp!.stop());
+    // Delivery stops before the listeners (reverse order): it drains into capture/servers before they close.
+    if (options.deliveryThread ?? typeof Worker !== "undefined") {
+      const thread = await startDeliveryThread(deps.config, deps.capturePort, deps.log);
+      deps.outbox.notify = () => thread.wake();
+      stops.push(() => thread.stop());
+    } else {
+      delivery = new DeliveryJob(deps);
+      delivery.releaseLeases();
+      jobs.add(delivery);
+      deps.outbox.notify = () => jobs.wake("delivery");
+    }
+    // Mail that waited for capture (it was down when the process stopped) can go now.
+    if (capture) deps.outbox.routesChanged(null, deps.clock.now());
+    if (options.startJobs ?? true) jobs.start();
+    stops.push(() => jobs.stop(deps.config.shutdownTimeoutMs));
   } catch (err) {
     await http.stop(0);
-    for (const c of components.reverse()) await c.stop();
+    for (const stop of stops.reverse()) await stop();
     clearInterval(ticker);
     throw err;
   }
   return {
     http,
-    smtpPort: ports.smtp,
-    capturePort: ports.capture,
-    worker,
+    smtpPort: smtp?.port ?? null,
+    capturePort: capture?.port ?? null,
+    jobs,
+    delivery,
     stop() {
       stopped ??= (async () => {
         await http.stop(deps.config.shutdownTimeoutMs);
-        for (const c of components.reverse()) await c.stop();
+        for (const stop of stops.reverse()) await stop();
         clearInterval(ticker);
         deps.auth.usage.flush();
         deps.log.info("server.stopped", {});

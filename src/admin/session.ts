@@ -13,6 +13,7 @@ import { admin_sessions, admin_users, settings } from "@/db/schema";
 import { changes, type Db } from "@/db/client";
 import type { Deps } from "@/deps";
 import type { RequestMeta } from "@/http/request";
+import { retentionJob } from "@/jobs/retention";
 
 export const SESSION_COOKIE = "mailroom_auth";
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
@@ -151,3 +152,6 @@ export function readCookie(header: string | null, name: string): string | null {
 export function pruneExpiredSessions(db: Db, now: number): number {
   return changes(db.delete(admin_sessions).where(lte(admin_sessions.expires_at, now)).run());
 }
+
+/** Expired dashboard sessions are deleted (their cookie no longer works anyway). */
+export const sessionRetentionJob = (db: Db) => retentionJob("admin_sessions.retention", (now) => pruneExpiredSessions(db, now));

@@ -418,6 +418,11 @@ export const email_servers = sqliteTable(
     smtp_enable_starttls_auto: bool("smtp_enable_starttls_auto").notNull().default(true),
     smtp_tls: bool("smtp_tls").notNull().default(false),
     emails_per_hour: integer("emails_per_hour"),
+    /** Optional caps besides the rolling hour (null = none). */
+    emails_per_minute: integer("emails_per_minute"),
+    emails_per_day: integer("emails_per_day"),
+    /** Pooled SMTP connections the delivery job opens to this server. */
+    max_connections: integer("max_connections").notNull().default(5),
     priority: integer("priority").notNull().default(100),
     use_for_broadcasts: bool("use_for_broadcasts").notNull().default(true),
     use_for_sequences: bool("use_for_sequences").notNull().default(true),

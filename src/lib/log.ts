@@ -13,6 +13,8 @@ export interface Logger {
   error(event: string, fields?: LogFields): void;
   /** One line per HTTP request: time, method, path, status, duration_ms, request_id, token_id. */
   request(method: string, path: string, status: number, durationMs: number, requestId: string, tokenId: number | null): void;
+  /** Whole lines formatted by another logger (the delivery thread's), written in order with these. */
+  forward(lines: string): void;
   flush(): void;
 }
 
@@ -71,6 +73,10 @@ export function createLogger(sink: LineSink = stdoutSink, clock: () => number = 
     request: (method, path, status, durationMs, requestId, tokenId) => {
       pending.push(REQUEST, clock(), method, path, status, durationMs, requestId, tokenId);
       added(path.length);
+    },
+    forward: (lines) => {
+      pending.push(lines);
+      added(lines.length);
     },
     flush,
   };

@@ -2,7 +2,7 @@
  * SMTP submission (API.md §17), transport-side steps: AUTH with an API token through the same
  * authenticator as HTTP, the per-session channel, per-recipient checks, and turning one DATA into
  * the outbox's raw submission (From rules, Bcc removed, Message-ID/Date added, `send` bucket).
- * The outbox service (features/transactionals/outbox.ts) owns the quota and the rows.
+ * The outbox service (src/outbox/enqueue.ts) owns the quota and the rows.
  */
 import { mailboxes, parseMail } from "@/lib/parse-mail";
 import type { Principal } from "@/auth/principal";
@@ -11,7 +11,7 @@ import type { Channel } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { deliveryMode } from "@/features/email_servers/service";
 import { isSuppressed } from "@/features/subscribers/eligibility";
-import { enqueueRawMessage } from "@/features/transactionals/outbox";
+import { enqueueRawMessage } from "@/outbox/enqueue";
 import { emailDomain, isEmail } from "@/lib/email";
 import { hashToken, randomBase62 } from "@/lib/tokens";
 import { checkHeaderSize, checkSenderHeaders } from "./header-rules";

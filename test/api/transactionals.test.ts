@@ -13,9 +13,8 @@ const clock = fakeClock();
 const PUBLIC = "https://mail.example.com";
 
 beforeAll(async () => {
-  server = await startTestServer({ clock, env: { MAILROOM_PUBLIC_URL: PUBLIC } });
   // Nothing is delivered in these tests: they look at what the API committed.
-  await server.running.worker.stop();
+  server = await startTestServer({ clock, env: { MAILROOM_PUBLIC_URL: PUBLIC }, startJobs: false });
   createTestChannel(server.deps, "Marketing", { sender_email: "news@example.com", monthly_send_quota: 5 });
   createTestChannel(server.deps, "No Sender");
   createTestChannel(server.deps, "Sales", { sender_email: "sales@example.com" });

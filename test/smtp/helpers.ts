@@ -8,7 +8,6 @@ import nodemailer from "nodemailer";
 import type Mail from "nodemailer/lib/mailer";
 import { eq } from "drizzle-orm";
 import { channels } from "@/db/schema";
-import { insertOutboxMessage } from "@/features/transactionals/outbox";
 import { captureHeaderValue, linkSecret } from "@/lib/links";
 import type { TestServer } from "../harness";
 
@@ -93,7 +92,7 @@ export async function deliverToCapture(
   const { deps } = server;
   const channel = deps.db.select().from(channels).where(eq(channels.slug, o.channel ?? "default")).get()!;
   const now = deps.clock.now();
-  const { id } = insertOutboxMessage(deps.db, {
+  const [{ id }] = deps.outbox.enqueue([{
     channel_id: channel.id,
     kind: o.kind ?? "transactional",
     source: "api",
@@ -101,11 +100,7 @@ export async function deliverToCapture(
     recipient_email: String(mail.to),
     subject: String(mail.subject ?? ""),
     broadcast_id: o.broadcastId ?? null,
-    queue_at: now,
-    sent_at: now,
-    created_at: now,
-    updated_at: now,
-  });
+  }], now);
   const info = await captureClient(server).sendMail({
     ...mail,
     headers: { ...(mail.headers as Record<string, string>), "X-Mailroom-Capture": captureHeaderValue(linkSecret(deps), id) },

@@ -8,6 +8,7 @@ import { audit_log, type AuditRow } from "@/db/schema";
 import type { Principal } from "@/auth/principal";
 import type { Clock } from "@/lib/time";
 import { toIso } from "@/lib/time";
+import { retentionJob } from "@/jobs/retention";
 
 export interface Actor {
   type: "token" | "admin" | "cli" | "system";
@@ -117,3 +118,6 @@ export function pruneAuditLog(db: Db, now: number, batch: number): number {
   const old = db.select({ id: audit_log.id }).from(audit_log).where(lt(audit_log.created_at, now - AUDIT_RETENTION_MS)).orderBy(audit_log.id).limit(batch);
   return changes(db.delete(audit_log).where(inArray(audit_log.id, old)).run());
 }
+
+/** Audit rows are kept 365 days (§2.6). */
+export const auditRetentionJob = (db: Db) => retentionJob("audit_log.retention", (now, batch) => pruneAuditLog(db, now, batch));

@@ -11,7 +11,7 @@ import type { Deps } from "@/deps";
 import { diff, recordAudit, REDACTED, type AuditContext } from "@/features/audit_log/service";
 import { AppError, forbidden, notFound, unprocessable, validationError } from "@/http/errors";
 import { decryptSecret, encryptSecret } from "@/lib/secrets";
-import type { ServerTarget } from "@/worker/transport";
+import type { ServerTarget } from "@/outbox/transport";
 import type { Purpose } from "./model";
 
 const RESOURCE = "Email server";
@@ -57,7 +57,7 @@ function auditChanges(before: Partial<EmailServer>, after: Partial<EmailServer>)
 export function createEmailServer(deps: Deps, channel: Channel, values: Record<string, unknown>, ctx: AuditContext): EmailServer {
   const now = deps.clock.now();
   const cols = toColumns(deps, values, true);
-  return deps.db.transaction((tx) => {
+  const created = deps.db.transaction((tx) => {
     const row = tx
       .insert(email_servers)
       .values({ ...cols, label: cols.label!, smtp_address: cols.smtp_address!, channel_id: channel.id, created_at: now, updated_at: now })
@@ -72,12 +72,14 @@ export function createEmailServer(deps: Deps, channel: Channel, values: Record<s
     });
     return row;
   });
+  deps.outbox.routesChanged(channel.id, now);
+  return created;
 }
 
 /** Applies a PATCH. */
 export function updateEmailServer(deps: Deps, server: EmailServer, values: Record<string, unknown>, ctx: AuditContext): EmailServer {
   const cols = toColumns(deps, values, false);
-  return deps.db.transaction((tx) => {
+  const updated = deps.db.transaction((tx) => {
     const row = tx
       .update(email_servers)
       .set({ ...cols, updated_at: Math.max(deps.clock.now(), server.updated_at + 1) })
@@ -93,6 +95,9 @@ export function updateEmailServer(deps: Deps, server: EmailServer, values: Recor
     });
     return row;
   });
+  // Activated, limits raised, purposes widened: mail waiting for a route tries again now.
+  deps.outbox.routesChanged(server.channel_id, deps.clock.now());
+  return updated;
 }
 
 /** Deletes a server; queued mail is routed afresh at its next attempt (routing happens at send time). */
@@ -106,7 +111,7 @@ export function deleteEmailServer(deps: Deps, server: EmailServer, ctx: AuditCon
       channel: deps.auth.cache.slugOf(server.channel_id),
     });
   });
-  deps.notifyOutbox();
+  deps.outbox.routesChanged(server.channel_id, deps.clock.now());
 }
 
 /**
@@ -132,7 +137,7 @@ export async function testConnection(deps: Deps, server: EmailServer, ctx: Audit
       changes: auditChanges(current, changes),
     });
   });
-  if (result.ok) deps.notifyOutbox();
+  if (result.ok) deps.outbox.routesChanged(server.channel_id, deps.clock.now());
   return result.ok ? { success: true, message: "Connection successful" } : { success: false, message: `Connection failed: ${result.error}` };
 }
 
@@ -145,7 +150,7 @@ export function copyEmailServer(deps: Deps, scope: Scope, server: EmailServer, i
   if (target.id === server.channel_id) throw unprocessable("Target channel must differ from the server's channel", { errors: { target_channel_id: ["must differ from the server's channel"] } });
   const now = deps.clock.now();
   const { id: _id, channel_id: _c, created_at: _ca, updated_at: _ua, ...fields } = server;
-  return deps.db.transaction((tx) => {
+  const copy = deps.db.transaction((tx) => {
     const row = tx.insert(email_servers).values({ ...fields, channel_id: target.id, created_at: now, updated_at: now }).returning().get();
     recordAudit(tx, deps.clock, {
       ...ctx,
@@ -156,6 +161,8 @@ export function copyEmailServer(deps: Deps, scope: Scope, server: EmailServer, i
     });
     return row;
   });
+  deps.outbox.routesChanged(target.id, now);
+  return copy;
 }
 
 function resolveTargetChannel(deps: Deps, scope: Scope, input: Record<string, unknown>): Channel {
@@ -207,6 +214,7 @@ export function serverTarget(deps: Deps, s: EmailServer): ServerTarget {
     password,
     authMethod: s.smtp_authentication,
     version: s.updated_at,
+    maxConnections: s.max_connections,
   };
 }
 

@@ -5,12 +5,14 @@
 import { inArray, lt } from "drizzle-orm";
 import { changes, type Db } from "@/db/client";
 import { events } from "@/db/schema";
+import { retentionJob } from "@/jobs/retention";
 import type { Clock } from "@/lib/time";
 
 export const EVENT_TYPES = [
   "email.sent",
   "email.delivered",
   "email.delivery_delayed",
+  "email.send_delayed",
   "email.bounced",
   "email.failed",
   "email.opened",
@@ -85,3 +87,7 @@ export function pruneEvents(db: Db, now: number, retentionDays: number, batch: n
   const old = db.select({ id: events.id }).from(events).where(lt(events.created_at, cutoff)).orderBy(events.id).limit(batch);
   return changes(db.delete(events).where(inArray(events.id, old)).run());
 }
+
+/** Events are kept MAILROOM_EVENT_RETENTION_DAYS (§20). */
+export const eventRetentionJob = (db: Db, retentionDays: number) =>
+  retentionJob("events.retention", (now, batch) => pruneEvents(db, now, retentionDays, batch));

@@ -7,7 +7,8 @@
 import { createHash } from "node:crypto";
 import { and, eq, lt, sql } from "drizzle-orm";
 import type { Principal } from "@/auth/principal";
-import type { Db } from "@/db/client";
+import { changes, type Db } from "@/db/client";
+import { retentionJob } from "@/jobs/retention";
 import { idempotency_keys } from "@/db/schema";
 import type { Deps } from "@/deps";
 import type { Replay } from "@/http/auth";
@@ -111,7 +112,9 @@ export function releaseIdempotency(request: Request): void {
   if (inFlight.get(slot(claim)) === claim.fingerprint) inFlight.delete(slot(claim));
 }
 
-/** Drops results older than 24 h (called by the worker's housekeeping). */
-export function pruneIdempotencyKeys(db: Db, now: number): void {
-  db.delete(idempotency_keys).where(lt(idempotency_keys.created_at, now - IDEMPOTENCY_TTL_MS)).run();
+/** Drops results older than 24 h; returns how many. */
+export function pruneIdempotencyKeys(db: Db, now: number): number {
+  return changes(db.delete(idempotency_keys).where(lt(idempotency_keys.created_at, now - IDEMPOTENCY_TTL_MS)).run());
 }
+
+export const idempotencyRetentionJob = (db: Db) => retentionJob("idempotency_keys.retention", (now) => pruneIdempotencyKeys(db, now));

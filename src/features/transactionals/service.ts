@@ -15,7 +15,7 @@ import { readFields, withWarnings, type Warning } from "@/http/fields";
 import { checkLiquid } from "@/lib/liquid";
 import { storeIdempotentResult, type IdempotencyClaim } from "./idempotency";
 import { encodeTransactional, TRANSACTIONAL_STATUSES, TransactionalFields, type Recipient } from "./model";
-import { insertOutboxMessage, subscriberIdsByEmail } from "./outbox";
+import { subscriberIdsByEmail } from "@/outbox/enqueue";
 
 const RESOURCE = "Transactional";
 
@@ -51,7 +51,7 @@ export function sendTransactional(deps: Deps, scope: Scope, input: Input, claim:
     const subscriberId = profile
       ? upsertSubscriber(deps, channel, { email: to.email.toLowerCase(), ...profile, source: "transactional" }, tx).subscriber.id
       : (subscriberIdsByEmail(tx, channel.id, [to.email]).get(to.email.toLowerCase()) ?? null);
-    const { id } = insertOutboxMessage(tx, {
+    const [row] = deps.outbox.enqueue([{
       channel_id: channel.id,
       kind: "transactional",
       source: "api",
@@ -68,17 +68,12 @@ export function sendTransactional(deps: Deps, scope: Scope, input: Input, claim:
       include_unsubscribe_link: (values.include_unsubscribe_link as boolean | undefined) ?? false,
       track_opens: (values.track_opens as boolean | undefined) ?? false,
       track_clicks: (values.track_clicks as boolean | undefined) ?? false,
-      queue_at: now,
-      created_at: now,
-      updated_at: now,
-      publicUrl,
-    });
-    const row = tx.select().from(messages).where(eq(messages.id, id)).get()!;
-    const body = withWarnings(encodeTransactional(row, channel.slug, publicUrl), warnings);
+    }], now);
+    const body = withWarnings(encodeTransactional(row!, channel.slug, publicUrl), warnings);
     if (claim) storeIdempotentResult(tx, claim, 201, body, now);
     return { body, quota };
   });
-  deps.notifyOutbox();
+  deps.outbox.notify();
   return result;
 }
 

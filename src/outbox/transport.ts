@@ -1,5 +1,5 @@
 /**
- * The send worker's view of "the next hop": one message, one target (an email server or the local
+ * The delivery job's view of "the next hop": one message, one target (an email server or the local
  * capture server), one classified outcome. The nodemailer implementation is transport-smtp.ts.
  */
 
@@ -18,6 +18,8 @@ export interface ServerTarget {
   authMethod: "plain" | "login" | "cram_md5" | null;
   /** Changes when the server row changes, so pooled connections are rebuilt. */
   version: number;
+  /** Pooled connections (the server's `max_connections`). */
+  maxConnections: number;
 }
 
 /** The local capture server (§18): loopback SMTP, no auth. */
@@ -39,7 +41,7 @@ export interface Envelope {
   to: string[];
 }
 
-/** Either a structured message (rendered by the worker) or raw MIME delivered as is (SMTP submissions). */
+/** Either a structured message (rendered by the delivery job) or raw MIME delivered as is (SMTP submissions). */
 export type OutboundMessage =
   | {
       kind: "structured";
@@ -67,6 +69,8 @@ export type OutboundMessage =
  * Outcome classes (§9 routing):
  * - `sent`: the next hop answered 250 to DATA.
  * - `temporary`: 4xx or a network error mid-transaction — retry later with backoff.
+ * - `throttled`: 421/451/454 "try later": the server is busy — it is slowed down and the message waits
+ *   without counting an attempt.
  * - `permanent`: 5xx to RCPT TO or DATA — hard bounce, suppress the address.
  * - `server`: the server itself failed (connect, greeting, EHLO, STARTTLS, AUTH, 5xx to MAIL FROM)
  *   — fail over to the next server; the message stays queued.
@@ -74,6 +78,7 @@ export type OutboundMessage =
 export type SendResult =
   | { outcome: "sent"; response: string }
   | { outcome: "temporary"; response: string }
+  | { outcome: "throttled"; response: string }
   | { outcome: "permanent"; response: string }
   | { outcome: "server"; response: string };
 

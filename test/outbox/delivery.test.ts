@@ -1,12 +1,13 @@
 /**
- * The send worker end to end: real HTTP sends, the real worker stepped with tick(), nodemailer
+ * The delivery job end to end: real HTTP sends, the real job stepped with tick(now), nodemailer
  * pools to real SMTP sinks on ephemeral ports, a fake clock for retries.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { email_servers, events, messages, suppressions } from "@/db/schema";
-import { SendWorker, RETRY_WINDOW } from "@/worker/send-worker";
-import { SmtpTransport } from "@/worker/transport-smtp";
+import { DeliveryJob } from "@/outbox/delivery-job";
+import { RETRY_WINDOW } from "@/outbox/outcomes";
+import { SmtpTransport } from "@/outbox/transport-smtp";
 import { verifyLink } from "@/lib/links";
 import { linkSecret } from "@/lib/links";
 import { fakeClock, startTestServer, type TestServer } from "../harness";
@@ -18,13 +19,12 @@ const sinks: SmtpSink[] = [];
 
 beforeEach(async () => {
   clock = fakeClock();
-  server = await startTestServer({ clock });
-  // Step the worker by hand: no background loop racing the assertions.
-  await server.running.worker.stop();
+  // Step the job by hand: no background loop racing the assertions.
+  server = await startTestServer({ clock, startJobs: false });
 });
 
 afterEach(async () => {
-  await server.running.worker.transport.close();
+  await server.running.delivery!.transport.close();
   await server.stop();
   for (const s of sinks.splice(0)) await s.stop();
 });
@@ -55,7 +55,12 @@ async function send(body: Record<string, unknown> = {}) {
 const row = (id: number) => server.deps.db.select().from(messages).where(eq(messages.id, id)).get()!;
 const eventTypes = (id: number) =>
   server.deps.db.select().from(events).where(eq(events.transactional_id, id)).all().map((e) => e.type);
-const tick = () => server.running.worker.tick();
+/** One tick of the delivery job; returns how many messages it settled. */
+const tick = async (job: DeliveryJob = server.running.delivery!) => {
+  const before = server.sql("SELECT count(*) AS n FROM messages WHERE lease_expires_at IS NULL AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?", clock.now())[0].n;
+  await job.tick(clock.now());
+  return before;
+};
 
 describe("happy", () => {
   test("delivers to the configured server: content, headers, envelope, events", async () => {
@@ -185,9 +190,9 @@ describe("happy", () => {
     expect(row(sent.id).status).toBe("queued");
     expect(server.deps.db.select().from(email_servers).where(eq(email_servers.id, srv.id)).get()!.last_error).toMatch(/certificate/i);
     // Trusting the relay's certificate, the session upgrades to TLS and authenticates.
-    const trusting = new SendWorker(server.deps, { transport: new SmtpTransport({ ca: cert.cert }) });
+    const trusting = new DeliveryJob(server.deps, { transport: new SmtpTransport({ ca: cert.cert }) });
     clock.advance(RETRY_WINDOW / 2);
-    await trusting.tick();
+    await trusting.tick(clock.now());
     const [m] = await s.waitFor(1);
     expect(m.secure).toBe(true);
     expect(m.user).toBe("relay");
@@ -195,16 +200,17 @@ describe("happy", () => {
     await trusting.transport.close();
   });
 
-  test("start() reclaims leases left by a crashed process", async () => {
+  test("releaseLeases() (start-up) frees the leases left by a crashed process", async () => {
     const s = await sink();
     await addServer(s.port);
     const sent = await send();
     server.deps.db.update(messages).set({ lease_expires_at: clock.now() + 3_600_000 }).where(eq(messages.id, sent.id)).run();
     expect(await tick()).toBe(0);
-    const restarted = new SendWorker(server.deps);
-    restarted.start();
+    const restarted = new DeliveryJob(server.deps);
+    restarted.releaseLeases();
+    await restarted.tick(clock.now());
     await s.waitFor(1);
-    await restarted.stop();
+    await restarted.close();
     expect(row(sent.id).status).toBe("sent");
   });
 });

@@ -1,18 +1,17 @@
 /**
- * Retention, run by the worker's housekeeping once a minute: audit rows after 365 days (§2.6),
- * events after MAILROOM_EVENT_RETENTION_DAYS (§20), expired dashboard sessions. A fake clock moves
- * time; the real worker loop does the pruning on a real SQLite file.
+ * Retention jobs of the features: audit rows after 365 days (§2.6), events after
+ * MAILROOM_EVENT_RETENTION_DAYS (§20), expired dashboard sessions, idempotency results after 24 h.
+ * A fake clock moves time; each job is stepped with tick(now) on a real SQLite file.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { fakeClock, startTestServer, type TestServer } from "../harness";
-import { eventually } from "../smtp/helpers";
 
 const DAY = 24 * 60 * 60 * 1000;
 const clock = fakeClock();
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startTestServer({ clock, env: { MAILROOM_EVENT_RETENTION_DAYS: "30" } });
+  server = await startTestServer({ clock, startJobs: false, env: { MAILROOM_EVENT_RETENTION_DAYS: "30" } });
 });
 afterAll(() => server.stop());
 
@@ -31,9 +30,9 @@ test("old audit rows, old events and expired sessions are pruned; recent ones ar
   session("expired", -1000);
   session("valid", 60 * 60_000);
 
-  clock.advance(61_000);
-  server.running.worker.wake();
-  await eventually(() => server.sql("SELECT 1 FROM audit_log WHERE target_label = 'old audit'").length === 0);
+  for (const name of ["audit_log.retention", "events.retention", "admin_sessions.retention", "idempotency_keys.retention"]) {
+    expect(await server.running.jobs.get(name)!.tick(clock.now())).toBe(false);
+  }
   expect(server.sql("SELECT target_label FROM audit_log WHERE action = 'test.row'")).toEqual([{ target_label: "recent audit" }]);
   expect(server.sql("SELECT email FROM events WHERE email LIKE '%@example.com' AND email IN ('old@example.com', 'recent@example.com')")).toEqual([
     { email: "recent@example.com" },

@@ -1,7 +1,7 @@
 /**
  * Transport over SMTP with nodemailer (the only module importing it): one pooled transport per
  * target (`pool: true, maxMessages: Infinity` — NOTES.md: recycling connections every 100 messages
- * costs ~5×), and the §9 classification of SMTP failures into retry / bounce / failover.
+ * costs ~5×), and the §9 classification of SMTP failures into retry / throttle / bounce / failover.
  */
 import { isIP } from "node:net";
 import type { SendMailOptions } from "nodemailer";
@@ -33,12 +33,16 @@ interface SmtpError {
   message?: string;
 }
 
+/** A 451/454 that asks the sender to slow down (not a per-recipient greylisting or a local error). */
+const THROTTLE_TEXT = /throttl|rate.?limit|too many|slow down|try (again )?later|exceeded/i;
+
 /** Commands before the mail transaction: a failure there (any code) is the server's problem (failover). */
 const SESSION_COMMANDS = /^(CONN|EHLO|HELO|LHLO|STARTTLS|AUTH\b|GREETING)/;
 const SERVER_ERROR_CODES = new Set(["ECONNECTION", "EAUTH", "ETLS", "EDNS", "ETIMEDOUT", "ECONNREFUSED", "EHOSTUNREACH", "ENOTFOUND", "EPROTOCOL"]);
 
 /**
- * §9 classification of a nodemailer error: 5xx to RCPT TO/DATA → permanent (hard bounce); 4xx or a
+ * §9 classification of a nodemailer error: 421, or a 451/454 asking to slow down → throttled (the
+ * server is paused, the message waits); 5xx to RCPT TO/DATA → permanent (hard bounce); other 4xx or a
  * network error during the transaction → temporary; failures while connecting, greeting, EHLO,
  * STARTTLS, AUTH, or a 5xx to MAIL FROM → server (fail over).
  */
@@ -47,6 +51,7 @@ export function classifySmtpError(err: unknown): SendResult {
   const command = String(e.command ?? "");
   const code = typeof e.responseCode === "number" ? e.responseCode : undefined;
   const response = (e.response || e.message || String(err)).toString().trim().slice(0, 500);
+  if (code === 421 || ((code === 451 || code === 454) && THROTTLE_TEXT.test(response))) return { outcome: "throttled", response };
   if (command === "RCPT TO" || command === "DATA") return { outcome: code !== undefined && code >= 500 ? "permanent" : "temporary", response };
   if (command === "MAIL FROM") return { outcome: code !== undefined && code >= 500 ? "server" : "temporary", response };
   if (SESSION_COMMANDS.test(command)) return { outcome: "server", response };
@@ -104,7 +109,7 @@ export class SmtpTransport implements Transport {
       const nodemailer = await loadNodemailer();
       const existing = this.pools.get(key); // another send created it while the module loaded
       if (existing) return existing;
-      const opts: SMTPPool.Options = { ...transportOptions(target, this.options), pool: true, maxMessages: Infinity, maxConnections: this.options.maxConnections ?? 5 };
+      const opts: SMTPPool.Options = { ...transportOptions(target, this.options), pool: true, maxMessages: Infinity, maxConnections: target.kind === "server" ? target.maxConnections : (this.options.maxConnections ?? 5) };
       mailer = nodemailer.createTransport(opts);
       mailer.on("error", () => {});
       this.pools.set(key, mailer);

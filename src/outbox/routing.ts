@@ -1,0 +1,161 @@
+/**
+ * Where a message goes (§9): the channel's servers for its purpose (active, priority then id,
+ * failover), or local capture when the channel has none. Each server's limits hold across ticks:
+ * `emails_per_hour` as a rolling window (Broadcast's rule) plus optional per-minute and per-day caps,
+ * and a back-off while the server answers "try later" (421/451/454).
+ */
+import type { Channel, EmailServer, Message } from "@/db/schema";
+import type { Deps } from "@/deps";
+import { serversForPurpose } from "@/features/email_servers/service";
+import type { Purpose } from "@/features/email_servers/model";
+import type { CaptureTarget } from "./transport";
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+/** Sent counts are re-read this often; sends in between are counted in memory. */
+const COUNT_REFRESH_MS = SECOND;
+/** Back-off after a throttling reply: doubles from 5 s up to 5 min, reset by a successful send. */
+const THROTTLE_MIN_MS = 5 * SECOND;
+const THROTTLE_MAX_MS = 5 * MINUTE;
+/** How long routing decisions (server lists) are reused before the table is read again. */
+const SERVER_LIST_TTL_MS = SECOND;
+
+const PURPOSE: Record<Message["kind"], Purpose> = { transactional: "transactionals", system: "transactionals", broadcast: "broadcasts", sequence: "sequences" };
+
+/** Why a message waits without an attempt (stored in `waiting_for`; a new route wakes it). */
+export type WaitReason = "no_active_server" | "rate_limited" | "throttled" | "capture_unavailable";
+
+export type Route =
+  | { kind: "capture"; target: CaptureTarget }
+  | { kind: "servers"; servers: EmailServer[] }
+  | { kind: "wait"; reason: WaitReason; until: number };
+
+interface ServerState {
+  counted: { minute: number; hour: number; day: number };
+  countedAt: number;
+  /** Sends reserved and not yet finished. */
+  inFlight: number;
+  /** Sends accepted since the counts were read. */
+  sentSinceCount: number;
+  backoffMs: number;
+  pausedUntil: number;
+}
+
+export const captureTarget = (port: number): CaptureTarget => ({ kind: "capture", host: "127.0.0.1", port });
+
+export class Router {
+  private readonly states = new Map<number, ServerState>();
+  private readonly lists = new Map<string, { at: number; servers: EmailServer[] }>();
+  private readonly sentSince;
+
+  constructor(private readonly deps: Deps) {
+    this.sentSince = deps.database.raw.prepare("SELECT count(*) AS n FROM messages WHERE email_server_id = ?1 AND sent_at > ?2");
+  }
+
+  /** The route of `m` now: capture, the servers to try in order (each one taken from its budget), or a wait. */
+  route(m: Message, channel: Channel, now: number): Route {
+    const { config } = this.deps;
+    const capture = (): Route =>
+      config.capture && this.deps.capturePort
+        ? { kind: "capture", target: captureTarget(this.deps.capturePort) }
+        : { kind: "wait", reason: "capture_unavailable", until: now + MINUTE };
+    if (config.captureAll) return capture();
+    const all = this.serversFor(channel.id, PURPOSE[m.kind], now);
+    // Capture only when the channel has no server for the purpose at all (§9); failing servers keep mail queued.
+    if (all.length === 0) return capture();
+    const narrowed = m.server_ids?.length ? all.filter((s) => m.server_ids!.includes(s.id)) : [];
+    const active = (narrowed.length ? narrowed : all).filter((s) => s.active);
+    if (active.length === 0) return { kind: "wait", reason: "no_active_server", until: now + MINUTE };
+    let wait: Route = { kind: "wait", reason: "rate_limited", until: Infinity };
+    const open: EmailServer[] = [];
+    for (const server of active) {
+      const state = this.state(server.id);
+      if (state.pausedUntil > now) {
+        if (state.pausedUntil < wait.until) wait = { kind: "wait", reason: "throttled", until: state.pausedUntil };
+        continue;
+      }
+      const roomAt = this.roomAt(server, state, now);
+      if (roomAt > now) {
+        if (roomAt < wait.until) wait = { kind: "wait", reason: "rate_limited", until: roomAt };
+        continue;
+      }
+      open.push(server);
+    }
+    return open.length ? { kind: "servers", servers: open } : wait;
+  }
+
+  /** Reserves one message of the server's budgets (call before sending to it). */
+  take(server: EmailServer): void {
+    this.state(server.id).inFlight++;
+  }
+
+  /** Ends a reservation: `accepted` counts it as sent until the next count of the table. */
+  release(serverId: number, accepted: boolean): void {
+    const state = this.state(serverId);
+    state.inFlight--;
+    if (accepted) {
+      state.sentSinceCount++;
+      state.backoffMs = 0;
+      state.pausedUntil = 0;
+    }
+  }
+
+  /** A "try later" reply: the server pauses, each time twice as long. */
+  throttled(serverId: number, now: number): number {
+    const state = this.state(serverId);
+    state.backoffMs = Math.min(THROTTLE_MAX_MS, Math.max(THROTTLE_MIN_MS, state.backoffMs * 2));
+    state.pausedUntil = now + state.backoffMs;
+    return state.pausedUntil;
+  }
+
+  /** Why a server is slowed, for logs and status (null = not slowed). */
+  pausedUntil(serverId: number): number | null {
+    const until = this.states.get(serverId)?.pausedUntil ?? 0;
+    return until > 0 ? until : null;
+  }
+
+  private serversFor(channelId: number, purpose: Purpose, now: number): EmailServer[] {
+    const key = `${channelId}:${purpose}`;
+    const hit = this.lists.get(key);
+    if (hit && now - hit.at < SERVER_LIST_TTL_MS && now >= hit.at) return hit.servers;
+    const servers = serversForPurpose(this.deps.db, channelId, purpose);
+    this.lists.set(key, { at: now, servers });
+    return servers;
+  }
+
+  /** Forgets cached server lists (a server was added, changed or removed). */
+  invalidate(): void {
+    this.lists.clear();
+  }
+
+  private state(id: number): ServerState {
+    let s = this.states.get(id);
+    if (!s) this.states.set(id, (s = { counted: { minute: 0, hour: 0, day: 0 }, countedAt: -Infinity, inFlight: 0, sentSinceCount: 0, backoffMs: 0, pausedUntil: 0 }));
+    return s;
+  }
+
+  /** When the server has room for one more message under every limit it has (now = room now). */
+  private roomAt(server: EmailServer, state: ServerState, now: number): number {
+    const limits: [number | null, keyof ServerState["counted"], number][] = [
+      [server.emails_per_minute, "minute", MINUTE],
+      [server.emails_per_hour, "hour", HOUR],
+      [server.emails_per_day, "day", DAY],
+    ];
+    if (limits.every(([limit]) => limit === null)) return now;
+    if (now - state.countedAt >= COUNT_REFRESH_MS || now < state.countedAt) {
+      for (const [limit, window, span] of limits) {
+        if (limit !== null) state.counted[window] = (this.sentSince.get(server.id, now - span) as { n: number }).n;
+      }
+      state.countedAt = now;
+      state.sentSinceCount = 0;
+    }
+    let at = now;
+    for (const [limit, window, span] of limits) {
+      // The rolling window frees room as its oldest send ages out; a short wait is re-checked then.
+      if (limit !== null && state.counted[window] + state.sentSinceCount + state.inFlight >= limit) at = Math.max(at, now + Math.min(span / 12, MINUTE));
+    }
+    return at;
+  }
+}
