@@ -4,7 +4,7 @@
  */
 import { Elysia } from "elysia";
 import type { Deps } from "./deps";
-import { parseBody } from "./http/compat";
+import { PendingBody } from "./http/compat";
 import { AppError, codeToStatus } from "./http/errors";
 import { requestMeta } from "./http/request";
 import { createAllowLookup } from "./http/routes-table";
@@ -71,8 +71,8 @@ export function createApp(deps: Deps) {
     .onRequest(({ request, set }) => {
       set.headers["x-request-id"] = requestMeta(request).id;
     })
-    // A refused body is answered after authentication (compat.ts RejectedBody).
-    .onParse(({ request }) => parseBody(request, deps.config.maxBodyBytes))
+    // Bodies are read when a handler asks, after authentication and the permission check (compat.ts).
+    .onParse(({ request }) => new PendingBody(request, deps.config.maxBodyBytes))
     .onError(({ error, code, request, set, path }) => {
       const meta = requestMeta(request);
       let e: AppError;

@@ -10,7 +10,7 @@ import { resolveScope } from "@/auth/scope";
 import { auditContextOf } from "@/features/audit_log/service";
 import { getCapturedRaw, readCapturedContent } from "@/features/captured_messages/service";
 import type { Deps } from "@/deps";
-import { CsvBody, parseQuery, throwIfRejected, type Input } from "@/http/compat";
+import { parseQuery, readPendingBody, type Input } from "@/http/compat";
 import { forbidden, unauthorized } from "@/http/errors";
 import { f, readFields } from "@/http/fields";
 import { offsetEnvelope, offsetParams } from "@/http/pagination";
@@ -53,12 +53,9 @@ export function adminRoutes(deps: Deps, handle: (request: Request) => Promise<Re
 
   // Hooks are local to an Elysia instance: login needs no session, everything else does.
   const loginRoutes = new Elysia()
-    .onBeforeHandle(({ request, body }) => {
-      checkOrigin(request);
-      throwIfRejected(body);
-    })
+    .onBeforeHandle(({ request }) => checkOrigin(request))
     .post("/admin/api/login", async ({ request, body, set }) => {
-      const { values } = readFields(LOGIN_FIELDS, body as Input, { wrapper: "user" });
+      const { values } = readFields(LOGIN_FIELDS, (await readPendingBody(body)) as Input, { wrapper: "user" });
       const { email, password } = values as { email: string; password: string };
       const { user, cookies } = await users.login(email, password, requestMeta(request), request.headers.get("cookie"));
       set.headers["set-cookie"] = cookies;
@@ -67,10 +64,10 @@ export function adminRoutes(deps: Deps, handle: (request: Request) => Promise<Re
 
   const sessionRoutes = new Elysia()
     .onBeforeHandle(({ request }) => checkOrigin(request))
-    .resolve(async ({ request, body }) => {
+    // Bodies are read by the routes that take one, once the session is verified (compat.ts PendingBody).
+    .resolve(async ({ request }) => {
       const admin = await sessions.verify(request.headers.get("cookie"));
       if (!admin) throw unauthorized("Invalid or missing session");
-      throwIfRejected(body);
       const meta = requestMeta(request);
       meta.principal = adminPrincipal(admin, meta);
       return { admin, principal: meta.principal };
@@ -88,13 +85,13 @@ export function adminRoutes(deps: Deps, handle: (request: Request) => Promise<Re
     })
     .get("/admin/api/users/:id", ({ params }) => encodeAdminUser(users.get(pathId(params.id, "Admin user"))))
     .post("/admin/api/users", async ({ body, principal, set }) => {
-      const { values } = readFields(NEW_USER_FIELDS, body as Input, { wrapper: "user" });
+      const { values } = readFields(NEW_USER_FIELDS, (await readPendingBody(body)) as Input, { wrapper: "user" });
       const user = await users.create(values as { email: string; password: string }, auditContextOf(principal));
       set.status = 201;
       return encodeAdminUser(user);
     })
     .patch("/admin/api/users/:id", async ({ body, params, principal, admin }) => {
-      const { values } = readFields(USER_CHANGE_FIELDS, body as Input, { wrapper: "user", partial: true });
+      const { values } = readFields(USER_CHANGE_FIELDS, (await readPendingBody(body)) as Input, { wrapper: "user", partial: true });
       const user = await users.update(pathId(params.id, "Admin user"), values, auditContextOf(principal), admin.sessionId);
       return encodeAdminUser(user);
     })
@@ -108,19 +105,12 @@ export function adminRoutes(deps: Deps, handle: (request: Request) => Promise<Re
       const body = html ?? `<pre>${escapeHtml(text ?? "")}</pre>`;
       return new Response(body, { headers: PREVIEW_HEADERS });
     })
-    .all(`${MIRROR_PREFIX}*`, ({ request, body }) => {
+    .all(`${MIRROR_PREFIX}*`, ({ request }) => {
       const url = request.url;
       const at = url.indexOf(MIRROR_PREFIX);
-      // The body was already read (and checked: 400/413/415) by the app's parser; pass it on re-encoded.
-      const headers = new Headers(request.headers);
-      headers.delete("content-length");
-      let payload: string | undefined;
-      if (body instanceof CsvBody) payload = body.text;
-      else if (body && typeof body === "object" && Object.keys(body).length > 0) {
-        payload = JSON.stringify(body);
-        headers.set("content-type", "application/json");
-      }
-      const mirrored = new Request(url.slice(0, at) + url.slice(at + "/admin".length), { method: request.method, headers, body: payload });
+      // The body is handed on unread: the /api/v1 route parses (and checks) it after its own checks.
+      const target = url.slice(0, at) + url.slice(at + "/admin".length);
+      const mirrored = new Request(target, { method: request.method, headers: request.headers, body: request.body, duplex: "half" } as RequestInit);
       setRequestMeta(mirrored, requestMeta(request));
       return handle(mirrored);
     });

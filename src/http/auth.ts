@@ -1,7 +1,7 @@
 /**
  * The auth plugin: every route declares its access rule beside itself with the `permission` macro,
- * and this one hook resolves principal → bucket charge → permission → channel set T, in the order
- * of API.md §2.1. The rule is also published in the route's `detail` (read by the route-matrix
+ * and this one hook resolves principal → bucket charge → permission → body → channel set T, in the
+ * order of API.md §2.1. The rule is also published in the route's `detail` (read by the route-matrix
  * test, /prime and the OpenAPI document).
  */
 import { Elysia } from "elysia";
@@ -10,7 +10,7 @@ import type { Principal } from "@/auth/principal";
 import { resolveScope, type Scope } from "@/auth/scope";
 import type { BucketName } from "@/auth/authenticator";
 import type { Deps } from "@/deps";
-import { readInput, type Input } from "./compat";
+import { CsvBody, mergeInput, readPendingBody, readQuery, type Input } from "./compat";
 import { AppError, forbidden, unauthorized } from "./errors";
 import { requestMeta } from "./request";
 
@@ -30,8 +30,11 @@ export interface AccessRule {
   scopeAll?: boolean;
   /** An object-valued `channel` is the resource wrapper here (`/channels`), not a malformed selector. */
   channelWrapper?: boolean;
-  /** Looks up a replayable response before the bucket is charged (§2.1 check order); `body` = the parsed body. */
-  replay?: (request: Request, principal: Principal, body: unknown) => Replay | null;
+  /**
+   * Looks up a replayable response before the bucket is charged (§2.1 check order); `body` = the
+   * parsed body. Asked only for a principal the permission check will let through.
+   */
+  replay?: (request: Request, principal: Principal, body: Input | CsvBody) => Replay | null;
 }
 
 export type RouteRule = Permission | readonly Permission[] | AccessRule;
@@ -53,11 +56,24 @@ export function bearerToken(header: string | null): string | null {
 
 export function authPlugin(deps: Deps) {
   const { auth } = deps;
+  const apiKeyRefused = (ip: string) =>
+    auth.failed(ip, deps.clock.now(), unauthorized("Pass the API token in the Authorization header (Bearer); api_key is not supported"));
   return new Elysia({ name: "auth" })
     .macro({
       permission: (rule: RouteRule) => {
         const access = normalizeRule(rule);
         const required = rulePermissions(access);
+        /** The 403 this rule gives `principal`, or null when it may proceed. */
+        const refusal = (principal: Principal): AppError | null => {
+          const missing = required.find((p) => !principal.permissions.has(p));
+          if (missing) {
+            return forbidden("Insufficient permissions for this action", {
+              required_permission: missing,
+              ...(required.length > 1 ? { required_permissions: required } : {}),
+            });
+          }
+          return access.scopeAll && principal.scope !== "all" ? forbidden("This action requires a token with scope all") : null;
+        };
         return {
           detail: {
             "x-required-permission": required[0] ?? null,
@@ -65,38 +81,34 @@ export function authPlugin(deps: Deps) {
             "x-rate-bucket": access.bucket ?? "general",
             "x-scope-all": !!access.scopeAll,
           } as Record<string, unknown>,
-          resolve: ({ request, body, set }: { request: Request; body: unknown; set: { headers: Record<string, string | number> } }) => {
+          resolve: async ({ request, body, set }: { request: Request; body: unknown; set: { headers: Record<string, string | number> } }) => {
             const meta = requestMeta(request);
-            const { input, refused } = readInput(request.url, body);
+            const { query, refused } = readQuery(request.url);
             let principal = meta.principal;
             let replay: Replay | null = null;
             if (!principal || principal.kind !== "admin") {
-              if ("api_key" in input) {
-                throw auth.failed(
-                  meta.ip,
-                  deps.clock.now(),
-                  unauthorized("Pass the API token in the Authorization header (Bearer); api_key is not supported"),
-                );
-              }
+              if ("api_key" in query) throw apiKeyRefused(meta.ip);
               principal = auth.authenticate(bearerToken(request.headers.get("authorization")), meta);
               meta.principal = principal;
               if (principal.viaPreviousValue) set.headers["mailroom-token-rotated"] = new Date(principal.token!.row.previous_expires_at!).toISOString();
-              replay = refused ? null : (access.replay?.(request, principal, body) ?? null);
+              // The body is parsed for the lookup only when the permission check will pass.
+              if (access.replay && !refused && refusal(principal) === null) {
+                const parsed = await Promise.resolve(readPendingBody(body)).catch(() => null);
+                if (parsed) replay = access.replay(request, principal, parsed);
+              }
               const charge = auth.charge(principal, replay ? "general" : (access.bucket ?? "general"));
               if (charge) auth.rateLimitHeaders(principal, charge, set.headers);
             }
-            const missing = required.find((p) => !principal.permissions.has(p));
-            if (missing) {
-              throw forbidden("Insufficient permissions for this action", {
-                required_permission: missing,
-                ...(required.length > 1 ? { required_permissions: required } : {}),
-              });
-            }
-            if (access.scopeAll && principal.scope !== "all") throw forbidden("This action requires a token with scope all");
-            // A channel selector cannot be read from a refused query or body: their error comes first.
+            const refusedAccess = refusal(principal);
+            if (refusedAccess) throw refusedAccess;
+            // Past the permission check: the query's and then the body's refusal (400/413/415) come first.
             if (refused) throw refused;
+            const parsed = await readPendingBody(body);
+            if (principal.kind !== "admin" && !(parsed instanceof CsvBody) && "api_key" in parsed) throw apiKeyRefused(meta.ip);
+            const input = mergeInput(query, parsed);
             const scope: Scope = resolveScope(principal, input, auth.cache, access.channelWrapper);
-            return { principal, scope, input: input as Input, replay };
+            // `body` becomes the parsed body for handlers that read it (a CSV import).
+            return { principal, scope, input, replay, body: parsed };
           },
         };
       },
