@@ -19,6 +19,9 @@ const MAX_HEADER_BYTES = 16 * 1024;
 const VALID_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 /** Where Elysia starts looking for the path in a URL ("http://" + a 4-character host). */
 const MIN_PATH_START = 11;
+/** A Host header a URL can carry: a name or IP literal and an optional port (no user info, spaces, paths). */
+const HOST_SHAPE = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d{0,5})?$/;
+const invalidHost = () => new AppError("bad_request", "Invalid Host header", { message: "Host must be a host name or IP address, with an optional port" });
 
 const errorResponse = (e: AppError, requestId: string) =>
   new Response(JSON.stringify(e.body()), {
@@ -32,6 +35,18 @@ export function createFetchHandler(app: FetchApp, deps: Deps) {
   const tls = !!config.tlsCert;
   const checkHttps = config.requireHttps && !tls;
   const publicOrigin = new URL(config.publicUrl).origin;
+  /** Stands in for a Host the router cannot use: missing (HTTP/1.0), empty, or 1–3 characters. */
+  const placeholderOrigin = `${tls ? "https" : "http"}://localhost`;
+  // Hosts repeat: whether one is usable (~0.1 µs to tell) is remembered (bounded).
+  const hosts = new Map<string, boolean>();
+  const usableHost = (host: string) => {
+    let usable = hosts.get(host);
+    if (usable === undefined) {
+      if (hosts.size > 1000) hosts.clear();
+      hosts.set(host, (usable = HOST_SHAPE.test(host) && URL.canParse(`http://${host}/`)));
+    }
+    return usable;
+  };
   let counter = 0;
   const bootId = Date.now().toString(36);
   // Parsing an address costs ~1 µs; peers repeat, so their normalised form is remembered (bounded).
@@ -68,20 +83,26 @@ export function createFetchHandler(app: FetchApp, deps: Deps) {
     // One pass over the headers: their total size (431) and the client's request id.
     let headerSize = 0;
     let given: string | null = null;
+    let host = "";
     headers.forEach((value, name) => {
       headerSize += name.length + value.length + 4;
       if (name === "x-request-id") given = value;
+      else if (name === "host") host = value;
     });
     const id = given !== null && VALID_REQUEST_ID.test(given) ? given : `${bootId}-${(++counter).toString(36)}`;
     const meta = new RequestMeta(id, request, () => clientIpOf(request, server));
 
-    const url = request.url;
+    let url = request.url;
+    // Bun leaves the URL relative ("/path") when the Host is missing (HTTP/1.0), empty or unusable.
+    const hostless = url.charCodeAt(0) === 0x2f;
+    if (hostless) url = placeholderOrigin + url;
     const pathStart = url.indexOf("/", url.indexOf("//") + 2);
     const queryStart = url.indexOf("?", pathStart);
     let path = queryStart < 0 ? url.slice(pathStart) : url.slice(pathStart, queryStart);
     const isApi = path.startsWith("/api/") || path.startsWith("/admin/api/");
     let response: Response;
     try {
+      if (host !== "" && !usableHost(host)) throw invalidHost();
       if (queryStart >= 0 && url.length - queryStart - 1 > MAX_QUERY_BYTES) {
         throw new AppError("uri_too_long", "URI Too Long", { message: `Query string exceeds ${MAX_QUERY_BYTES} bytes` });
       }
@@ -97,9 +118,9 @@ export function createFetchHandler(app: FetchApp, deps: Deps) {
       // Elysia's router finds the path by searching for "/" from index 11, which skips it when the
       // Host is 1–3 characters ("http://web/"): such requests get a longer placeholder host.
       const shortHost = pathStart < MIN_PATH_START;
-      if (stripJson || request.method === "PUT" || shortHost) {
+      if (stripJson || request.method === "PUT" || shortHost || hostless) {
         if (stripJson) path = path.slice(0, -5);
-        const origin = shortHost ? url.slice(0, url.indexOf("//") + 2) + "localhost" : url.slice(0, pathStart);
+        const origin = shortHost ? placeholderOrigin : url.slice(0, pathStart);
         const rewritten = origin + path + (queryStart < 0 ? "" : url.slice(queryStart));
         target = new Request(rewritten, { method: request.method === "PUT" ? "PATCH" : request.method, headers, body: request.body, duplex: "half" } as RequestInit);
       }

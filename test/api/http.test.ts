@@ -1,6 +1,7 @@
 /** The HTTP edge: error model (§1.4), request normalisation (§1.2) and common headers (§1.3). */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { startTestServer, tempDir, type TestServer } from "../harness";
 
@@ -10,6 +11,19 @@ afterAll(() => server.stop());
 
 const raw = (path: string, init: RequestInit = {}) => fetch(server.url + path, init);
 const auth = () => ({ authorization: `Bearer ${server.adminToken}` });
+
+/** Sends `text` as is over a TCP socket (headers a fetch client would fix) and returns the whole response. */
+const rawHttp = (text: string) =>
+  new Promise<{ status: string; body: any }>((resolve, reject) => {
+    const socket = connect(Number(new URL(server.url).port), "127.0.0.1", () => socket.write(text));
+    let response = "";
+    socket.on("data", (d) => (response += d.toString()));
+    socket.on("end", () => {
+      const body = response.slice(response.indexOf("\r\n\r\n") + 4);
+      resolve({ status: response.split("\r\n")[0]!, body: body ? JSON.parse(body) : null });
+    });
+    socket.on("error", reject);
+  });
 
 describe("happy", () => {
   test("responses carry JSON content type, no-store and a request id (client's if sane)", async () => {
@@ -127,21 +141,35 @@ db.exec("PRAGMA busy_timeout = 5000"); db.exec("BEGIN IMMEDIATE"); console.log("
   });
 
   test("a short Host header (1–3 characters, e.g. a LAN name) still reaches every route", async () => {
-    const { connect } = await import("node:net");
-    const port = Number(new URL(server.url).port);
     const get = (host: string, path: string) =>
-      new Promise<string>((resolve, reject) => {
-        const socket = connect(port, "127.0.0.1", () =>
-          socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${server.adminToken}\r\nConnection: close\r\n\r\n`),
-        );
-        let text = "";
-        socket.on("data", (d) => (text += d.toString()));
-        socket.on("end", () => resolve(text));
-        socket.on("error", reject);
-      });
+      rawHttp(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${server.adminToken}\r\nConnection: close\r\n\r\n`);
     for (const host of ["a", "mx", "web", "ab:80"]) {
-      expect((await get(host, "/healthz")).split("\r\n")[0]).toBe("HTTP/1.1 200 OK");
-      expect((await get(host, "/api/v1/whoami.json?x=1")).split("\r\n")[0]).toBe("HTTP/1.1 200 OK");
+      expect((await get(host, "/healthz")).status).toBe("HTTP/1.1 200 OK");
+      expect((await get(host, "/api/v1/whoami.json?x=1")).status).toBe("HTTP/1.1 200 OK");
+    }
+  });
+
+  test("HTTP/1.0 without a Host, or an empty Host, is served; an unusable Host → 400 JSON, never a 500", async () => {
+    const token = `Authorization: Bearer ${server.adminToken}\r\n`;
+    expect(await rawHttp("GET /healthz HTTP/1.0\r\n\r\n")).toEqual({ status: "HTTP/1.1 200 OK", body: { status: "ok", version: expect.any(String), db: "ok" } });
+    expect((await rawHttp(`GET /api/v1/whoami.json?x=1 HTTP/1.0\r\n${token}\r\n`)).status).toBe("HTTP/1.1 200 OK");
+    expect(await rawHttp("OPTIONS / HTTP/1.0\r\n\r\n")).toEqual({ status: "HTTP/1.1 405 Method Not Allowed", body: { error: "Method Not Allowed" } });
+    // A body and a PUT (rewritten to PATCH) through the same placeholder host.
+    const channel = JSON.stringify({ name: "Hostless" });
+    const created = await rawHttp(`POST /api/v1/channels HTTP/1.0\r\n${token}Content-Type: application/json\r\nContent-Length: ${channel.length}\r\n\r\n${channel}`);
+    expect([created.status, created.body.slug]).toEqual(["HTTP/1.1 201 Created", "hostless"]);
+    const rename = JSON.stringify({ sender_name: "Renamed" });
+    const put = await rawHttp(`PUT /api/v1/channels/hostless HTTP/1.0\r\n${token}Content-Length: ${rename.length}\r\n\r\n${rename}`);
+    expect([put.status, put.body.sender_name]).toEqual(["HTTP/1.1 200 OK", "Renamed"]);
+    for (const host of ["", "[::1]:8080", "mail.example.com:3000", "a:", "under_score.local"]) {
+      expect({ host, ...(await rawHttp(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)) }).toMatchObject({ host, status: "HTTP/1.1 200 OK" });
+    }
+    const invalid = { error: "Invalid Host header", message: "Host must be a host name or IP address, with an optional port" };
+    for (const host of ["x:1@127.0.0.1", "a b", "a/b", "a?b", "a#b", "[::1", "[zz]", "a:b", "a:99999", "%zz", "b\u00fccher.example"]) {
+      for (const path of ["/healthz", "/api/v1/channels"]) {
+        const res = await rawHttp(`POST ${path} HTTP/1.1\r\nHost: ${host}\r\n${token}Content-Length: 2\r\nConnection: close\r\n\r\n{}`);
+        expect({ host, path, ...res }).toEqual({ host, path, status: "HTTP/1.1 400 Bad Request", body: invalid });
+      }
     }
   });
 
