@@ -5,7 +5,9 @@
 import { Elysia } from "elysia";
 import type { Deps } from "./deps";
 import { PendingBody } from "./http/compat";
+import { isBusy, isStorageFailure, sqliteCode } from "./db/errors";
 import { AppError, codeToStatus } from "./http/errors";
+import { DatabaseHealth, storageRetryHeaders, storageUnavailable } from "./http/health";
 import { requestMeta } from "./http/request";
 import { createAllowLookup } from "./http/routes-table";
 import { accessTokenRoutes } from "./features/access_tokens/routes";
@@ -42,23 +44,7 @@ const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
 const HEALTHY = { status: "ok", version: VERSION, db: "ok" } as const;
 
 export function createApp(deps: Deps) {
-  // Probes hit /healthz often: the database is queried at most once per second.
-  const dbCheck = deps.database.raw.prepare("SELECT 1");
-  let checkedAt = -Infinity;
-  let healthy = false;
-  const databaseHealthy = () => {
-    const now = deps.clock.now();
-    if (now - checkedAt >= 1000) {
-      checkedAt = now;
-      try {
-        dbCheck.get();
-        healthy = true;
-      } catch {
-        healthy = false;
-      }
-    }
-    return healthy;
-  };
+  const health = new DatabaseHealth(deps);
   const api = new Elysia({ prefix: "/api/v1" });
   let routeInfo: RouteInfo[] | null = null;
   const routes = () => (routeInfo ??= apiRoutes(app.routes));
@@ -75,14 +61,18 @@ export function createApp(deps: Deps) {
     .onParse(({ request }) => new PendingBody(request, deps.config.maxBodyBytes))
     .onError(({ error, code, request, set, path }) => {
       const meta = requestMeta(request);
+      const sqlite = sqliteCode(error);
       let e: AppError;
       if (error instanceof AppError) e = error;
       else if (code === "NOT_FOUND") {
         const allow = allowed(path.replace(/\.json$/, ""));
         e = allow.length ? new AppError("method_not_allowed", "Method Not Allowed", {}, { allow: allow.join(", ") }) : new AppError("not_found", "Not Found");
       } else if (code === "PARSE") e = new AppError("bad_request", "Invalid JSON body");
-      else if (isBusy(error)) e = new AppError("unavailable", "Server error (503): service unavailable", {}, { "retry-after": "5" });
-      else {
+      else if (isBusy(sqlite)) e = new AppError("unavailable", "Server error (503): service unavailable", {}, { "retry-after": "5" });
+      else if (isStorageFailure(sqlite)) {
+        health.storageFailed(sqlite!);
+        e = storageUnavailable();
+      } else {
         deps.log.error("http.error", { request_id: meta.id, error: String(error), stack: (error as Error)?.stack });
         e = new AppError("internal", "Server error (500): internal", { request_id: meta.id });
       }
@@ -91,9 +81,12 @@ export function createApp(deps: Deps) {
         headers: { ...(set.headers as Record<string, string>), ...JSON_HEADERS, ...e.headers },
       });
     })
-    .get("/healthz", () =>
-      databaseHealthy() ? HEALTHY : new Response(JSON.stringify({ status: "error", version: VERSION, db: "error" }), { status: 503, headers: JSON_HEADERS }),
-    )
+    .get("/healthz", () => {
+      const db = health.check();
+      if (db === "ok") return HEALTHY;
+      const headers = db === "not_writable" ? { ...JSON_HEADERS, ...storageRetryHeaders } : JSON_HEADERS;
+      return new Response(JSON.stringify({ status: "error", version: VERSION, db }), { status: 503, headers });
+    })
     .use(api)
     .use(adminRoutes(deps, (request): Promise<Response> => app.handle(request)));
 
@@ -121,7 +114,3 @@ export function apiRoutes(routes: readonly RegisteredRoute[]): RouteInfo[] {
     }));
 }
 
-function isBusy(error: unknown): boolean {
-  const code = (error as { code?: string })?.code;
-  return code === "SQLITE_BUSY" || code === "SQLITE_LOCKED";
-}
