@@ -62,7 +62,8 @@ export class DeliveryJob implements Job {
 
   /**
    * Claims up to one batch of due messages, sends them concurrently and records the outcomes.
-   * Returns true when the batch was full (more may be due now).
+   * Returns true when it claimed anything: more may be due now (a small channel's bulk slice can
+   * leave a batch short while another channel's backlog waits); the tick after the last finds none.
    */
   async tick(now: number): Promise<boolean> {
     if (this.unrecorded.length) {
@@ -76,7 +77,7 @@ export class DeliveryJob implements Job {
     this.router.invalidate();
     const settled = await Promise.all(rows.map((m) => this.process(m, now)));
     this.write(settled);
-    return rows.length >= this.batchSize;
+    return true;
   }
 
   async close(): Promise<void> {

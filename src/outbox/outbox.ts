@@ -36,7 +36,7 @@ export class Outbox {
   private readonly claimStmt;
   private readonly wakeChannel;
   private readonly wakeAll;
-  private readonly channelCount;
+  private readonly busyChannels;
   private readonly lastId;
   /** Set by the composition root: wakes the delivery job (in this thread or the delivery thread). */
   notify: () => void = () => {};
@@ -56,7 +56,10 @@ export class Outbox {
     const waiting = "UPDATE messages SET next_attempt_at = ?1, waiting_for = NULL WHERE waiting_for IS NOT NULL AND lease_expires_at IS NULL";
     this.wakeChannel = raw.prepare(`${waiting} AND channel_id = ?2`);
     this.wakeAll = raw.prepare(waiting);
-    this.channelCount = raw.prepare("SELECT count(*) AS n FROM channels");
+    // Only channels with due bulk mail share the bulk slice (one index probe per channel).
+    this.busyChannels = raw.prepare(
+      `SELECT count(*) AS n FROM channels c WHERE EXISTS (SELECT 1 FROM messages WHERE lane = 'bulk' AND channel_id = c.id AND ${claimable.replaceAll("?2", "?1")})`,
+    );
     this.lastId = raw.prepare("SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0), coalesce((SELECT max(id) FROM messages), 0)) AS id");
   }
 
@@ -85,11 +88,11 @@ export class Outbox {
 
   /**
    * Leases up to `priority` due rows of the priority lane and up to `bulk` of the bulk lane, shared
-   * fairly between channels (each channel gets an equal slice), in one statement.
+   * fairly between the channels that have bulk mail due (each gets an equal slice), in one statement.
    */
   claim(now: number, leaseUntil: number, priority: number, bulk: number): Message[] {
-    const channels = Math.max(1, (this.channelCount.get() as { n: number }).n);
-    const perChannel = bulk > 0 ? Math.max(1, Math.ceil(bulk / channels)) : 0;
+    const channels = bulk > 0 ? Math.max(1, (this.busyChannels.get(now) as { n: number }).n) : 1;
+    const perChannel = bulk > 0 ? Math.ceil(bulk / channels) : 0;
     return (this.claimStmt.all(leaseUntil, now, priority, perChannel) as RawRow[]).map(fromSql);
   }
 
