@@ -45,7 +45,7 @@ const UTF8 = new TextDecoder("utf-8", { fatal: true });
 const tooLarge = (limit: number) => new AppError("payload_too_large", "Payload Too Large", { message: `Request body exceeds ${limit} bytes` });
 
 /** Deepest nesting of arrays and objects in a JSON body: code that walks a body recursively stays far from the stack limit. */
-export const MAX_JSON_DEPTH = 64;
+const MAX_JSON_DEPTH = 64;
 
 /**
  * Whether JSON text nests arrays/objects deeper than `limit`, told without recursion or parsing:
@@ -53,7 +53,7 @@ export const MAX_JSON_DEPTH = 64;
  * quote not escaped by an odd run of backslashes). On 2 MiB: ~0.03 ms for one long string, ~1.5 ms
  * for small objects, against 3–14 ms for JSON.parse itself.
  */
-export function nestsDeeperThan(text: string, limit: number): boolean {
+function nestsDeeperThan(text: string, limit: number): boolean {
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
