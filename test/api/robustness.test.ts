@@ -106,7 +106,7 @@ describe("deep nesting", () => {
 
   test("a body nested past 64 levels → 400 naming the limit on every route, with or without Idempotency-Key", async () => {
     for (const [path, body] of DEEP_BODIES) {
-      for (const headers of [{}, { "idempotency-key": "deep-1" }]) {
+      for (const headers of [{}, { "idempotency-key": "deep-1" }] as Record<string, string>[]) {
         const res = await server.request("POST", path, { body, headers });
         expect({ path, headers, status: res.status, body: res.body }).toEqual({ path, headers, status: 400, body: LIMIT_REFUSAL });
       }
@@ -171,7 +171,7 @@ describe("a caller the permission check refuses", () => {
   test("is answered without its body being read: 401 anonymous, 403 without the permission, Idempotency-Key or not", async () => {
     const noPermission = createTestToken(server.deps, { name: "nothing", preset: "none" });
     const readOnly = createTestToken(server.deps, { name: "reader", preset: "read_only", scope: "all" });
-    for (const key of [{}, { "idempotency-key": "half-1" }]) {
+    for (const key of [{}, { "idempotency-key": "half-1" }] as Record<string, string>[]) {
       const anonymous = await sendHalfABody("/api/v1/transactionals", key);
       expect(anonymous.status).toBe(401);
       for (const [token, path, permission] of [
