@@ -46,6 +46,8 @@ export interface SmtpSink {
   messages: SinkMessage[];
   /** Number of DATA transactions answered 250 (includes ones still being parsed). */
   accepted: number;
+  /** MAIL FROM commands received, refused ones included: every transaction a client tried. */
+  mailFrom: number;
   refusals: Refusal[];
   delayMs: number;
   refuse(r: Refusal): void;
@@ -63,6 +65,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     port: 0,
     messages: [],
     accepted: 0,
+    mailFrom: 0,
     refusals: [],
     delayMs: options.delayMs ?? 0,
     refuse: (r) => void sink.refusals.push(r),
@@ -70,6 +73,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
       sink.messages.length = 0;
       sink.refusals.length = 0;
       sink.accepted = 0;
+      sink.mailFrom = 0;
     },
     waitFor: async (n, timeoutMs = 10_000) => {
       const until = Date.now() + timeoutMs;
@@ -104,6 +108,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
       else cb(smtpError(535, "5.7.8 Authentication credentials invalid"));
     },
     onMailFrom(_address, _session, cb) {
+      sink.mailFrom++;
       cb(refusal("mail") ?? undefined);
     },
     onRcptTo(address, _session, cb) {

@@ -165,11 +165,12 @@ export class DeliveryJob implements Job {
       case "permanent":
         return { kind: "bounced", response: result.response, serverId };
       case "throttled":
-        // Not the message's fault: it waits for the server's back-off without counting an attempt.
+        // Not the message's fault: it waits for the server's back-off without counting an attempt;
+        // the reply is kept on the message and the server (its last_error says why it is slow).
         if (serverId !== null) {
           const until = this.router.throttled(serverId, now);
           this.deps.log.warn("delivery.server_throttled", { email_server_id: serverId, response: result.response, paused_until: new Date(until).toISOString() });
-          return { kind: "wait", reason: "throttled", until };
+          return { kind: "server_failed", serverId, response: result.response, then: { kind: "wait", reason: "throttled", until, response: result.response } };
         }
         return { kind: "retry", response: result.response };
       default:

@@ -49,7 +49,9 @@ function prepare(database: Database) {
       "UPDATE messages SET status = 'sent', sent_at = ?2, attempts = attempts + 1, email_server_id = ?3, smtp_response = ?4, next_attempt_at = NULL, lease_expires_at = NULL, waiting_for = NULL, updated_at = ?2 WHERE id = ?1",
     ),
     subscriberSent: raw.prepare("UPDATE subscribers SET last_email_sent_at = ?2, total_emails_sent = total_emails_sent + 1 WHERE id = ?1"),
-    wait: raw.prepare("UPDATE messages SET next_attempt_at = ?2, waiting_for = ?3, lease_expires_at = NULL, updated_at = ?4 WHERE id = ?1"),
+    wait: raw.prepare(
+      "UPDATE messages SET next_attempt_at = ?2, waiting_for = ?3, lease_expires_at = NULL, updated_at = ?4, smtp_response = coalesce(?5, smtp_response) WHERE id = ?1",
+    ),
   };
 }
 const statements = new WeakMap<Database, ReturnType<typeof prepare>>();
@@ -117,7 +119,7 @@ function record(deps: Deps, tx: Db, q: ReturnType<typeof prepare>, { message: m,
         event("email.failed", { failure_reason: outcome.reason });
         return;
       }
-      q.wait.run(m.id, outcome.until, outcome.reason, now);
+      q.wait.run(m.id, outcome.until, outcome.reason, now, outcome.response ?? null);
       // A transactional held back by its server's limits says so once (Broadcast's `email.send_delayed`).
       if (outcome.reason === "rate_limited" && m.lane === "priority" && m.waiting_for !== "rate_limited") {
         event("email.send_delayed", { reason: outcome.reason, next_attempt_at: new Date(outcome.until).toISOString() });

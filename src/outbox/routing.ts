@@ -102,9 +102,13 @@ export class Router {
     }
   }
 
-  /** A "try later" reply: the server pauses, each time twice as long. */
+  /**
+   * A "try later" reply: the server pauses, each round twice as long. Replies to sends that were
+   * already in flight when the pause began belong to the same round and do not extend it.
+   */
   throttled(serverId: number, now: number): number {
     const state = this.state(serverId);
+    if (state.pausedUntil > now) return state.pausedUntil;
     state.backoffMs = Math.min(THROTTLE_MAX_MS, Math.max(THROTTLE_MIN_MS, state.backoffMs * 2));
     state.pausedUntil = now + state.backoffMs;
     return state.pausedUntil;
