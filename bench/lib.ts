@@ -96,7 +96,7 @@ export async function waitFor200(url: string, t0: number, timeoutMs: number, ali
   throw new Error(`no 200 from ${url} within ${timeoutMs} ms`);
 }
 
-function spawnServer(cmd: string[], env: Record<string, string>, port: number, dataDir?: string): Running {
+export function spawnServer(cmd: string[], env: Record<string, string>, port: number, dataDir?: string): Running {
   const logDir = dataDir ?? tmp("log");
   const logFile = join(logDir, "server.log");
   const proc = Bun.spawn(cmd, {
@@ -187,8 +187,9 @@ export function parseWrk(out: string) {
   return { requests, rps, p50Us: pct("50"), p99Us: pct("99"), errors: non2xx + sockErrors };
 }
 
-async function wrk(url: string, headers: Record<string, string>, seconds: number, o: WrkOptions) {
-  const args = ["wrk", `-t${o.threads}`, `-c${o.connections}`, `-d${seconds}s`, "--latency"];
+/** Runs wrk once; `script` is a Lua file (e.g. a POST with a distinct body per request). */
+export async function wrk(url: string, headers: Record<string, string>, seconds: number, o: WrkOptions, script?: string) {
+  const args = ["wrk", `-t${o.threads}`, `-c${o.connections}`, `-d${seconds}s`, "--latency", ...(script ? ["-s", script] : [])];
   for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}: ${v}`);
   args.push(url);
   const p = Bun.spawn(args, { stdout: "pipe", stderr: "pipe" });
