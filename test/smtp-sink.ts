@@ -1,7 +1,8 @@
 /**
  * A real SMTP server on an ephemeral port that records what it receives (envelope, raw MIME and
  * headers parsed by mailparser) and can be told to refuse: a 4xx/5xx at MAIL FROM, RCPT TO or
- * DATA (optionally only the next N times), a failed AUTH, or a slow DATA reply. Optional STARTTLS
+ * DATA (optionally only the next N times), a failed AUTH, or a slow DATA reply. It counts MAIL FROM
+ * commands and open connections (peak), so tests see traffic that carried no message. Optional STARTTLS
  * (self-signed cert via `selfSignedCert()`) and AUTH. Shared by the delivery and SMTP tests.
  */
 import { execFileSync } from "node:child_process";
@@ -48,6 +49,9 @@ export interface SmtpSink {
   accepted: number;
   /** MAIL FROM commands received, refused ones included: every transaction a client tried. */
   mailFrom: number;
+  /** Client connections open now, and the most that were open at once. */
+  connections: number;
+  peakConnections: number;
   refusals: Refusal[];
   delayMs: number;
   refuse(r: Refusal): void;
@@ -66,6 +70,8 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     messages: [],
     accepted: 0,
     mailFrom: 0,
+    connections: 0,
+    peakConnections: 0,
     refusals: [],
     delayMs: options.delayMs ?? 0,
     refuse: (r) => void sink.refusals.push(r),
@@ -74,6 +80,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
       sink.refusals.length = 0;
       sink.accepted = 0;
       sink.mailFrom = 0;
+      sink.peakConnections = sink.connections;
     },
     waitFor: async (n, timeoutMs = 10_000) => {
       const until = Date.now() + timeoutMs;
@@ -103,6 +110,13 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     size: 50 * 1024 * 1024,
     // Pooled clients keep connections open; a stopping sink drops them quickly.
     closeTimeout: 200,
+    onConnect(_session, cb) {
+      sink.peakConnections = Math.max(sink.peakConnections, ++sink.connections);
+      cb();
+    },
+    onClose() {
+      sink.connections--;
+    },
     onAuth(auth, _session, cb) {
       if (options.auth && auth.username === options.auth.user && auth.password === options.auth.pass) cb(null, { user: auth.username });
       else cb(smtpError(535, "5.7.8 Authentication credentials invalid"));

@@ -72,7 +72,8 @@ export async function startOutboxTest(options: TestServerOptions = {}): Promise<
       return server.deps.db.transaction(() => server.deps.outbox.enqueue(rows, now)).map((m) => m.id);
     },
     async stop() {
-      await server.running.delivery!.transport.close();
+      // The runner was never started, so it will not close the job: close it here (pools, unwritten outcomes).
+      await server.running.delivery!.close();
       await server.stop();
       for (const s of sinks.splice(0)) await s.stop();
     },
