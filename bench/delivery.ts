@@ -71,7 +71,7 @@ async function instance(sink: Sink | null, active: boolean) {
   const token = JSON.parse(cli(server.dataDir!, "token", "create", "--name", "bench", "--preset", "all", "--scope", "all", "--json")).token as string;
   const base = `http://${HOST}:${server.port}/api/v1`;
   const auth = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-  const api = (method: string, path: string, body?: unknown) => fetch(base + path, { method, headers: auth, body: body && JSON.stringify(body) }).then((r) => r.json() as Promise<any>);
+  const api = (method: string, path: string, body?: unknown) => fetch(base + path, { method, headers: auth, body: body === undefined ? undefined : JSON.stringify(body) }).then((r) => r.json() as Promise<any>);
   // /healthz answers before a fresh instance has seeded its default channel: wait for it.
   for (let i = 0; i < 500 && (await fetch(`${base}/channels/default`, { headers: auth })).status !== 200; i++) await sleep(10);
   let serverId = 0;

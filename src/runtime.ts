@@ -23,8 +23,8 @@ export interface Running {
   capturePort: number | null;
   /** The main thread's jobs (tests step them with `get(name).tick(now)` instead of starting them). */
   jobs: JobRunner;
-  /** The delivery job when it runs in this thread (`deliveryThread: false`), else null. */
-  delivery: DeliveryJob | null;
+  /** The delivery job (tests step it with `tick(now)`); its sender runs in the delivery thread unless `deliveryThread: false`. */
+  delivery: DeliveryJob;
   /** Graceful: stop accepting, finish in-flight work, flush usage, close the DB. */
   stop(): Promise<void>;
 }
@@ -38,6 +38,21 @@ export interface StartOptions {
   deliveryThread?: boolean;
   /** Start the job loops (default true); tests that step jobs by hand pass false. */
   startJobs?: boolean;
+}
+
+/**
+ * Wake-ups after commits are gathered for a moment, so a burst of accepted mail is claimed in one
+ * batch (one claim, one outcome transaction) instead of one message at a time.
+ */
+const WAKE_GATHER_MS = 2;
+function coalescedWake(wake: () => void): () => void {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  return () => {
+    timer ??= setTimeout(() => {
+      timer = null;
+      wake();
+    }, WAKE_GATHER_MS);
+  };
 }
 
 /** Jobs of the features, run on the main thread's connection. */
@@ -56,7 +71,7 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
   const smtpPort = options.smtpPort ?? (deps.config.smtpPort || null);
   let capture: SmtpComponent | null = null;
   let smtp: SmtpComponent | null = null;
-  let delivery: DeliveryJob | null = null;
+  let delivery: DeliveryJob;
   try {
     // Capture starts first (delivery sends into it) and so stops last.
     capture = deps.config.capture ? await startCaptureServer(deps) : null;
@@ -64,16 +79,13 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
     smtp = smtpPort === null ? null : await startSubmissionServer(deps, smtpPort);
     if (smtp) stops.push(() => smtp!.stop());
     // Delivery stops before the listeners (reverse order): it drains into capture/servers before they close.
-    if (options.deliveryThread ?? typeof Worker !== "undefined") {
-      const thread = await startDeliveryThread(deps.config, deps.capturePort, deps.log);
-      deps.outbox.notify = () => thread.wake();
-      stops.push(() => thread.stop());
-    } else {
-      delivery = new DeliveryJob(deps);
-      delivery.releaseLeases();
-      jobs.add(delivery);
-      deps.outbox.notify = () => jobs.wake("delivery");
-    }
+    const sender = (options.deliveryThread ?? typeof Worker !== "undefined")
+      ? await startDeliveryThread(deps.config, deps.capturePort, deps.log, deps.config.shutdownTimeoutMs)
+      : undefined;
+    delivery = new DeliveryJob(deps, { sender });
+    delivery.releaseLeases();
+    jobs.add(delivery);
+    deps.outbox.notify = coalescedWake(() => jobs.wake("delivery"));
     // Mail that waited for capture (it was down when the process stopped) can go now.
     if (capture) deps.outbox.routesChanged(null, deps.clock.now());
     if (options.startJobs ?? true) jobs.start();
@@ -89,7 +101,7 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
     smtpPort: smtp?.port ?? null,
     capturePort: capture?.port ?? null,
     jobs,
-    delivery,
+    delivery: delivery!,
     stop() {
       stopped ??= (async () => {
         await http.stop(deps.config.shutdownTimeoutMs);

@@ -1,20 +1,19 @@
 /**
  * Entry of the delivery thread (delivery-thread.ts): opens its own connection to the data dir's
- * database, runs the delivery job in its own job runner, and sends its log lines to the main thread
- * (one writer for stdout).
+ * database, runs a MessageSender for the batches the main thread's delivery job sends over, and
+ * forwards its log lines to the main thread (one writer for stdout).
  */
 import { buildDeps, databasePath } from "@/boot";
 import { openDb } from "@/db/client";
-import { JobRunner } from "@/jobs/runner";
 import { createLogger } from "@/lib/log";
 import { systemClock } from "@/lib/time";
-import { DeliveryJob } from "./delivery-job";
 import type { FromThread, ToThread } from "./delivery-thread";
+import { MessageSender } from "./sender";
 
 declare const self: Worker;
 const send = (m: FromThread) => self.postMessage(m);
 
-let runner: JobRunner | null = null;
+let sender: MessageSender | null = null;
 let close = () => {};
 
 self.onmessage = async (e: MessageEvent<ToThread>) => {
@@ -26,10 +25,7 @@ self.onmessage = async (e: MessageEvent<ToThread>) => {
         const database = openDb(databasePath(m.config));
         const deps = buildDeps(m.config, database, log, systemClock);
         deps.capturePort = m.capturePort;
-        const job = new DeliveryJob(deps);
-        job.releaseLeases();
-        runner = new JobRunner(log, systemClock).add(job);
-        runner.start();
+        sender = new MessageSender(deps);
         close = () => {
           log.flush();
           database.close();
@@ -37,17 +33,20 @@ self.onmessage = async (e: MessageEvent<ToThread>) => {
         send({ type: "started" });
         break;
       }
-      case "wake":
-        runner?.wake("delivery");
+      case "deliver": {
+        // Structured clone turned Buffers into plain Uint8Arrays.
+        const messages = m.messages.map((msg) => (msg.raw_mime ? { ...msg, raw_mime: Buffer.from(msg.raw_mime) } : msg));
+        send({ type: "delivered", id: m.id, results: await sender!.deliver(messages, m.now) });
         break;
+      }
       case "stop":
-        await runner?.stop(m.timeoutMs);
+        await sender?.close();
         close();
         send({ type: "stopped" });
         break;
     }
   } catch (err) {
-    send({ type: "failed", error: (err as Error).message });
+    send({ type: "failed", id: m.type === "deliver" ? m.id : undefined, error: (err as Error).message });
   }
 };
 

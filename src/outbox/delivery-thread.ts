@@ -1,16 +1,25 @@
 /**
- * Runs the delivery job in a Bun Worker thread with its own SQLite connection, so rendering and
- * nodemailer's per-message work (~0.5 ms) never take the API's thread (the machine has 2 cores).
- * The main thread only posts wake-ups, coalesced to one per turn of the event loop.
+ * The delivery thread: a Bun Worker with its own (read-only in practice) SQLite connection that runs
+ * a MessageSender, so rendering and nodemailer's per-message work (~0.5 ms) never take the API's
+ * thread (the machine has 2 cores). The delivery job stays on the main thread and talks to it as to
+ * any Sender: claimed messages go over, outcomes come back, and every write stays on one connection.
  */
 import type { Config } from "@/config";
+import type { Message } from "@/db/schema";
 import type { Logger } from "@/lib/log";
+import type { Sender, SentResult } from "./sender";
 
 export type ToThread =
   | { type: "start"; config: Readonly<Config>; capturePort: number | undefined }
-  | { type: "wake" }
-  | { type: "stop"; timeoutMs: number };
-export type FromThread = { type: "ready" } | { type: "started" } | { type: "stopped" } | { type: "log"; chunk: string } | { type: "failed"; error: string };
+  | { type: "deliver"; id: number; messages: readonly Message[]; now: number }
+  | { type: "stop" };
+export type FromThread =
+  | { type: "ready" }
+  | { type: "started" }
+  | { type: "stopped" }
+  | { type: "delivered"; id: number; results: SentResult[] }
+  | { type: "log"; chunk: string }
+  | { type: "failed"; id?: number; error: string };
 
 /**
  * The thread's module: beside this file when run from source; in the compiled binary it is a second
@@ -18,51 +27,46 @@ export type FromThread = { type: "ready" } | { type: "started" } | { type: "stop
  */
 const THREAD_ENTRY = import.meta.url.includes("/$bunfs/") ? "/$bunfs/root/outbox/delivery-thread-entry.ts" : new URL("./delivery-thread-entry.ts", import.meta.url).href;
 
-export interface DeliveryThread {
-  wake(): void;
-  stop(): Promise<void>;
-}
-
-/** Starts the thread and resolves once its job runs. @throws when the thread cannot start. */
-export async function startDeliveryThread(config: Readonly<Config>, capturePort: number | undefined, log: Logger): Promise<DeliveryThread> {
+/** Starts the thread and resolves once its sender is ready. @throws when the thread cannot start. */
+export async function startDeliveryThread(config: Readonly<Config>, capturePort: number | undefined, log: Logger, timeoutMs: number): Promise<Sender> {
   const worker = new Worker(THREAD_ENTRY);
-  // Registered before anything can arrive.
-  const replies = new Map<string, () => void>();
-  let failure: ((err: Error) => void) | null = null;
+  const pending = new Map<number | string, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+  const wait = <T>(key: number | string) => new Promise<T>((resolve, reject) => pending.set(key, { resolve, reject }));
+  const settle = (key: number | string, value: unknown, error?: string) => {
+    const p = pending.get(key);
+    pending.delete(key);
+    if (error) p?.reject(new Error(`delivery thread: ${error}`));
+    else p?.resolve(value);
+  };
   worker.onmessage = (e: MessageEvent<FromThread>) => {
     const m = e.data;
     if (m.type === "log") log.forward(m.chunk);
-    else if (m.type === "failed") failure?.(new Error(m.error));
-    else replies.get(m.type)?.();
+    else if (m.type === "delivered") settle(m.id, m.results);
+    else if (m.type === "failed") settle(m.id ?? "started", null, m.error);
+    else settle(m.type, null);
   };
   worker.onerror = (e: ErrorEvent) => {
     log.error("delivery.thread_error", { error: e.message });
-    failure?.(new Error(`delivery thread: ${e.message}`));
+    for (const key of [...pending.keys()]) settle(key, null, e.message);
   };
-  const reply = (type: FromThread["type"]) => new Promise<void>((resolve, reject) => {
-    replies.set(type, resolve);
-    failure = reject;
-  });
   const post = (m: ToThread) => worker.postMessage(m);
   // Messages posted before the thread's module has loaded are dropped: wait for it to say so.
-  await reply("ready");
-  const started = reply("started");
+  await wait("ready");
+  const started = wait("started");
   post({ type: "start", config, capturePort });
   await started;
-  let wakePending = false;
+  let nextId = 0;
   return {
-    wake() {
-      if (wakePending) return;
-      wakePending = true;
-      queueMicrotask(() => {
-        wakePending = false;
-        post({ type: "wake" });
-      });
+    deliver(messages, now) {
+      const id = ++nextId;
+      const results = wait<SentResult[]>(id);
+      post({ type: "deliver", id, messages, now });
+      return results;
     },
-    async stop() {
-      const stopped = reply("stopped");
-      post({ type: "stop", timeoutMs: config.shutdownTimeoutMs });
-      await Promise.race([stopped, Bun.sleep(config.shutdownTimeoutMs + 1000)]);
+    async close() {
+      const stopped = wait("stopped");
+      post({ type: "stop" });
+      await Promise.race([stopped, Bun.sleep(timeoutMs)]);
       worker.terminate();
     },
   };

@@ -24,7 +24,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await server.running.delivery!.transport.close();
+  await server.running.delivery!.sender.close();
   await server.stop();
   for (const s of sinks.splice(0)) await s.stop();
 });
@@ -197,7 +197,7 @@ describe("happy", () => {
     expect(m.secure).toBe(true);
     expect(m.user).toBe("relay");
     expect(row(sent.id).status).toBe("sent");
-    await trusting.transport.close();
+    await trusting.sender.close();
   });
 
   test("releaseLeases() (start-up) frees the leases left by a crashed process", async () => {
