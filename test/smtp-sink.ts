@@ -1,8 +1,9 @@
 /**
  * A real SMTP server on an ephemeral port that records what it receives (envelope, raw MIME and
  * headers parsed by mailparser) and can be told to refuse: a 4xx/5xx at MAIL FROM, RCPT TO or
- * DATA (optionally only the next N times), a failed AUTH, or a slow DATA reply. It counts MAIL FROM
- * commands and open connections (peak), so tests see traffic that carried no message. Optional STARTTLS
+ * DATA (optionally only the next N times), a failed AUTH, a slow DATA reply, or DATA replies held
+ * until the test releases them. It counts MAIL FROM commands and open connections (peak), so tests
+ * see traffic that carried no message. Optional STARTTLS
  * (self-signed cert via `selfSignedCert()`) and AUTH. Shared by the delivery and SMTP tests.
  */
 import { execFileSync } from "node:child_process";
@@ -55,6 +56,10 @@ export interface SmtpSink {
   refusals: Refusal[];
   delayMs: number;
   refuse(r: Refusal): void;
+  /** Holds every DATA reply from now on until the returned function is called. */
+  hold(): () => void;
+  /** DATA replies being held right now (each message fully received, not yet answered). */
+  held: number;
   reset(): void;
   /** Resolves when `n` messages have been recorded. */
   waitFor(n: number, timeoutMs?: number): Promise<SinkMessage[]>;
@@ -65,6 +70,8 @@ const smtpError = (code: number, message: string) => Object.assign(new Error(mes
 
 /** Starts a sink on 127.0.0.1:0. */
 export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink> {
+  /** Set while DATA replies are held (`hold()`). */
+  let gate: Promise<void> | null = null;
   const sink: SmtpSink = {
     port: 0,
     messages: [],
@@ -75,6 +82,15 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     refusals: [],
     delayMs: options.delayMs ?? 0,
     refuse: (r) => void sink.refusals.push(r),
+    hold() {
+      let release!: () => void;
+      gate = new Promise<void>((r) => (release = r));
+      return () => {
+        gate = null;
+        release();
+      };
+    },
+    held: 0,
     reset() {
       sink.messages.length = 0;
       sink.refusals.length = 0;
@@ -134,6 +150,11 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
       stream.on("end", async () => {
         const refused = refusal("data");
         if (sink.delayMs) await Bun.sleep(sink.delayMs);
+        if (gate) {
+          sink.held++;
+          await gate;
+          sink.held--;
+        }
         if (refused) return cb(refused);
         const raw = Buffer.concat(chunks);
         // Read the envelope before answering: smtp-server resets the session after the reply.
