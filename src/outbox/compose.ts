@@ -92,12 +92,12 @@ export async function compose(deps: Deps, m: Message, channel: Channel): Promise
 export function forTarget(deps: Deps, m: Message, composed: Composed, target: Target, server: EmailServer | null): OutboundMessage {
   const headers: Record<string, string> = {};
   if (target.kind === "capture") headers["X-Mailroom-Capture"] = captureHeaderValue(linkSecret(deps), m.id);
-  if (composed.kind === "raw") return { ...composed.message, headers };
+  if (composed.kind === "raw") return { ...composed.message, headers, lane: m.lane };
   const wanted = m.kind === "broadcast" || m.kind === "sequence" || (m.include_unsubscribe_link && (server?.include_unsubscribe_header ?? true));
   if (wanted) {
     const custom = server?.use_custom_unsubscribe_link && server.custom_unsubscribe_link;
     headers["List-Unsubscribe"] = `<${custom || composed.unsubscribeUrl}>`;
     if (!custom) headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click";
   }
-  return { ...composed.message, headers };
+  return { ...composed.message, headers, lane: m.lane };
 }

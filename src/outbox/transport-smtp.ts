@@ -97,32 +97,56 @@ function toMail(message: OutboundMessage): SendMailOptions {
   };
 }
 
+/**
+ * Messages handed to a pool's mailer at once, per connection: one in flight and one ready, so
+ * connections never idle. The rest wait in the pool's lanes, where priority mail goes first —
+ * nodemailer's own queue is first come, first served.
+ */
+const HANDED_PER_CONNECTION = 2;
+
+interface Pool {
+  mailer: Mailer;
+  /** Messages handed to the mailer and not finished. */
+  handed: number;
+  limit: number;
+  waiting: { priority: (() => void)[]; bulk: (() => void)[] };
+}
+
 export class SmtpTransport implements Transport {
-  private pools = new Map<string, Mailer>();
+  private pools = new Map<string, Pool>();
 
   constructor(private readonly options: SmtpTransportOptions = {}) {}
 
-  private async pool(target: Target): Promise<Mailer> {
+  private async pool(target: Target): Promise<Pool> {
     const key = targetKey(target);
-    let mailer = this.pools.get(key);
-    if (!mailer) {
+    let pool = this.pools.get(key);
+    if (!pool) {
       const nodemailer = await loadNodemailer();
       const existing = this.pools.get(key); // another send created it while the module loaded
       if (existing) return existing;
-      const opts: SMTPPool.Options = { ...transportOptions(target, this.options), pool: true, maxMessages: Infinity, maxConnections: target.kind === "server" ? target.maxConnections : (this.options.maxConnections ?? 5) };
-      mailer = nodemailer.createTransport(opts);
+      const maxConnections = target.kind === "server" ? target.maxConnections : (this.options.maxConnections ?? 5);
+      const mailer = nodemailer.createTransport({ ...transportOptions(target, this.options), pool: true, maxMessages: Infinity, maxConnections } as SMTPPool.Options);
       mailer.on("error", () => {});
-      this.pools.set(key, mailer);
+      pool = { mailer, handed: 0, limit: maxConnections * HANDED_PER_CONNECTION, waiting: { priority: [], bulk: [] } };
+      this.pools.set(key, pool);
     }
-    return mailer;
+    return pool;
   }
 
   async send(message: OutboundMessage, target: Target): Promise<SendResult> {
+    const pool = await this.pool(target);
+    if (pool.handed < pool.limit) pool.handed++;
+    else await new Promise<void>((resolve) => pool.waiting[message.lane ?? "bulk"].push(resolve));
     try {
-      const info: { response?: string } = await (await this.pool(target)).sendMail(toMail(message));
+      const info: { response?: string } = await pool.mailer.sendMail(toMail(message));
       return { outcome: "sent", response: String(info.response ?? "250 OK").slice(0, 500) };
     } catch (err) {
       return classifySmtpError(err);
+    } finally {
+      // The finished message's place goes to the next waiting one (priority first), else frees up.
+      const next = pool.waiting.priority.shift() ?? pool.waiting.bulk.shift();
+      if (next) next();
+      else pool.handed--;
     }
   }
 
@@ -151,16 +175,16 @@ export class SmtpTransport implements Transport {
   }
 
   prune(keep: ReadonlySet<string>): void {
-    for (const [key, mailer] of this.pools) {
+    for (const [key, pool] of this.pools) {
       if (!keep.has(key)) {
-        mailer.close();
+        pool.mailer.close();
         this.pools.delete(key);
       }
     }
   }
 
   async close(): Promise<void> {
-    for (const mailer of this.pools.values()) mailer.close();
+    for (const pool of this.pools.values()) pool.mailer.close();
     this.pools.clear();
   }
 }

@@ -41,8 +41,12 @@ export interface Envelope {
   to: string[];
 }
 
-/** Either a structured message (rendered by the delivery job) or raw MIME delivered as is (SMTP submissions). */
-export type OutboundMessage =
+/**
+ * Either a structured message (rendered by the delivery job) or raw MIME delivered as is (SMTP
+ * submissions). `lane` is the outbox lane: at a busy target, priority mail overtakes bulk mail that
+ * waits for a connection (default bulk).
+ */
+export type OutboundMessage = { lane?: "priority" | "bulk" } & (
   | {
       kind: "structured";
       envelope: Envelope;
@@ -63,7 +67,8 @@ export type OutboundMessage =
       raw: Buffer;
       /** Headers prepended to the raw MIME (only X-Mailroom-Capture). */
       headers: Record<string, string>;
-    };
+    }
+);
 
 /**
  * Outcome classes (§9 routing):

@@ -4,6 +4,7 @@
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { createTestChannel } from "../fixtures";
+import { eventually } from "../smtp/helpers";
 import { defaultChannelId, startOutboxTest, type OutboxTest } from "./helpers";
 
 let t: OutboxTest;
@@ -29,6 +30,22 @@ test("behind 5,000 older bulk messages, the next tick sends the transactional fi
   expect(t.row(sent.id).status).toBe("sent");
   // The same tick took at most one batch of bulk alongside it.
   expect(t.server.sql("SELECT count(*) AS n FROM messages WHERE kind = 'broadcast' AND status = 'sent'")[0].n).toBeLessThanOrEqual(50);
+});
+
+test("a transactional claimed while bulk crowds a slow server's connections goes next, not behind that bulk", async () => {
+  const s = await t.sink({ delayMs: 20 });
+  await t.addServer(s.port, { max_connections: 2 });
+  t.enqueueBulk(defaultChannelId(t), 100);
+  // A full bulk batch is on its way to 2 connections that take 20 ms per message.
+  const bulkTick = t.tick();
+  await eventually(() => s.mailFrom >= 2);
+  const sent = await t.send();
+  await Promise.all([bulkTick, t.tick()]);
+  const got = await s.waitFor(s.accepted);
+  const position = got.findIndex((m) => m.parsed.messageId === sent.message_id);
+  // Ahead of it: what the connections already carried, not the ~48 bulk messages queued for them.
+  expect(position).toBeGreaterThanOrEqual(0);
+  expect(position).toBeLessThan(10);
 });
 
 test("a claim takes every due priority row before any later priority row, and bulk beside it", () => {

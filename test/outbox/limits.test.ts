@@ -27,7 +27,7 @@ test("emails_per_minute = 2: the third message of the minute waits, says so once
   await s.waitFor(2);
   const held = sent.find((m) => t.row(m.id).status !== "sent")!;
   expect(t.row(held.id)).toMatchObject({ status: "queued", attempts: 0, waiting_for: "rate_limited" });
-  const retryAt = t.row(held.id).next_attempt_at;
+  const retryAt = t.row(held.id).next_attempt_at!;
   expect(retryAt).toBeGreaterThan(start);
   expect(retryAt).toBeLessThanOrEqual(start + MINUTE);
   expect(sendDelayed()).toEqual([
@@ -36,7 +36,7 @@ test("emails_per_minute = 2: the third message of the minute waits, says so once
 
   // Re-checked while the minute lasts: still held, no second event, nothing more at the sink.
   while (t.clock.now() < start + MINUTE) {
-    t.clock.set(Math.min(t.row(held.id).next_attempt_at, start + MINUTE));
+    t.clock.set(Math.min(t.row(held.id).next_attempt_at!, start + MINUTE));
     await t.tick();
     if (t.row(held.id).status === "sent") break;
     expect(t.row(held.id).waiting_for).toBe("rate_limited");
@@ -74,7 +74,7 @@ test.each([
   expect(t.row(second.id)).toMatchObject({ status: "queued", attempts: 0, waiting_for: "rate_limited" });
   expect(s.mailFrom).toBe(1);
   // A held message is re-checked at most a minute apart: it goes at the first check after room returns.
-  const recheck = t.row(second.id).next_attempt_at;
+  const recheck = t.row(second.id).next_attempt_at!;
   expect(recheck).toBeGreaterThanOrEqual(sentAt + span);
   expect(recheck).toBeLessThanOrEqual(sentAt + span + MINUTE);
   t.clock.set(recheck);
