@@ -6,7 +6,7 @@
  *   connection count, same sink); end to end (first POST → last message at the sink);
  * - 100,000-message enqueue; transactional latency behind a 100,000 bulk backlog at a slow sink;
  * - whoami p99 while delivery runs at full speed vs idle; RSS while draining 100,000.
- * Usage: bun bench/delivery.ts [--count 10000] [--backlog 100000] [--seconds 10] [--json]
+ * Usage: bun bench/delivery.ts [--count 10000] [--backlog 100000] [--seconds 10] [--only SECTIONS] [--json]
  */
 import { parseArgs } from "node:util";
 import { rmSync, writeFileSync } from "node:fs";
@@ -21,8 +21,11 @@ const { values: a } = parseArgs({
     backlog: { type: "string", default: "100000" },
     seconds: { type: "string", default: "10" },
     json: { type: "boolean", default: false },
+    only: { type: "string" },
   },
 });
+/** `--only accept,lanes` runs just those sections (accept, delivery, enqueue, lanes, busy). */
+const want = (section: string) => !a.only || a.only.split(",").includes(section);
 const COUNT = Number(a.count);
 const BACKLOG = Number(a.backlog);
 const SECONDS = Number(a.seconds);
@@ -111,9 +114,9 @@ async function postMany(base: string, auth: Record<string, string>, n: number, c
 const percentile = (xs: number[], p: number) => [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 
 // ---------------------------------------------------------------- accept
-log("accept: single-row INSERT baseline …");
-results.insertPerSec = insertBaseline(20_000, benchHtml(0));
-{
+if (want("accept")) {
+  log("accept: single-row INSERT baseline …");
+  results.insertPerSec = insertBaseline(20_000, benchHtml(0));
   log(`accept: POST /api/v1/transactionals, wrk -c32 ${SECONDS}s …`);
   const mr = await instance(null, false);
   const script = join(tmp("lua"), "post.lua");
@@ -128,7 +131,7 @@ results.insertPerSec = insertBaseline(20_000, benchHtml(0));
 }
 
 // ---------------------------------------------------------------- delivery and end to end
-{
+if (want("delivery")) {
   const sink = await startSink();
   log(`delivery: raw nodemailer pool, ${COUNT} messages, ${CONNECTIONS} connections …`);
   const raw = Bun.spawnSync([process.execPath, join(ROOT, "bench/servers/raw-pool.ts")], { env: { ...process.env, PORT: String(sink.smtpPort), COUNT: String(COUNT), CONNECTIONS: String(CONNECTIONS) } });
@@ -155,7 +158,7 @@ results.insertPerSec = insertBaseline(20_000, benchHtml(0));
 }
 
 // ---------------------------------------------------------------- 100,000 enqueue
-for (const body of ["short", "full"]) {
+for (const body of want("enqueue") ? ["short", "full"] : []) {
   const dir = tmp("enqueue");
   const p = Bun.spawnSync([process.execPath, join(ROOT, "bench/servers/enqueue.ts")], { env: { ...process.env, DATA_DIR: dir, COUNT: String(BACKLOG), BODY: body, SEED: "1" } });
   results[`enqueueMs_${body}`] = JSON.parse(p.stdout.toString()).ms;
@@ -163,7 +166,7 @@ for (const body of ["short", "full"]) {
 }
 
 // ---------------------------------------------------------------- lanes: transactionals behind a bulk backlog (slow sink)
-{
+if (want("lanes")) {
   log(`lanes: ${BACKLOG} bulk queued for a slow sink, then 100 transactionals …`);
   const sink = await startSink(10);
   const mr = await instance(sink, false);
@@ -191,7 +194,7 @@ for (const body of ["short", "full"]) {
 }
 
 // ---------------------------------------------------------------- whoami during full-speed delivery, RSS while draining
-{
+if (want("busy")) {
   log(`whoami idle vs during delivery; RSS while draining ${BACKLOG} …`);
   const sink = await startSink();
   const mr = await instance(sink, false);

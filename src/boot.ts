@@ -10,6 +10,7 @@ import { Authenticator } from "./auth/authenticator";
 import { UsageRecorder } from "./auth/usage";
 import type { Config } from "./config";
 import { openDb, type Database } from "./db/client";
+import { GroupCommit } from "./db/group-commit";
 import { runMigrations } from "./db/migrate";
 import { admin_users, channels, settings } from "./db/schema";
 import { hashPassword, normalizeLogin } from "./admin/users";
@@ -68,7 +69,7 @@ export function openDataDir(
 export function buildDeps(config: Readonly<Config>, database: Database, log: Logger, clock: Clock): Deps {
   const cache = new AuthCache(database);
   const auth = new Authenticator(config, clock, cache, new UsageRecorder(database.db));
-  return { config, database, db: database.db, log, clock, auth, outbox: new Outbox(database, config.publicUrl), transport: new SmtpTransport() };
+  return { config, database, db: database.db, log, clock, auth, commits: new GroupCommit(database), outbox: new Outbox(database, config.publicUrl), transport: new SmtpTransport() };
 }
 
 export interface FirstRun {

@@ -4,6 +4,7 @@
 import type { Authenticator } from "@/auth/authenticator";
 import type { Config } from "@/config";
 import type { Database, Db } from "@/db/client";
+import type { GroupCommit } from "@/db/group-commit";
 import type { Logger } from "@/lib/log";
 import type { Clock } from "@/lib/time";
 import type { Outbox } from "@/outbox/outbox";
@@ -16,6 +17,8 @@ export interface Deps {
   log: Logger;
   clock: Clock;
   auth: Authenticator;
+  /** Shared commits for concurrent writes on hot paths (sends): see db/group-commit.ts. */
+  commits: GroupCommit;
   /** The durable outbox: enqueue, claim, wake (`outbox.notify()` after a commit that queued mail). */
   outbox: Outbox;
   /** Outbound SMTP (pooled per email server); the delivery job and test_connection use it. */

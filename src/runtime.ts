@@ -44,7 +44,7 @@ export interface StartOptions {
  * Wake-ups after commits are gathered for a moment, so a burst of accepted mail is claimed in one
  * batch (one claim, one outcome transaction) instead of one message at a time.
  */
-const WAKE_GATHER_MS = 2;
+const WAKE_GATHER_MS = 10;
 function coalescedWake(wake: () => void): () => void {
   let timer: ReturnType<typeof setTimeout> | null = null;
   return () => {

@@ -27,6 +27,7 @@ interface Loop {
   job: Job;
   wake: () => void;
   woken: boolean;
+  idle: boolean;
   done: Promise<void>;
 }
 
@@ -58,12 +59,16 @@ export class JobRunner {
     for (const job of this.jobs) this.startLoop(job);
   }
 
-  /** Wakes an idle job now (cheap: a flag and a resolved timer). Unknown names are ignored. */
+  /**
+   * Wakes the job now (cheap: a flag and a resolved timer): one idle loop, or, when all are busy,
+   * marks one to tick again right after its tick in flight. Unknown names are ignored.
+   */
   wake(name: string): void {
-    for (const loop of this.loops.get(name) ?? []) {
-      loop.woken = true;
-      loop.wake();
-    }
+    const loops = this.loops.get(name);
+    if (!loops?.length) return;
+    const loop = loops.find((l) => l.idle) ?? loops[0]!;
+    loop.woken = true;
+    loop.wake();
   }
 
   /**
@@ -87,7 +92,7 @@ export class JobRunner {
   }
 
   private startLoop(job: Job): void {
-    const loops = Array.from({ length: Math.max(1, job.concurrency ?? 1) }, (): Loop => ({ job, wake: () => {}, woken: false, done: Promise.resolve() }));
+    const loops = Array.from({ length: Math.max(1, job.concurrency ?? 1) }, (): Loop => ({ job, wake: () => {}, woken: false, idle: false, done: Promise.resolve() }));
     this.loops.set(job.name, loops);
     for (const loop of loops) loop.done = this.run(loop);
   }
@@ -105,7 +110,10 @@ export class JobRunner {
         wait = Math.min(wait, RETRY_AFTER_ERROR_MS);
       }
       if (!this.running) break;
+      // More work: this loop goes on, and an idle sibling joins in (concurrent ticks under backlog).
+      if (more) this.wakeIdleSibling(loop);
       if (more || loop.woken) continue;
+      loop.idle = true;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
         loop.wake = () => {
@@ -114,6 +122,15 @@ export class JobRunner {
         };
       });
       loop.wake = () => {};
+      loop.idle = false;
+    }
+  }
+
+  private wakeIdleSibling(loop: Loop): void {
+    const idle = this.loops.get(loop.job.name)?.find((l) => l !== loop && l.idle);
+    if (idle) {
+      idle.woken = true;
+      idle.wake();
     }
   }
 }

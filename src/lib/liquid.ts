@@ -102,6 +102,9 @@ function describe(err: unknown): string {
 
 const cache = new Map<string, Template[]>();
 
+/** Text without `{{` or `{%` has no Liquid markup: it parses, and renders as itself. */
+const hasMarkup = (source: string) => source.includes("{{") || source.includes("{%");
+
 function parse(source: string): Template[] {
   const hit = cache.get(source);
   if (hit) {
@@ -118,7 +121,7 @@ function parse(source: string): Template[] {
 
 /** Returns null when `source` parses, else "Liquid syntax error: <reason>, line N" (for 422s at save). */
 export function checkLiquid(source: string | null | undefined): string | null {
-  if (!source) return null;
+  if (!source || !hasMarkup(source)) return null;
   try {
     parse(source);
     return null;
@@ -127,12 +130,16 @@ export function checkLiquid(source: string | null | undefined): string | null {
   }
 }
 
+const renderTooLong = (): never => {
+  throw new RenderError(`output exceeds ${OUTPUT_LIMIT} characters`, "limit");
+};
+
 /** Buffers output and stops the render once it passes OUTPUT_LIMIT characters. */
 class BoundedEmitter implements Emitter {
   buffer = "";
   write(html: unknown): void {
     this.buffer += html == null ? "" : typeof html === "string" ? html : String(html);
-    if (this.buffer.length > OUTPUT_LIMIT) throw new RenderError(`output exceeds ${OUTPUT_LIMIT} characters`, "limit");
+    if (this.buffer.length > OUTPUT_LIMIT) renderTooLong();
   }
 }
 
@@ -141,6 +148,7 @@ const isLimit = (message: string) => /limit exceeded|output exceeds/i.test(messa
 /** Renders `source` with `variables` in the sandbox. Throws `RenderError` on syntax errors, limits, or runtime failures. */
 export async function renderLiquid(source: string | null | undefined, variables: Record<string, unknown>): Promise<string> {
   if (!source) return "";
+  if (!hasMarkup(source)) return source.length > OUTPUT_LIMIT ? renderTooLong() : source;
   let templates: Template[];
   try {
     templates = parse(source);

@@ -9,6 +9,7 @@
  * messages, so they must not be sent again. A crash loses nothing: unrecorded rows keep their lease,
  * which start-up releases, so at most the claimed batches are sent twice.
  */
+import type { Message } from "@/db/schema";
 import type { Deps } from "@/deps";
 import type { Job } from "@/jobs/runner";
 import { recordOutcomes, type Settled } from "./outcomes";
@@ -57,8 +58,8 @@ export class DeliveryJob implements Job {
 
   /**
    * Claims up to one batch of due messages, sends them concurrently and records the outcomes.
-   * Returns true when it claimed anything: more may be due now (a small channel's bulk slice can
-   * leave a batch short while another channel's backlog waits); the tick after the last finds none.
+   * Returns true when the claim hit a limit (the priority batch, or a channel's bulk slice), so more
+   * may be due now.
    */
   async tick(now: number): Promise<boolean> {
     if (this.unrecorded.length) {
@@ -70,7 +71,19 @@ export class DeliveryJob implements Job {
     if (rows.length === 0) return false;
     const results = await this.sender.deliver(rows, now);
     this.write(results.map((r, i) => ({ message: rows[i]!, outcome: r.outcome, subject: r.subject })));
-    return true;
+    return this.claimedAll(rows);
+  }
+
+  /** Did the claim stop at a limit? The bulk lane splits the batch evenly between the channels it took from. */
+  private claimedAll(rows: readonly Message[]): boolean {
+    const perLane = new Map<string, number>();
+    for (const m of rows) {
+      const key = m.lane === "priority" ? "priority" : `bulk:${m.channel_id}`;
+      perLane.set(key, (perLane.get(key) ?? 0) + 1);
+    }
+    const bulkChannels = perLane.size - (perLane.has("priority") ? 1 : 0);
+    const slice = bulkChannels ? Math.ceil(this.batchSize / bulkChannels) : Infinity;
+    return [...perLane].some(([key, n]) => n >= (key === "priority" ? this.batchSize : slice));
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@
  * Enqueue helpers shared by the paths that create mail from raw input: SMTP submissions (one row per
  * recipient, the MIME stored once) and subscriber linking by address (§4 "Linking").
  */
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { subscribers, type Channel } from "@/db/schema";
 import type { Deps } from "@/deps";
@@ -36,6 +36,18 @@ export interface RawSubmission {
 export interface Enqueued {
   ids: number[];
   quota: QuotaState;
+}
+
+const byEmail = new WeakMap<Db, { get(params: { channel: number; email: string }): { id: number } | undefined }>();
+
+/** The channel's subscriber with this address (any case), for linking one message (§4 "Linking"). */
+export function subscriberIdByEmail(db: Db, channelId: number, email: string): number | null {
+  let q = byEmail.get(db);
+  if (!q) {
+    q = db.select({ id: subscribers.id }).from(subscribers).where(and(eq(subscribers.channel_id, sql.placeholder("channel")), eq(subscribers.email, sql.placeholder("email")))).prepare();
+    byEmail.set(db, q);
+  }
+  return q.get({ channel: channelId, email: normalizeEmail(email) })?.id ?? null;
 }
 
 /** Subscriber ids of the channel by lower-cased email, for linking messages (§4 "Linking"). */

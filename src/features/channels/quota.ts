@@ -18,13 +18,29 @@ export interface QuotaState {
 
 const monthKey = (ms: number) => new Date(ms).toISOString().slice(0, 7);
 
+function prepare(db: Db) {
+  const month = sql.placeholder("month");
+  const channel = sql.placeholder("channel");
+  return {
+    used: db.select({ used: quota_usage.used }).from(quota_usage).where(and(eq(quota_usage.channel_id, channel), eq(quota_usage.month, month))).prepare(),
+    charge: db
+      .insert(quota_usage)
+      .values({ channel_id: channel, month, used: sql.placeholder("units") })
+      .onConflictDoUpdate({ target: [quota_usage.channel_id, quota_usage.month], set: { used: sql`${quota_usage.used} + excluded.used` } })
+      .prepare(),
+  };
+}
+// Prepared once per connection handle (send paths pass the root handle; a transaction handle gets its own).
+const statements = new WeakMap<Db, ReturnType<typeof prepare>>();
+const prepared = (db: Db) => {
+  let q = statements.get(db);
+  if (!q) statements.set(db, (q = prepare(db)));
+  return q;
+};
+
 /** Usage of the channel's current month. */
 export function peekQuota(db: Db, channel: Channel, now: number): QuotaState {
-  const row = db
-    .select({ used: quota_usage.used })
-    .from(quota_usage)
-    .where(and(eq(quota_usage.channel_id, channel.id), eq(quota_usage.month, monthKey(now))))
-    .get();
+  const row = prepared(db).used.get({ channel: channel.id, month: monthKey(now) });
   return state(channel, row?.used ?? 0, now);
 }
 
@@ -41,10 +57,7 @@ export function chargeQuota(db: Db, channel: Channel, units: number, now: number
         })
       : new AppError("payment_required", "Payment Required", { message: "Monthly send quota exhausted" });
   }
-  db.insert(quota_usage)
-    .values({ channel_id: channel.id, month: monthKey(now), used: units })
-    .onConflictDoUpdate({ target: [quota_usage.channel_id, quota_usage.month], set: { used: sql`${quota_usage.used} + ${units}` } })
-    .run();
+  prepared(db).charge.run({ channel: channel.id, month: monthKey(now), units });
   return state(channel, current.used + units, now);
 }
 

@@ -3,7 +3,7 @@
  * delivery worker): suppression lookups over the channel and global lists, eligibility (API.md §3),
  * and the hard-bounce side effects of delivery (§9, §12).
  */
-import { and, desc, eq, isNotNull, isNull, sql } from "drizzle-orm";
+import { and, desc, eq, isNotNull, isNull, sql, or } from "drizzle-orm";
 import { changes, type Db } from "@/db/client";
 import { messages, subscribers, suppressions, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
@@ -17,22 +17,17 @@ export interface SuppressionHit {
   reason: SuppressionReason;
 }
 
-function prepareLookups(db: Db) {
-  return {
-    channel: db
-      .select({ reason: suppressions.reason })
-      .from(suppressions)
-      .where(and(eq(suppressions.channel_id, sql.placeholder("channel")), eq(suppressions.email, sql.placeholder("email"))))
-      .prepare(),
-    global: db
-      .select({ reason: suppressions.reason })
-      .from(suppressions)
-      .where(and(isNull(suppressions.channel_id), eq(suppressions.email, sql.placeholder("email"))))
-      .prepare(),
-  };
-}
+/** Both lists in one lookup (it runs on every send): the channel's own row first, then the global one. */
+const prepareLookup = (db: Db) =>
+  db
+    .select({ channelId: suppressions.channel_id, reason: suppressions.reason })
+    .from(suppressions)
+    .where(and(eq(suppressions.email, sql.placeholder("email")), or(eq(suppressions.channel_id, sql.placeholder("channel")), isNull(suppressions.channel_id))))
+    .orderBy(sql`${suppressions.channel_id} IS NULL`)
+    .limit(1)
+    .prepare();
 // Prepared once per connection object (a transaction handle gets its own entry, dropped with it).
-const lookups = new WeakMap<Db, ReturnType<typeof prepareLookups>>();
+const lookups = new WeakMap<Db, ReturnType<typeof prepareLookup>>();
 
 /**
  * Is `email` suppressed for `channelId`? Reads the channel list first, then the global list.
@@ -40,12 +35,9 @@ const lookups = new WeakMap<Db, ReturnType<typeof prepareLookups>>();
  */
 export function isSuppressed(db: Db, channelId: number, email: string): SuppressionHit | null {
   let q = lookups.get(db);
-  if (!q) lookups.set(db, (q = prepareLookups(db)));
-  const address = normalizeEmail(email);
-  const own = q.channel.get({ channel: channelId, email: address });
-  if (own) return { scope: "channel", reason: own.reason };
-  const global = q.global.get({ email: address });
-  return global ? { scope: "global", reason: global.reason } : null;
+  if (!q) lookups.set(db, (q = prepareLookup(db)));
+  const hit = q.get({ channel: channelId, email: normalizeEmail(email) });
+  return hit ? { scope: hit.channelId === null ? "global" : "channel", reason: hit.reason } : null;
 }
 
 /**

@@ -93,5 +93,6 @@ export function subscriberEvent(type: EventType, channel: Channel, row: Subscrib
 
 /** Runs `fn` atomically: in a savepoint of the caller's transaction `tx`, else in a new transaction. */
 export function atomically<T>(deps: Deps, tx: Db | undefined, fn: (db: Db) => T): T {
-  return (tx ?? deps.db).transaction((t) => fn(t as unknown as Db));
+  // A caller's transaction (or group-commit savepoint) already makes it all-or-nothing.
+  return tx ? fn(tx) : deps.db.transaction((t) => fn(t as unknown as Db));
 }

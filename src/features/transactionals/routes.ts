@@ -18,13 +18,13 @@ export const transactionalRoutes = (deps: Deps) =>
     .onAfterResponse(({ request }) => releaseIdempotency(request))
     .post(
       "/transactionals",
-      ({ scope, input, request, replay, set }) => {
+      async ({ scope, input, request, replay, set }) => {
         if (replay) {
           set.status = replay.status;
           Object.assign(set.headers, replay.headers ?? {});
           return replay.body;
         }
-        const result = sendTransactional(deps, scope, input, idempotencyClaim(request));
+        const result = await sendTransactional(deps, scope, input, idempotencyClaim(request));
         set.status = 201;
         Object.assign(set.headers, quotaHeaders(result.quota));
         return result.body;

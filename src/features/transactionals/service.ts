@@ -15,7 +15,7 @@ import { readFields, withWarnings, type Warning } from "@/http/fields";
 import { checkLiquid } from "@/lib/liquid";
 import { storeIdempotentResult, type IdempotencyClaim } from "./idempotency";
 import { encodeTransactional, TRANSACTIONAL_STATUSES, TransactionalFields, type Recipient } from "./model";
-import { subscriberIdsByEmail } from "@/outbox/enqueue";
+import { subscriberIdByEmail } from "@/outbox/enqueue";
 
 const RESOURCE = "Transactional";
 
@@ -26,12 +26,12 @@ export interface SendResult {
 
 /**
  * Sends one transactional from the single channel of T: validates, resolves the template, refuses
- * suppressed recipients (no quota used), then in one transaction charges the quota, links (or,
- * with `subscriber`, upserts) the subscriber, inserts the outbox row and stores the idempotent
- * result. Returns only after the commit; the worker is woken.
+ * suppressed recipients (no quota used), then in one transaction (shared with concurrent sends:
+ * group commit) charges the quota, links (or, with `subscriber`, upserts) the subscriber, inserts
+ * the outbox row and stores the idempotent result. Resolves only after the commit; delivery is woken.
  * @throws 422 validation / no sender_email / unknown template / suppressed, 402 quota.
  */
-export function sendTransactional(deps: Deps, scope: Scope, input: Input, claim: IdempotencyClaim | null): SendResult {
+export async function sendTransactional(deps: Deps, scope: Scope, input: Input, claim: IdempotencyClaim | null): Promise<SendResult> {
   const channel = scope.one();
   const { values, warnings } = readFields(TransactionalFields, input, { wrapper: "transactional", options: DOI_OPTIONS });
   warnings.unshift(...doiWarnings(input));
@@ -45,12 +45,12 @@ export function sendTransactional(deps: Deps, scope: Scope, input: Input, claim:
 
   const now = deps.clock.now();
   const publicUrl = deps.config.publicUrl;
-  const result = deps.db.transaction((tx) => {
+  const result = await deps.commits.run((tx) => {
     const quota = chargeQuota(tx, channel, 1, now);
     const profile = values.subscriber as { first_name?: string | null; last_name?: string | null } | undefined;
     const subscriberId = profile
       ? upsertSubscriber(deps, channel, { email: to.email.toLowerCase(), ...profile, source: "transactional" }, tx).subscriber.id
-      : (subscriberIdsByEmail(tx, channel.id, [to.email]).get(to.email.toLowerCase()) ?? null);
+      : subscriberIdByEmail(tx, channel.id, to.email);
     const [row] = deps.outbox.enqueue([{
       channel_id: channel.id,
       kind: "transactional",
