@@ -6,7 +6,7 @@
  */
 import addressparser from "nodemailer/lib/addressparser";
 import { emailDomain } from "@/lib/email";
-import { headerBlockSize, type HeaderField } from "./mime";
+import { headerBlockSize, type HeaderField } from "@/lib/mime";
 import { Replies, SmtpReply } from "./replies";
 
 /**

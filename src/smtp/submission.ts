@@ -15,7 +15,7 @@ import { enqueueRawMessage } from "@/outbox/enqueue";
 import { emailDomain, isEmail } from "@/lib/email";
 import { hashToken, randomBase62 } from "@/lib/tokens";
 import { checkHeaderSize, checkSenderHeaders } from "./header-rules";
-import { headerValue, parseHeaderBlock, rewriteHeaders, toCrlf } from "./mime";
+import { headerValue, parseHeaderBlock, rewriteHeaders, toCrlf } from "@/lib/mime";
 import { Replies, SmtpReply } from "./replies";
 
 /** What a successful AUTH leaves on the session: the token's hash, never its value. */

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { headerBlockSize, headerValue, parseHeaderBlock, rewriteHeaders, toCrlf } from "@/smtp/mime";
+import { headerBlockSize, headerValue, parseHeaderBlock, rewriteHeaders, toCrlf } from "@/lib/mime";
 import { Replies, SmtpReply, toSmtpReply } from "@/smtp/replies";
 import { AppError, forbidden, unauthorized } from "@/http/errors";
 

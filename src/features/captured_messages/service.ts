@@ -11,7 +11,7 @@ import { captured_messages, messages, type CapturedMessage } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { AppError } from "@/http/errors";
 import { linkSecret, verifyCaptureHeader } from "@/lib/links";
-import { headerValue, parseHeaderBlock, rewriteHeaders } from "@/smtp/mime";
+import { headerValue, parseHeaderBlock, rewriteHeaders } from "@/lib/mime";
 
 export const CAPTURE_HEADER = "X-Mailroom-Capture";
 const DAY_MS = 86_400_000;
