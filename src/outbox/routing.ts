@@ -14,7 +14,7 @@ const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-/** Sent counts are re-read this often; sends in between are counted in memory. */
+/** Sends recorded before this router started are re-read this often (they age out of the windows). */
 const COUNT_REFRESH_MS = SECOND;
 /** Back-off after a throttling reply: doubles from 5 s up to 5 min, reset by a successful send. */
 const THROTTLE_MIN_MS = 5 * SECOND;
@@ -33,12 +33,19 @@ export type Route =
   | { kind: "wait"; reason: WaitReason; until: number };
 
 interface ServerState {
-  counted: { minute: number; hour: number; day: number };
+  /** Sends recorded before this router started, per window, read at `countedAt`. */
+  before: { minute: number; hour: number; day: number };
   countedAt: number;
+  /**
+   * When this router's accepted sends happened (ascending), kept for the server's longest limit
+   * window. Counted here rather than read back: a batch's outcomes are recorded only when the whole
+   * batch is done, and another tick must not see room that its sends already took.
+   */
+  accepted: number[];
+  /** The server's longest limit window (0 = no limits: nothing kept). */
+  keepMs: number;
   /** Sends reserved and not yet finished. */
   inFlight: number;
-  /** Sends accepted since the counts were read. */
-  sentSinceCount: number;
   backoffMs: number;
   pausedUntil: number;
 }
@@ -48,10 +55,12 @@ export const captureTarget = (port: number): CaptureTarget => ({ kind: "capture"
 export class Router {
   private readonly states = new Map<number, ServerState>();
   private readonly lists = new Map<string, { at: number; servers: EmailServer[] }>();
-  private readonly sentSince;
+  private readonly sentBefore;
+  private readonly startedAt: number;
 
   constructor(private readonly deps: Deps) {
-    this.sentSince = deps.database.raw.prepare("SELECT count(*) AS n FROM messages WHERE email_server_id = ?1 AND sent_at > ?2");
+    this.startedAt = deps.clock.now();
+    this.sentBefore = deps.database.raw.prepare("SELECT count(*) AS n FROM messages WHERE email_server_id = ?1 AND sent_at > ?2 AND sent_at < ?3");
   }
 
   /** The route of `m` now: capture, the servers to try in order (each one taken from its budget), or a wait. */
@@ -88,15 +97,17 @@ export class Router {
 
   /** Reserves one message of the server's budgets (call before sending to it). */
   take(server: EmailServer): void {
-    this.state(server.id).inFlight++;
+    const state = this.state(server.id);
+    state.inFlight++;
+    state.keepMs = longestWindow(server);
   }
 
-  /** Ends a reservation: `accepted` counts it as sent until the next count of the table. */
+  /** Ends a reservation: `accepted` counts it against the server's limits. */
   release(serverId: number, accepted: boolean): void {
     const state = this.state(serverId);
     state.inFlight--;
     if (accepted) {
-      state.sentSinceCount++;
+      if (state.keepMs) state.accepted.push(this.deps.clock.now());
       state.backoffMs = 0;
       state.pausedUntil = 0;
     }
@@ -136,30 +147,53 @@ export class Router {
 
   private state(id: number): ServerState {
     let s = this.states.get(id);
-    if (!s) this.states.set(id, (s = { counted: { minute: 0, hour: 0, day: 0 }, countedAt: -Infinity, inFlight: 0, sentSinceCount: 0, backoffMs: 0, pausedUntil: 0 }));
+    if (!s) this.states.set(id, (s = { before: { minute: 0, hour: 0, day: 0 }, countedAt: -Infinity, accepted: [], keepMs: 0, inFlight: 0, backoffMs: 0, pausedUntil: 0 }));
     return s;
   }
 
   /** When the server has room for one more message under every limit it has (now = room now). */
   private roomAt(server: EmailServer, state: ServerState, now: number): number {
-    const limits: [number | null, keyof ServerState["counted"], number][] = [
-      [server.emails_per_minute, "minute", MINUTE],
-      [server.emails_per_hour, "hour", HOUR],
-      [server.emails_per_day, "day", DAY],
-    ];
+    const limits = limitsOf(server);
     if (limits.every(([limit]) => limit === null)) return now;
     if (now - state.countedAt >= COUNT_REFRESH_MS || now < state.countedAt) {
       for (const [limit, window, span] of limits) {
-        if (limit !== null) state.counted[window] = (this.sentSince.get(server.id, now - span) as { n: number }).n;
+        if (limit !== null) state.before[window] = now - span < this.startedAt ? (this.sentBefore.get(server.id, now - span, this.startedAt) as { n: number }).n : 0;
       }
       state.countedAt = now;
-      state.sentSinceCount = 0;
+      state.accepted.splice(0, countAtOrBefore(state.accepted, now - longestWindow(server)));
     }
     let at = now;
     for (const [limit, window, span] of limits) {
+      if (limit === null) continue;
+      const sent = state.before[window] + state.accepted.length - countAtOrBefore(state.accepted, now - span);
       // The rolling window frees room as its oldest send ages out; a short wait is re-checked then.
-      if (limit !== null && state.counted[window] + state.sentSinceCount + state.inFlight >= limit) at = Math.max(at, now + Math.min(span / 12, MINUTE));
+      if (sent + state.inFlight >= limit) at = Math.max(at, now + Math.min(span / 12, MINUTE));
     }
     return at;
   }
+}
+
+function limitsOf(server: EmailServer): [number | null, keyof ServerState["before"], number][] {
+  return [
+    [server.emails_per_minute, "minute", MINUTE],
+    [server.emails_per_hour, "hour", HOUR],
+    [server.emails_per_day, "day", DAY],
+  ];
+}
+
+/** The longest window the server limits (0 = no limits). */
+function longestWindow(server: EmailServer): number {
+  return server.emails_per_day !== null ? DAY : server.emails_per_hour !== null ? HOUR : server.emails_per_minute !== null ? MINUTE : 0;
+}
+
+/** How many of the ascending `times` are ≤ `t` (binary search). */
+function countAtOrBefore(times: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[mid]! <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

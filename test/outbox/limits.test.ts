@@ -1,9 +1,12 @@
 /**
  * Server limits: per-minute, rolling per-hour and per-day caps hold mail back (`waiting_for =
- * 'rate_limited'`, no attempt counted) until the window has room; a held transactional emits one
+ * 'rate_limited'`, no attempt counted) until the window has room — counting sends whose batch is
+ * not recorded yet and sends from before a restart; a held transactional emits one
  * `email.send_delayed`; `max_connections` is validated and caps the connections to the server.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
+import { DeliveryJob } from "@/outbox/delivery-job";
+import { eventually } from "../smtp/helpers";
 import { defaultChannelId, startOutboxTest, type OutboxTest } from "./helpers";
 
 const SECOND = 1000;
@@ -83,6 +86,20 @@ test.each([
   expect(t.row(second.id).status).toBe("sent");
 });
 
+test("sends recorded before a restart count against the limit in the new process", async () => {
+  const s = await t.sink();
+  await t.addServer(s.port, { emails_per_hour: 1 });
+  await t.send();
+  await t.tick();
+  await s.waitFor(1);
+  t.clock.advance(SECOND);
+  const restarted = new DeliveryJob(t.server.deps);
+  const second = await t.send({ to: "grace@example.com" });
+  await restarted.tick(t.clock.now());
+  expect(t.row(second.id)).toMatchObject({ status: "queued", waiting_for: "rate_limited" });
+  expect(s.mailFrom).toBe(1);
+});
+
 test("max_connections: returned by the API (default 5), validated 1..50, and caps the open connections", async () => {
   const s = await t.sink({ delayMs: 30 });
   const plain = await t.addServer(s.port, { active: false });
@@ -102,4 +119,25 @@ test("max_connections: returned by the API (default 5), validated 1..50, and cap
   await t.tick();
   await s.waitFor(10);
   expect(s.peakConnections).toBe(2);
+});
+
+test("sends accepted by a server but not yet recorded still count against its limit in the next tick", async () => {
+  const limited = await t.sink();
+  const slow = await t.sink();
+  await t.addServer(limited.port, { priority: 1, emails_per_minute: 2 });
+  await t.addServer(slow.port, { priority: 2 });
+  for (let i = 0; i < 3; i++) await t.send({ to: `first${i}@example.com` });
+  // Two go to the limited server; the third spills to the slow one, which keeps the batch open.
+  const release = slow.hold();
+  const firstTick = t.tick();
+  await eventually(() => limited.accepted === 2 && slow.held === 1);
+
+  // A second tick (another loop) a few seconds later, while the first batch is still unrecorded.
+  t.clock.advance(2 * SECOND);
+  for (let i = 0; i < 2; i++) await t.send({ to: `second${i}@example.com` });
+  const secondTick = t.tick();
+  await eventually(() => limited.accepted + slow.held === 5);
+  release();
+  await Promise.all([firstTick, secondTick]);
+  expect({ limited: limited.accepted, slow: slow.accepted }).toEqual({ limited: 2, slow: 3 });
 });
