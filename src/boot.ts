@@ -4,7 +4,6 @@
  */
 import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { eq } from "drizzle-orm";
 import { AuthCache } from "./auth/cache";
 import { Authenticator } from "./auth/authenticator";
 import { UsageRecorder } from "./auth/usage";
@@ -12,7 +11,8 @@ import type { Config } from "./config";
 import { openDb, type Database } from "./db/client";
 import { GroupCommit } from "./db/group-commit";
 import { runMigrations } from "./db/migrate";
-import { admin_users, channels, settings } from "./db/schema";
+import { admin_users, channels } from "./db/schema";
+import { getOrCreateSetting, newLinkSecret } from "./db/settings";
 import { hashPassword, normalizeLogin } from "./admin/users";
 import type { Deps } from "./deps";
 import { createToken } from "./features/access_tokens/service";
@@ -97,9 +97,7 @@ export async function firstRun(deps: Deps): Promise<FirstRun | null> {
       .values({ name: "Default", slug: "default", sender_email: senderEmail, sender_name: "Mailroom", is_default: true, created_at: now, updated_at: now })
       .run();
     tx.insert(admin_users).values({ email: normalizeLogin(config.adminEmail), password_hash: passwordHash, created_at: now, updated_at: now }).onConflictDoNothing().run();
-    if (!tx.select().from(settings).where(eq(settings.key, "link_secret")).get()) {
-      tx.insert(settings).values({ key: "link_secret", value: randomBase62(48) }).run();
-    }
+    getOrCreateSetting(tx, "link_secret", newLinkSecret);
   });
   deps.auth.cache.invalidate();
   const { view, value } = createToken(deps, { principal: null, audit: { actor: SYSTEM_ACTOR } }, {

@@ -9,7 +9,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { and, eq, gt, lte, ne, placeholder } from "drizzle-orm";
 import type { Principal } from "@/auth/principal";
 import { PERMISSIONS, type Permission } from "@/auth/permissions";
-import { admin_sessions, admin_users, settings } from "@/db/schema";
+import { admin_sessions, admin_users } from "@/db/schema";
+import { getOrCreateSetting } from "@/db/settings";
 import { changes, type Db } from "@/db/client";
 import type { Deps } from "@/deps";
 import type { RequestMeta } from "@/http/request";
@@ -17,7 +18,6 @@ import { retentionJob } from "@/jobs/retention";
 
 export const SESSION_COOKIE = "mailroom_auth";
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
-const KEY_SETTING = "session_secret";
 const ISSUER = "mailroom";
 const ALL_PERMISSIONS: ReadonlySet<Permission> = new Set(PERMISSIONS);
 /** jose's JWT modules load with the first dashboard request, not at boot (idle memory). */
@@ -103,10 +103,8 @@ export class AdminSessions {
   /** The instance's HS256 key (sessions and device cookies). */
   signingKey(): Uint8Array {
     if (this.key) return this.key;
-    const { db } = this.deps;
-    db.insert(settings).values({ key: KEY_SETTING, value: randomBytes(32).toString("base64url") }).onConflictDoNothing().run();
-    const stored = db.select().from(settings).where(eq(settings.key, KEY_SETTING)).get()!;
-    return (this.key = Buffer.from(stored.value, "base64url"));
+    const stored = getOrCreateSetting(this.deps.db, "session_secret", () => randomBytes(32).toString("base64url"));
+    return (this.key = Buffer.from(stored, "base64url"));
   }
 }
 

@@ -5,6 +5,7 @@
  * request whose write failed for storage reasons counts as a failed probe at once.
  */
 import { isBusy, isStorageFailure, sqliteCode } from "@/db/errors";
+import { prepareSettingWrite } from "@/db/settings";
 import type { Deps } from "@/deps";
 import { AppError } from "./errors";
 
@@ -30,9 +31,7 @@ export class DatabaseHealth {
   private readonly probeWrite;
 
   constructor(private readonly deps: Pick<Deps, "database" | "clock" | "log">) {
-    this.probeWrite = deps.database.raw.prepare(
-      "INSERT INTO settings (key, value) VALUES ('healthz_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    );
+    this.probeWrite = prepareSettingWrite(deps.database.raw, "healthz_probe");
   }
 
   /** The database's state, probed at most once per second (probes hit /healthz often). */
@@ -53,7 +52,7 @@ export class DatabaseHealth {
 
   private probe(now: number): void {
     try {
-      this.probeWrite.run(String(now));
+      this.probeWrite(String(now));
       this.enter("ok", null);
     } catch (err) {
       const code = sqliteCode(err);

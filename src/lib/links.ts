@@ -2,13 +2,10 @@
  * Signed link tokens of API.md §16: `<payload>.<sig>` where payload = base64url (unpadded) of a
  * compact JSON array and sig = base64url of the first 16 bytes of
  * HMAC-SHA256(link_secret, "<purpose>:<payload>"). Used by tracking, unsubscribe and confirmation
- * links and by the `X-Mailroom-Capture` header (purpose `capture`, §18).
+ * links and by the `X-Mailroom-Capture` header (purpose `capture`, §18). The secret itself comes
+ * from `linkSecret` in db/settings.ts.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { eq } from "drizzle-orm";
-import type { Db } from "@/db/client";
-import { settings } from "@/db/schema";
-import { randomBase62 } from "./tokens";
 
 export type LinkPurpose = "open" | "click" | "unsub" | "confirm" | "capture";
 export type LinkPayload = readonly (number | string)[];
@@ -39,25 +36,6 @@ export function verifyLink(secret: string, purpose: LinkPurpose, token: string):
   } catch {
     return null;
   }
-}
-
-const cache = new WeakMap<object, string>();
-
-/**
- * The instance's link secret: MAILROOM_LINK_SECRET, else the `link_secret` setting (created here
- * if a pre-seeded database lacks it). Cached per database handle.
- */
-export function linkSecret(deps: { db: Db; config: { linkSecret?: string | undefined } }): string {
-  if (deps.config.linkSecret) return deps.config.linkSecret;
-  const hit = cache.get(deps.db);
-  if (hit) return hit;
-  let row = deps.db.select().from(settings).where(eq(settings.key, "link_secret")).get();
-  if (!row) {
-    deps.db.insert(settings).values({ key: "link_secret", value: randomBase62(48) }).onConflictDoNothing().run();
-    row = deps.db.select().from(settings).where(eq(settings.key, "link_secret")).get()!;
-  }
-  cache.set(deps.db, row.value);
-  return row.value;
 }
 
 /**

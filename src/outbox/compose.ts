@@ -7,7 +7,8 @@ import { eq } from "drizzle-orm";
 import { messages, subscribers, type Channel, type EmailServer, type Message } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { escapeHtml } from "@/lib/html";
-import { captureHeaderValue, linkSecret, signLink } from "@/lib/links";
+import { linkSecret } from "@/db/settings";
+import { captureHeaderValue, signLink } from "@/lib/links";
 import { buildVariables, renderLiquid } from "@/lib/liquid";
 import type { OutboundMessage, Target } from "./transport";
 

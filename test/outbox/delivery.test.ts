@@ -9,7 +9,7 @@ import { DeliveryJob } from "@/outbox/delivery-job";
 import { RETRY_WINDOW } from "@/outbox/outcomes";
 import { SmtpTransport } from "@/outbox/transport-smtp";
 import { verifyLink } from "@/lib/links";
-import { linkSecret } from "@/lib/links";
+import { linkSecret } from "@/db/settings";
 import { fakeClock, startTestServer, type TestServer } from "../harness";
 import { selfSignedCert, startSmtpSink, type SmtpSink } from "../smtp-sink";
 

@@ -98,7 +98,8 @@ describe("errors", () => {
 
   test("a validly signed header for a message that does not exist → 554", async () => {
     server = await startTestServer();
-    const { captureHeaderValue, linkSecret } = await import("@/lib/links");
+    const { captureHeaderValue } = await import("@/lib/links");
+    const { linkSecret } = await import("@/db/settings");
     const err = await captureClient(server)
       .sendMail({ from: "a@localhost", to: "b@example.com", subject: "x", text: "x", headers: { "X-Mailroom-Capture": captureHeaderValue(linkSecret(server.deps), 424242) } })
       .catch((e) => e);

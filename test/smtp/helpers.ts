@@ -8,7 +8,8 @@ import nodemailer from "nodemailer";
 import type Mail from "nodemailer/lib/mailer";
 import { eq } from "drizzle-orm";
 import { channels } from "@/db/schema";
-import { captureHeaderValue, linkSecret } from "@/lib/links";
+import { linkSecret } from "@/db/settings";
+import { captureHeaderValue } from "@/lib/links";
 import type { TestServer } from "../harness";
 
 /** A line-oriented SMTP client: `expect()` resolves with the next complete reply (multi-line joined by \n). */

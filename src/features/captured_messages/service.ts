@@ -10,7 +10,8 @@ import { changes, type Db } from "@/db/client";
 import { captured_messages, messages, type CapturedMessage } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { AppError } from "@/http/errors";
-import { linkSecret, verifyCaptureHeader } from "@/lib/links";
+import { linkSecret } from "@/db/settings";
+import { verifyCaptureHeader } from "@/lib/links";
 import { headerValue, parseHeaderBlock, rewriteHeaders } from "@/lib/mime";
 
 export const CAPTURE_HEADER = "X-Mailroom-Capture";
