@@ -84,15 +84,35 @@ export function resolveScope(principal: Principal, input: Selectors, cache: Auth
 }
 
 function resolveSelector(principal: Principal, selector: { values: string[]; kind: "id" | "slug" }, cache: AuthCache): number[] {
-  const found = selector.values.map((v) => (selector.kind === "id" ? cache.channelById(Number(v)) : cache.channelBySlug(v)));
+  return lookupChannels(principal, cache, selector.values.map((value) => ({ by: selector.kind, value }))).map((c) => c.id);
+}
+
+/** A channel as the caller named it: `by` says whether `value` is an id (digits) or a slug. */
+export interface ChannelRef {
+  by: "id" | "slug";
+  value: string;
+}
+
+/** `/channels/:id_or_slug`: digits name an id, anything else a slug. */
+export const channelRef = (idOrSlug: string): ChannelRef => ({ by: /^\d+$/.test(idOrSlug) ? "id" : "slug", value: idOrSlug });
+
+/**
+ * The one lookup of channels named by id or slug, for selectors, paths and body fields alike.
+ * @throws 403 when a channel-scoped token names any channel outside its assignment (values as given,
+ *         existing or not: no existence oracle), 404 `Channel not found: …` for scope `all` naming
+ *         channels that do not exist.
+ */
+export function lookupChannels(principal: Principal, cache: AuthCache, refs: readonly ChannelRef[]): Channel[] {
+  const found = refs.map((r) => (r.by === "id" ? cache.channelById(Number(r.value)) : cache.channelBySlug(r.value)));
+  const named = (keep: (c: Channel | undefined) => boolean) => refs.filter((_, i) => keep(found[i])).map((r) => r.value);
   if (principal.scope === "channels") {
-    const outside = selector.values.filter((_, i) => !found[i] || !principal.channelIds.includes(found[i]!.id));
+    const outside = named((c) => !c || !principal.channelIds.includes(c.id));
     if (outside.length > 0) throw forbidden(`Token is not scoped to channel(s): ${outside.join(", ")}`);
   } else {
-    const missing = selector.values.filter((_, i) => !found[i]);
+    const missing = named((c) => !c);
     if (missing.length > 0) throw new AppError("not_found", `Channel not found: ${missing.join(", ")}`);
   }
-  return found.map((c) => c!.id);
+  return found as Channel[];
 }
 
 export function makeScope(principal: Principal, ids: readonly number[], explicit: boolean, cache: AuthCache): Scope {

@@ -108,7 +108,8 @@ describe("permissions", () => {
     expect(outside.status).toBe(403);
     expect(outside.body.message).toBe("Token is not scoped to channel(s): billing");
     expect((await server.request("GET", "/api/v1/channels/no-such", { token })).status).toBe(403);
-    expect((await server.request("GET", "/api/v1/channels/no-such")).status).toBe(404);
+    // The one §1.6 channel lookup: a scope-`all` token naming an unknown channel, as for selectors.
+    expect(await server.request("GET", "/api/v1/channels/no-such")).toMatchObject({ status: 404, body: { error: "Channel not found: no-such" } });
     const create = await server.request("POST", "/api/v1/channels", { token, body: { name: "Mine" } });
     expect(create.status).toBe(403);
     expect(create.body.message).toBe("This action requires a token with scope all");

@@ -3,10 +3,10 @@
  * are part of channel resolution) and is recorded in the audit log.
  */
 import { count, eq, inArray } from "drizzle-orm";
-import type { Scope } from "@/auth/scope";
+import { channelRef, lookupChannels, type Scope } from "@/auth/scope";
 import { channels, type Channel } from "@/db/schema";
 import type { Deps } from "@/deps";
-import { forbidden, notFound, unprocessable, validationError } from "@/http/errors";
+import { notFound, unprocessable, validationError } from "@/http/errors";
 import { diff, recordAudit, type AuditContext } from "@/features/audit_log/service";
 import { slugify } from "./model";
 
@@ -18,16 +18,13 @@ export function listChannels(deps: Deps, scope: Scope, limit: number, offset: nu
 }
 
 /**
- * A channel by id or slug. Outside T: 404 for scope `all`, §1.6 403 for channel-scoped tokens.
+ * A channel by id or slug (§1.6 lookup: 403 outside a channel-scoped token's assignment, 404 unknown
+ * for scope `all`); a channel the request's selectors left out of T is 404 too.
  */
 export function getChannel(deps: Deps, scope: Scope, idOrSlug: string): Channel {
-  const cache = deps.auth.cache;
-  const c = /^\d+$/.test(idOrSlug) ? cache.channelById(Number(idOrSlug)) : cache.channelBySlug(idOrSlug);
-  if (c && scope.has(c.id)) return c;
-  if (scope.principal.scope === "channels" && !(c && scope.principal.channelIds.includes(c.id))) {
-    throw forbidden(`Token is not scoped to channel(s): ${idOrSlug}`);
-  }
-  throw notFound("Channel");
+  const [channel] = lookupChannels(scope.principal, deps.auth.cache, [channelRef(idOrSlug)]);
+  if (!scope.has(channel.id)) throw notFound("Channel");
+  return channel;
 }
 
 function assertSlugFree(deps: Deps, slug: string, exceptId?: number) {

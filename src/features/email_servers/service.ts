@@ -4,12 +4,12 @@
  * send worker uses. Every change is audited with secrets redacted.
  */
 import { and, asc, count, eq, inArray, sql } from "drizzle-orm";
-import type { Scope } from "@/auth/scope";
+import { lookupChannels, type ChannelRef, type Scope } from "@/auth/scope";
 import type { Db } from "@/db/client";
 import { email_servers, type Channel, type EmailServer } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { diff, recordAudit, REDACTED, type AuditContext } from "@/features/audit_log/service";
-import { AppError, forbidden, notFound, unprocessable, validationError } from "@/http/errors";
+import { notFound, unprocessable, validationError } from "@/http/errors";
 import { decryptSecret, encryptSecret } from "@/lib/secrets";
 import type { ServerTarget } from "@/outbox/transport";
 import type { Purpose } from "./model";
@@ -166,30 +166,20 @@ export function copyEmailServer(deps: Deps, scope: Scope, server: EmailServer, i
 }
 
 function resolveTargetChannel(deps: Deps, scope: Scope, input: Record<string, unknown>): Channel {
-  const cache = deps.auth.cache;
   const rawId = input.target_channel_id;
   const rawSlug = input.target_channel;
-  let given: string;
-  let channel: Channel | undefined;
+  let ref: ChannelRef;
   if (rawId !== undefined && rawId !== null && rawId !== "") {
     if (!(typeof rawId === "number" && Number.isSafeInteger(rawId)) && !(typeof rawId === "string" && /^\d+$/.test(rawId))) {
       throw validationError({ target_channel_id: ["must be an integer"] });
     }
-    given = String(rawId);
-    channel = cache.channelById(Number(rawId));
+    ref = { by: "id", value: String(rawId) };
   } else if (typeof rawSlug === "string" && rawSlug.trim() !== "") {
-    given = rawSlug.trim();
-    channel = cache.channelBySlug(given);
+    ref = { by: "slug", value: rawSlug.trim() };
   } else {
     throw validationError({ target_channel_id: ["can't be blank"] });
   }
-  const p = scope.principal;
-  if (p.scope === "channels") {
-    if (!channel || !p.channelIds.includes(channel.id)) throw forbidden(`Token is not scoped to channel(s): ${given}`);
-  } else if (!channel) {
-    throw new AppError("not_found", `Channel not found: ${given}`);
-  }
-  return channel;
+  return lookupChannels(scope.principal, deps.auth.cache, [ref])[0];
 }
 
 
