@@ -8,7 +8,7 @@ import { AuthCache } from "./auth/cache";
 import { Authenticator } from "./auth/authenticator";
 import { UsageRecorder } from "./auth/usage";
 import type { Config } from "./config";
-import { openDb, type Database } from "./db/client";
+import { openDb, type Database, type Db } from "./db/client";
 import { GroupCommit } from "./db/group-commit";
 import { runMigrations } from "./db/migrate";
 import { admin_users, channels } from "./db/schema";
@@ -18,9 +18,11 @@ import type { Deps } from "./deps";
 import { createToken } from "./features/access_tokens/service";
 import { SYSTEM_ACTOR } from "./features/audit_log/service";
 import type { Logger } from "./lib/log";
+import { References } from "./lib/references";
 import type { Clock } from "./lib/time";
 import { randomBase62 } from "./lib/tokens";
 import { Outbox } from "./outbox/outbox";
+import { openMessagesUsingTemplate } from "./outbox/references";
 import { SmtpTransport } from "./outbox/transport-smtp";
 
 /** A problem the operator must fix (bad data dir, corrupt DB, port in use): printed as one line, exit 1. */
@@ -66,10 +68,16 @@ export function openDataDir(
   }
 }
 
+/**
+ * Which module references what: each holder of a reference registers its finder here, and the owning
+ * feature asks before a delete (broadcasts and sequences add theirs to segments when they land).
+ */
+const references = () => new References<Db>().register("template", openMessagesUsingTemplate);
+
 export function buildDeps(config: Readonly<Config>, database: Database, log: Logger, clock: Clock): Deps {
   const cache = new AuthCache(database);
   const auth = new Authenticator(config, clock, cache, new UsageRecorder(database.db));
-  return { config, database, db: database.db, log, clock, auth, commits: new GroupCommit(database), outbox: new Outbox(database, config.publicUrl), transport: new SmtpTransport() };
+  return { config, database, db: database.db, log, clock, auth, commits: new GroupCommit(database), outbox: new Outbox(database, config.publicUrl), transport: new SmtpTransport(), references: references() };
 }
 
 export interface FirstRun {

@@ -6,6 +6,7 @@ import type { Config } from "@/config";
 import type { Database, Db } from "@/db/client";
 import type { GroupCommit } from "@/db/group-commit";
 import type { Logger } from "@/lib/log";
+import type { References } from "@/lib/references";
 import type { Clock } from "@/lib/time";
 import type { Outbox } from "@/outbox/outbox";
 import type { Transport } from "@/outbox/transport";
@@ -23,6 +24,8 @@ export interface Deps {
   outbox: Outbox;
   /** Outbound SMTP (pooled per email server); the delivery job and test_connection use it. */
   transport: Transport;
+  /** Who references templates and segments (the "in use by" check before a delete), wired in boot.ts. */
+  references: References<Db>;
   /**
    * Port of the running local capture SMTP server (§18), set by the capture component once it
    * listens (MAILROOM_CAPTURE_PORT may be 0 = ephemeral); undefined = not running, capture mail waits.

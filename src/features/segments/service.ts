@@ -131,23 +131,11 @@ export function updateSegment(deps: Deps, segment: Segment, input: SegmentInput)
   });
 }
 
-/**
- * Each finder lists references to a segment as "<kind> <id>". Broadcasts (draft/scheduled
- * `segment_ids`, `excluded_segment_ids`) and sequences (`init_segment_id`) add theirs here when
- * those features land; until then nothing can reference a segment.
- */
-const SEGMENT_REFERENCES: ((db: Db | Tx, segmentId: number) => string[])[] = [];
-
-/** Everything that still references the segment. */
-export function segmentUsages(db: Db | Tx, segmentId: number): string[] {
-  return SEGMENT_REFERENCES.flatMap((find) => find(db, segmentId));
-}
-
 /** Deletes a segment (groups and rules cascade). @throws 422 while referenced. */
 export function deleteSegment(deps: Deps, segment: Segment): void {
   deps.db.transaction((tx) => {
-    const usages = segmentUsages(tx, segment.id);
-    if (usages.length) throw unprocessable(`Segment is in use by: ${usages.join(", ")}`);
+    const inUse = deps.references.inUseMessage(tx, "segment", segment.id, "Segment");
+    if (inUse) throw unprocessable(inUse);
     tx.delete(segments).where(eq(segments.id, segment.id)).run();
   });
 }

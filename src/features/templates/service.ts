@@ -5,7 +5,7 @@
 import { and, asc, count, eq, inArray, ne, sql } from "drizzle-orm";
 import { assertInScope, requireSomeChannel, type Scope } from "@/auth/scope";
 import type { Db } from "@/db/client";
-import { messages, templates, type Channel, type Template } from "@/db/schema";
+import { templates, type Channel, type Template } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { notFound, unprocessable, validationError, type FieldErrors } from "@/http/errors";
 import { confirmationPageErrors, liquidErrors } from "./model";
@@ -101,40 +101,11 @@ export function updateTemplate(deps: Deps, template: Template, values: Record<st
   });
 }
 
-/** Message states that will still read their template (rendering happens at send time). */
-const OPEN_MESSAGE_STATES = ["pending_confirmation", "queued", "sending", "deferred"] as const;
-
-/**
- * Each finder lists references to a template as "<kind> <id>". Features that start referencing
- * templates (opt-in forms, sequence steps, …) add their finder here.
- */
-const TEMPLATE_REFERENCES: ((db: Db | Tx, templateId: number) => string[])[] = [
-  (db, templateId) =>
-    db
-      .select({ id: messages.id, kind: messages.kind })
-      .from(messages)
-      .where(and(eq(messages.template_id, templateId), inArray(messages.status, [...OPEN_MESSAGE_STATES])))
-      .orderBy(messages.id)
-      .all()
-      .map((m) => `${m.kind === "transactional" ? "transactional" : `${m.kind}_message`} ${m.id}`),
-];
-
-/** Everything that still references the template, e.g. ["opt_in_form 3", "transactional 12"]. */
-export function templateUsages(db: Db | Tx, templateId: number): string[] {
-  return TEMPLATE_REFERENCES.flatMap((find) => find(db, templateId));
-}
-
-const USAGE_LIST_MAX = 20;
-
 /** Deletes a template. @throws 422 "Template is in use by: …" while referenced. */
 export function deleteTemplate(deps: Deps, template: Template): void {
   deps.db.transaction((tx) => {
-    const usages = templateUsages(tx, template.id);
-    if (usages.length) {
-      const shown = usages.slice(0, USAGE_LIST_MAX).join(", ");
-      const more = usages.length > USAGE_LIST_MAX ? ` and ${usages.length - USAGE_LIST_MAX} more` : "";
-      throw unprocessable(`Template is in use by: ${shown}${more}`);
-    }
+    const inUse = deps.references.inUseMessage(tx, "template", template.id, "Template");
+    if (inUse) throw unprocessable(inUse);
     tx.delete(templates).where(eq(templates.id, template.id)).run();
   });
 }
