@@ -65,7 +65,7 @@ export class Authenticator {
     if (!match) throw this.failed(from.ip, now, unauthorized());
     const { token } = match;
     if (token.row.expires_at !== null && token.row.expires_at <= now) {
-      throw this.failed(from.ip, now, unauthorized("API token has expired"));
+      throw this.failed(from.ip, now, unauthorized("API token has expired", "token_expired"));
     }
     if (token.allowedIps.length > 0 && !ipInCidrs(from.ip, token.allowedIps)) {
       throw forbidden(`Request IP ${from.ip} is not allowed for this token`);

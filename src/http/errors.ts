@@ -37,6 +37,13 @@ export const codeToStatus: Record<ErrorCode, number> = {
   unavailable: 503,
 };
 
+/**
+ * A finer, machine-readable cause inside a code, for transports that answer differently by it
+ * (SMTP: 535 "API token has expired" vs "Authentication credentials invalid"). Never inferred from
+ * message text.
+ */
+export type ErrorReason = "token_expired";
+
 /** Field errors keyed by request param dot-path → messages (Rails style). */
 export type FieldErrors = Record<string, string[]>;
 
@@ -49,10 +56,13 @@ export class AppError extends Error {
     readonly details: Record<string, unknown> = {},
     /** Extra response headers (`Allow`, `Retry-After`, …). */
     readonly headers: Record<string, string> = {},
-    cause?: unknown,
+    options: { reason?: ErrorReason; cause?: unknown } = {},
   ) {
-    super(publicMessage, { cause });
+    super(publicMessage, { cause: options.cause });
+    this.reason = options.reason;
   }
+
+  readonly reason: ErrorReason | undefined;
 
   get status(): number {
     return codeToStatus[this.code];
@@ -83,5 +93,5 @@ export const unprocessable = (message: string, details: Record<string, unknown> 
   new AppError("unprocessable", message, details);
 export const forbidden = (message: string, details: Record<string, unknown> = {}) =>
   new AppError("forbidden", "Forbidden", { message, ...details });
-export const unauthorized = (message = "Invalid or missing API token") =>
-  new AppError("unauthorized", "Unauthorized", { message });
+export const unauthorized = (message = "Invalid or missing API token", reason?: ErrorReason) =>
+  new AppError("unauthorized", "Unauthorized", { message }, {}, { reason });

@@ -128,7 +128,7 @@ export function createFetchHandler(app: FetchApp, deps: Deps) {
       const handled = app.handle(target);
       response = handled instanceof Promise ? await handled : handled;
     } catch (err) {
-      const e = err instanceof AppError ? err : new AppError("internal", "Server error (500): internal", { request_id: id }, {}, err);
+      const e = err instanceof AppError ? err : new AppError("internal", "Server error (500): internal", { request_id: id }, {}, { cause: err });
       if (!(err instanceof AppError)) log.error("http.unhandled", { request_id: id, error: String(err) });
       response = errorResponse(e, id);
     }

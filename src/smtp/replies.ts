@@ -62,7 +62,7 @@ export function toSmtpReply(err: unknown, stage: Stage): SmtpReply {
   if (!(err instanceof AppError)) return Replies.localError();
   switch (err.code) {
     case "unauthorized":
-      return err.details.message === "API token has expired" ? Replies.tokenExpired() : Replies.badCredentials();
+      return err.reason === "token_expired" ? Replies.tokenExpired() : Replies.badCredentials();
     case "forbidden":
       if (stage === "auth") return Replies.badCredentials();
       if (stage === "capture") return Replies.captureOnlyMailroom();

@@ -49,7 +49,10 @@ describe("happy", () => {
 describe("errors", () => {
   test("AppError codes map to the §17 replies", () => {
     expect(line(toSmtpReply(unauthorized(), "auth"))).toBe("535 5.7.8 Authentication credentials invalid");
-    expect(line(toSmtpReply(unauthorized("API token has expired"), "auth"))).toBe("535 5.7.8 API token has expired");
+    expect(line(toSmtpReply(unauthorized("API token has expired", "token_expired"), "auth"))).toBe("535 5.7.8 API token has expired");
+    // Mapped by the machine-readable reason, never by the message text.
+    expect(line(toSmtpReply(unauthorized("Token expired at noon", "token_expired"), "auth"))).toBe("535 5.7.8 API token has expired");
+    expect(line(toSmtpReply(unauthorized("API token has expired"), "auth"))).toBe("535 5.7.8 Authentication credentials invalid");
     expect(line(toSmtpReply(forbidden("Request IP 198.51.100.7 is not allowed for this token"), "auth"))).toBe("535 5.7.8 Authentication credentials invalid");
     expect(line(toSmtpReply(new AppError("rate_limited", "Rate limit exceeded. Please retry later."), "session"))).toBe("451 4.7.1 Rate limit exceeded, retry later");
     expect(line(toSmtpReply(new AppError("payment_required", "Payment Required", { message: "Monthly send quota exhausted" }), "session"))).toBe("550 5.7.0 Monthly send quota exhausted");
