@@ -6,7 +6,8 @@ import { Elysia } from "elysia";
 import type { Deps } from "./deps";
 import { PendingBody } from "./http/compat";
 import { isBusy, isStorageFailure, sqliteCode } from "./db/errors";
-import { AppError, codeToStatus } from "./http/errors";
+import { AppError } from "./lib/errors";
+import { codeToStatus, errorBody } from "./http/errors";
 import { DatabaseHealth, storageRetryHeaders, storageUnavailable } from "./http/health";
 import { requestMeta } from "./http/request";
 import { createAllowLookup } from "./http/routes-table";
@@ -76,7 +77,7 @@ export function createApp(deps: Deps) {
         deps.log.error("http.error", { request_id: meta.id, error: String(error), stack: (error as Error)?.stack });
         e = new AppError("internal", "Server error (500): internal", { request_id: meta.id });
       }
-      return new Response(JSON.stringify(e.body()), {
+      return new Response(JSON.stringify(errorBody(e)), {
         status: codeToStatus[e.code],
         headers: { ...(set.headers as Record<string, string>), ...JSON_HEADERS, ...e.headers },
       });

@@ -11,7 +11,7 @@ import { auditContextOf } from "@/features/audit_log/service";
 import { getCapturedRaw, readCapturedContent } from "@/features/captured_messages/service";
 import type { Deps } from "@/deps";
 import { parseQuery, readPendingBody, type Input } from "@/http/compat";
-import { forbidden, unauthorized } from "@/http/errors";
+import { forbidden, unauthorized } from "@/lib/errors";
 import { f, readFields } from "@/http/fields";
 import { offsetEnvelope, offsetParams } from "@/http/pagination";
 import { pathId } from "@/http/params";

@@ -10,7 +10,7 @@ import type { ClientInfo } from "@/auth/principal";
 import { RateLimiter } from "@/auth/rate-limiter";
 import { admin_users, type AdminUser } from "@/db/schema";
 import type { Deps } from "@/deps";
-import { AppError, notFound, unauthorized, unprocessable, validationError } from "@/http/errors";
+import { AppError, notFound, unauthorized, unprocessable, validationError } from "@/lib/errors";
 import { toIso } from "@/lib/time";
 import { DeviceCookies } from "./device-cookie";
 import type { AdminSessions } from "./session";

@@ -4,7 +4,7 @@
  * IP allowlist. Then `charge()` applies the per-token buckets of §1.7.
  */
 import type { Config } from "@/config";
-import { AppError, forbidden, unauthorized } from "@/http/errors";
+import { AppError, forbidden, unauthorized } from "@/lib/errors";
 import type { Clock } from "@/lib/time";
 import { hashToken, hasTokenShape, hasValidChecksum } from "@/lib/tokens";
 import type { AuthCache, CachedToken } from "./cache";

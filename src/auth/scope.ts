@@ -4,7 +4,7 @@
  * Services receive the resulting Scope and filter every query by it.
  */
 import type { Channel } from "@/db/schema";
-import { AppError, forbidden, notFound, unprocessable } from "@/http/errors";
+import { AppError, forbidden, notFound, unprocessable } from "@/lib/errors";
 import type { AuthCache } from "./cache";
 import type { Principal } from "./principal";
 

@@ -3,7 +3,7 @@
  */
 import { StartupError } from "@/boot";
 import { ConfigError } from "@/config";
-import { AppError } from "@/http/errors";
+import { AppError } from "@/lib/errors";
 import { UsageError, type Command } from "./args";
 
 // Commands are loaded on demand: `serve` pulls in the whole server, the others need a fraction of it.
@@ -79,8 +79,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
       return 1;
     }
     if (err instanceof AppError) {
-      const body = err.body();
-      console.error(`mailroom: ${body.message ?? body.error}`);
+      console.error(`mailroom: ${err.details.message ?? err.publicMessage}`);
       return err.code === "unprocessable" ? 2 : 1;
     }
     console.error(`mailroom: ${(err as Error).message}`);

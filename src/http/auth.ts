@@ -11,7 +11,7 @@ import { resolveScope, type Scope } from "@/auth/scope";
 import type { BucketName } from "@/auth/authenticator";
 import type { Deps } from "@/deps";
 import { CsvBody, mergeInput, readPendingBody, readQuery, type Input } from "./compat";
-import { AppError, forbidden, unauthorized } from "./errors";
+import { AppError, forbidden, unauthorized } from "@/lib/errors";
 import { requestMeta } from "./request";
 
 /** A stored response replayed instead of running the handler (Idempotency-Key, §1.9). */

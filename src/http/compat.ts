@@ -3,7 +3,7 @@
  * the limit, DELETE bodies too), SDK-style query strings (`k[]=a`, `k[sub]=v`), query + body merge
  * (body wins). Wrapper keys and coercion are handled by `readFields` (fields.ts).
  */
-import { AppError } from "./errors";
+import { AppError } from "@/lib/errors";
 
 export type Input = Record<string, unknown>;
 

@@ -5,7 +5,7 @@
  */
 import { parseIsoTime } from "@/lib/time";
 import { SELECTOR_KEYS, type Input } from "./compat";
-import { validationError, type FieldErrors } from "./errors";
+import { validationError, type FieldErrors } from "@/lib/errors";
 
 export type Warning = { code: "unrecognized_parameter" | "parameter_ignored" | "value_adjusted"; param: string; message: string };
 

@@ -7,7 +7,7 @@
 import { isBusy, isStorageFailure, sqliteCode } from "@/db/errors";
 import { prepareSettingWrite } from "@/db/settings";
 import type { Deps } from "@/deps";
-import { AppError } from "./errors";
+import { AppError } from "@/lib/errors";
 
 export type DatabaseStatus = "ok" | "error" | "not_writable";
 

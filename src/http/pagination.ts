@@ -3,7 +3,7 @@
  * warning; past the end gives an empty page with correct totals.
  */
 import type { Input } from "./compat";
-import { validationError } from "./errors";
+import { validationError } from "@/lib/errors";
 import { unrecognizedKeys, type Warning } from "./fields";
 
 export interface OffsetPage {

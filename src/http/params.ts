@@ -1,4 +1,4 @@
-import { notFound } from "./errors";
+import { notFound } from "@/lib/errors";
 
 /** A numeric path id (§1.3: `^[0-9]+$`, < 2^53), else 404 "<Resource> not found". */
 export function pathId(value: string, resource: string): number {

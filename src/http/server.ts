@@ -9,7 +9,8 @@ import { readFileSync } from "node:fs";
 import { clientIp, ipInCidrs, isLoopback, normalizeIp, parseCidr, type ParsedCidr } from "@/auth/ip";
 import type { Deps } from "@/deps";
 import { BULK_BODY_LIMIT } from "./compat";
-import { AppError } from "./errors";
+import { AppError } from "@/lib/errors";
+import { codeToStatus, errorBody } from "./errors";
 import { RequestMeta, setRequestMeta } from "./request";
 
 type FetchApp = { handle(request: Request): Promise<Response> | Response };
@@ -24,8 +25,8 @@ const HOST_SHAPE = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d{0,5})?$/;
 const invalidHost = () => new AppError("bad_request", "Invalid Host header", { message: "Host must be a host name or IP address, with an optional port" });
 
 const errorResponse = (e: AppError, requestId: string) =>
-  new Response(JSON.stringify(e.body()), {
-    status: e.status,
+  new Response(JSON.stringify(errorBody(e)), {
+    status: codeToStatus[e.code],
     headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", "x-request-id": requestId, ...e.headers },
   });
 

@@ -3,7 +3,7 @@
  * them. smtp-server sends `err.responseCode` + `err.message`; our messages carry their own
  * enhanced status code, which the listener (listener.ts) then leaves untouched.
  */
-import { AppError } from "@/http/errors";
+import { AppError } from "@/lib/errors";
 
 /** An SMTP reply as an Error, the shape smtp-server callbacks understand. */
 export class SmtpReply extends Error {

@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { channels, type Channel } from "@/db/schema";
-import { AppError } from "@/http/errors";
+import { AppError } from "@/lib/errors";
+import { codeToStatus, errorBody } from "@/http/errors";
 import { chargeQuota, peekQuota, quotaHeaders } from "@/features/channels/quota";
 import { createTestChannel } from "../fixtures";
 import { startTestServer, type TestServer } from "../harness";
@@ -40,11 +41,11 @@ describe("happy", () => {
     expect(quotaHeaders(send(capped, 7))).toEqual({ "x-quota-used": "7", "x-quota-cap": "10", "x-quota-remaining": "3" });
     expect(quotaHeaders(send(capped, 1))).toEqual({ "x-quota-used": "8", "x-quota-cap": "10", "x-quota-remaining": "2", "x-quota-warning": "1" });
     const insufficient = refusal(() => send(capped, 5));
-    expect(insufficient.status).toBe(402);
-    expect(insufficient.body()).toEqual({ error: "Payment Required", message: "Monthly send quota insufficient: 5 recipients, 2 remaining" });
+    expect(codeToStatus[insufficient.code]).toBe(402);
+    expect(errorBody(insufficient)).toEqual({ error: "Payment Required", message: "Monthly send quota insufficient: 5 recipients, 2 remaining" });
     expect(peekQuota(server.deps.db, capped, Date.UTC(2026, 10, 22)).used).toBe(8);
     send(capped, 2);
-    expect(refusal(() => send(capped, 1)).body()).toEqual({ error: "Payment Required", message: "Monthly send quota exhausted" });
+    expect(errorBody(refusal(() => send(capped, 1)))).toEqual({ error: "Payment Required", message: "Monthly send quota exhausted" });
   });
 
   test("a rolled-back send un-charges; a new UTC month starts at zero", () => {

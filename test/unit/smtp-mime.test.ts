@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { headerBlockSize, headerValue, parseHeaderBlock, rewriteHeaders, toCrlf } from "@/lib/mime";
 import { Replies, SmtpReply, toSmtpReply } from "@/smtp/replies";
-import { AppError, forbidden, unauthorized } from "@/http/errors";
+import { AppError, forbidden, unauthorized } from "@/lib/errors";
 
 const line = (r: SmtpReply) => `${r.responseCode} ${r.message}`;
 

@@ -5,7 +5,7 @@
  */
 import { cidrWithin, parseCidr, type ParsedCidr } from "@/auth/ip";
 import type { Principal } from "@/auth/principal";
-import { forbidden } from "@/http/errors";
+import { forbidden } from "@/lib/errors";
 import type { Warning } from "@/http/fields";
 
 /** The state of a token that the rules compare. */

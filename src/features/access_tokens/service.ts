@@ -10,7 +10,7 @@ import { access_token_channels, access_tokens, channels, type AccessToken } from
 import type { Db } from "@/db/client";
 import type { Deps } from "@/deps";
 import { diff, recordAudit, REDACTED, type AuditContext } from "@/features/audit_log/service";
-import { notFound, validationError } from "@/http/errors";
+import { notFound, validationError } from "@/lib/errors";
 import type { Warning } from "@/http/fields";
 import { toIso } from "@/lib/time";
 import { generateToken, hashToken, redactToken } from "@/lib/tokens";

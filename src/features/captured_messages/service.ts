@@ -9,7 +9,7 @@ import { assertInScope, type Scope } from "@/auth/scope";
 import { changes, type Db } from "@/db/client";
 import { captured_messages, messages, type CapturedMessage } from "@/db/schema";
 import type { Deps } from "@/deps";
-import { AppError } from "@/http/errors";
+import { AppError } from "@/lib/errors";
 import { linkSecret } from "@/db/settings";
 import { verifyCaptureHeader } from "@/lib/links";
 import { headerValue, parseHeaderBlock, rewriteHeaders } from "@/lib/mime";

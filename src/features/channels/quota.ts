@@ -6,7 +6,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { quota_usage, type Channel } from "@/db/schema";
-import { AppError } from "@/http/errors";
+import { AppError } from "@/lib/errors";
 import { toIso, utcMonthBounds } from "@/lib/time";
 
 export interface QuotaState {

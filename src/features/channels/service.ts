@@ -6,7 +6,7 @@ import { count, eq, inArray } from "drizzle-orm";
 import { channelRef, lookupChannels, type Scope } from "@/auth/scope";
 import { channels, type Channel } from "@/db/schema";
 import type { Deps } from "@/deps";
-import { notFound, unprocessable, validationError } from "@/http/errors";
+import { notFound, unprocessable, validationError } from "@/lib/errors";
 import { diff, recordAudit, type AuditContext } from "@/features/audit_log/service";
 import { slugify } from "./model";
 

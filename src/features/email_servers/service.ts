@@ -9,7 +9,7 @@ import type { Db } from "@/db/client";
 import { email_servers, type Channel, type EmailServer } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { diff, recordAudit, REDACTED, type AuditContext } from "@/features/audit_log/service";
-import { notFound, unprocessable, validationError } from "@/http/errors";
+import { notFound, unprocessable, validationError } from "@/lib/errors";
 import { decryptSecret, encryptSecret } from "@/lib/secrets";
 import type { ServerTarget } from "@/outbox/transport";
 import type { Purpose } from "./model";

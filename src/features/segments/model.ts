@@ -3,7 +3,7 @@
  */
 import type { Channel, Segment, SegmentGroup, SegmentRule } from "@/db/schema";
 import type { Input } from "@/http/compat";
-import { AppError, validationError, type FieldErrors } from "@/http/errors";
+import { AppError, validationError, type FieldErrors } from "@/lib/errors";
 import { f, readFields, type FieldSpec, type Warning } from "@/http/fields";
 import type { SegmentInput } from "./service";
 import { readGroups, type GroupDef } from "./rules";

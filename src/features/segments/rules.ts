@@ -3,7 +3,7 @@
  * `segment_groups_attributes` input into normalised group/rule definitions, reporting every
  * problem on the rule's own dot-path (`segment_groups_attributes.0.segment_rules_attributes.1.operator`).
  */
-import type { FieldErrors } from "@/http/errors";
+import type { FieldErrors } from "@/lib/errors";
 import { coerceBoolean, type Warning } from "@/http/fields";
 import { parseIsoTime } from "@/lib/time";
 

@@ -7,7 +7,7 @@ import { assertInScope, requireSomeChannel, type Scope } from "@/auth/scope";
 import type { Db } from "@/db/client";
 import { segment_groups, segment_rules, segments, subscribers, type Channel, type Segment, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
-import { notFound, unprocessable } from "@/http/errors";
+import { notFound, unprocessable } from "@/lib/errors";
 import { compileSegment } from "./compile";
 import type { GroupWithRules } from "./model";
 import type { GroupDef, RuleType } from "./rules";

@@ -9,7 +9,7 @@ import { parse } from "csv-parse/sync";
 import type { Channel, Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { appendEvents, type NewEvent } from "@/features/events/service";
-import { AppError, validationError, type FieldErrors } from "@/http/errors";
+import { AppError, validationError, type FieldErrors } from "@/lib/errors";
 import type { FieldSpec, Warning } from "@/http/fields";
 import type { Input } from "@/http/compat";
 import { checkCustomDataSize, isObject, MAX_TAGS, mergeTags, readSubscriberFields, readTags, SubscriberFields } from "./fields";

@@ -4,7 +4,7 @@
  * Shared by the single-record routes and the bulk import.
  */
 import ipaddr from "ipaddr.js";
-import { AppError, validationError, type FieldErrors } from "@/http/errors";
+import { AppError, validationError, type FieldErrors } from "@/lib/errors";
 import { f, readFields, result, type FieldSpec, type ReadOptions, type ReadResult } from "@/http/fields";
 import type { Input } from "@/http/compat";
 import { isEmail, normalizeEmail } from "@/lib/email";

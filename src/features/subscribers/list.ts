@@ -10,7 +10,7 @@ import { subscriber_counts, subscribers, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import type { Db } from "@/db/client";
 import type { Input } from "@/http/compat";
-import { validationError, type FieldErrors } from "@/http/errors";
+import { validationError, type FieldErrors } from "@/lib/errors";
 import { coerceBoolean, IGNORED_TIME, unrecognizedKeys, type Warning } from "@/http/fields";
 import { pageParams, pagination } from "@/http/pagination";
 import { parseIsoTime } from "@/lib/time";

@@ -4,7 +4,7 @@ import type { Channel, Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { authPlugin } from "@/http/auth";
 import { CsvBody, SELECTOR_KEYS, type Input } from "@/http/compat";
-import { validationError } from "@/http/errors";
+import { validationError } from "@/lib/errors";
 import { f, withWarnings, type Warning } from "@/http/fields";
 import { BULK_OPTIONS, csvRows, importSubscribers, readBulkRequest } from "./bulk";
 import { listSubscribers } from "./list";

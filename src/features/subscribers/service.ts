@@ -9,7 +9,7 @@ import type { Db } from "@/db/client";
 import { events, subscribers, type Channel, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { appendEvents, type NewEvent } from "@/features/events/service";
-import { notFound, unprocessable, validationError, type FieldErrors } from "@/http/errors";
+import { notFound, unprocessable, validationError, type FieldErrors } from "@/lib/errors";
 import type { Warning } from "@/http/fields";
 import { isSuppressed } from "./eligibility";
 import { checkCustomDataSize, MAX_TAGS, mergeTags } from "./fields";

@@ -5,7 +5,7 @@ import { requireSomeChannel, type Scope } from "@/auth/scope";
 import type { Deps } from "@/deps";
 import { authPlugin, type RouteRule } from "@/http/auth";
 import type { Input } from "@/http/compat";
-import { validationError } from "@/http/errors";
+import { validationError } from "@/lib/errors";
 import { f, readFields, unrecognizedKeys, withWarnings } from "@/http/fields";
 import { pageParams, pagination } from "@/http/pagination";
 import { isSuppressed, type SuppressionReason } from "@/features/subscribers/eligibility";

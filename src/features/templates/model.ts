@@ -2,7 +2,7 @@
  * Template fields and JSON (API.md §8). Liquid in subject, preheader and body is checked on save.
  */
 import type { Channel, Template } from "@/db/schema";
-import type { FieldErrors } from "@/http/errors";
+import type { FieldErrors } from "@/lib/errors";
 import { f, result, type FieldSpec } from "@/http/fields";
 import { checkLiquid } from "@/lib/liquid";
 import { toIso } from "@/lib/time";

@@ -7,7 +7,7 @@ import { assertInScope, requireSomeChannel, type Scope } from "@/auth/scope";
 import type { Db } from "@/db/client";
 import { templates, type Channel, type Template } from "@/db/schema";
 import type { Deps } from "@/deps";
-import { notFound, unprocessable, validationError, type FieldErrors } from "@/http/errors";
+import { notFound, unprocessable, validationError, type FieldErrors } from "@/lib/errors";
 import { confirmationPageErrors, liquidErrors } from "./model";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];

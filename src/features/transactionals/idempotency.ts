@@ -13,7 +13,7 @@ import { idempotency_keys } from "@/db/schema";
 import type { Deps } from "@/deps";
 import type { Replay } from "@/http/auth";
 import { CsvBody } from "@/http/compat";
-import { AppError, unprocessable } from "@/http/errors";
+import { AppError, unprocessable } from "@/lib/errors";
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const KEY_SHAPE = /^[\x20-\x7e]{1,255}$/;

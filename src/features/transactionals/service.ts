@@ -10,7 +10,7 @@ import { chargeQuota, type QuotaState } from "@/features/channels/quota";
 import { isSuppressed } from "@/features/subscribers/eligibility";
 import { upsertSubscriber } from "@/features/subscribers/service";
 import type { Input } from "@/http/compat";
-import { notFound, unprocessable, validationError, type FieldErrors } from "@/http/errors";
+import { notFound, unprocessable, validationError, type FieldErrors } from "@/lib/errors";
 import { readFields, withWarnings, type Warning } from "@/http/fields";
 import { checkLiquid } from "@/lib/liquid";
 import { storeIdempotentResult, type IdempotencyClaim } from "./idempotency";
