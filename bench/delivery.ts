@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { HOST, MAILROOM_BIN, ROOT, fmt, freePort, rssMb, sleep, spawnServer, startMailroom, table, tmp, wrk, type Running } from "./lib";
+import { HOST, MAILROOM_BIN, ROOT, cpuUs, fmt, freePort, rssMb, sleep, spawnServer, startMailroom, table, tmp, wrk, type Running } from "./lib";
 import { benchHtml } from "./payload";
 import { insertBaseline } from "./insert-baseline";
 
@@ -125,8 +125,10 @@ if (want("accept")) {
     `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${mr.token}"\n` +
       `local n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, nil, nil, '{"to":"r' .. n .. '@example.com","subject":"Order ' .. n .. '","body":${JSON.stringify(benchHtml(0))}}')\nend\n`,
   );
+  const cpu0 = cpuUs(mr.server.pid);
   const r = await wrk(`${mr.base}/transactionals`, {}, SECONDS, { threads: 1, connections: 32, seconds: SECONDS, warmupSeconds: 0 }, script);
-  Object.assign(results, { acceptPerSec: r.rps, acceptP50Us: r.p50Us, acceptP99Us: r.p99Us, acceptErrors: r.errors });
+  const cpuPerRequest = (cpuUs(mr.server.pid) - cpu0) / r.requests;
+  Object.assign(results, { acceptPerSec: r.rps, acceptP50Us: r.p50Us, acceptP99Us: r.p99Us, acceptErrors: r.errors, acceptCpuUs: cpuPerRequest, acceptWrkCpuPct: r.wrkCpuPct });
   await mr.stop();
 }
 
@@ -227,6 +229,7 @@ const rows = [
   ["measure", "Mailroom", "baseline", "ratio", "target"],
   ["accept /s (32 conns)", fmt.int(results.acceptPerSec!), fmt.int(results.insertPerSec!), ratio(results.acceptPerSec!, results.insertPerSec!), "≥ 0.5"],
   ["accept p50 / p99", `${fmt.us(results.acceptP50Us!)} / ${fmt.us(results.acceptP99Us!)}`, "", "", ""],
+  ["accept: server CPU per request (all threads) / wrk CPU", `${fmt.us(results.acceptCpuUs!)} / ${fmt.f1(results.acceptWrkCpuPct!)} %`, "", "", ""],
   [`delivery /s (${COUNT} queued)`, fmt.int(results.deliveryPerSec!), fmt.int(results.rawPerSec!), ratio(results.deliveryPerSec!, results.rawPerSec!), "≥ 0.9"],
   [`end to end /s (${COUNT})`, fmt.int(results.endToEndPerSec!), fmt.int(results.rawPerSec!), ratio(results.endToEndPerSec!, results.rawPerSec!), "≥ 0.7"],
   [`enqueue ${BACKLOG} (fan-out rows)`, `${fmt.int(results.enqueueMs_short!)} ms`, "", "", "≤ 2000 ms"],

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the benches (bench/http.ts) against dist/mailroom; args go to bench/http.ts.
-#   bash bench/run.sh                 full run (~1 min)
-#   bash bench/run.sh --seconds 3 --cold-runs 3   quick look
+# Runs the benches against dist/mailroom: bench/http.ts (auth path, start-up, memory; args go to it),
+# then bench/delivery.ts (the send path: accept, delivery, lanes, whoami under delivery, RSS).
+#   bash bench/run.sh                 full run (~6 min)
+#   bash bench/run.sh --seconds 3 --cold-runs 3   quicker HTTP part
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,4 +20,5 @@ if [ ! -x "${MAILROOM_BIN:-dist/mailroom}" ]; then
   echo "bench: building dist/mailroom" >&2
   bun run build
 fi
-exec bun bench/http.ts "$@"
+bun bench/http.ts "$@"
+exec bun bench/delivery.ts
