@@ -17,6 +17,7 @@ import { hashPassword, normalizeLogin } from "./admin/users";
 import type { Deps } from "./deps";
 import { createToken } from "./features/access_tokens/service";
 import { SYSTEM_ACTOR } from "./features/audit_log/service";
+import { StartupError } from "./lib/errors";
 import type { Logger } from "./lib/log";
 import { References } from "./lib/references";
 import type { Clock } from "./lib/time";
@@ -24,9 +25,6 @@ import { randomBase62 } from "./lib/tokens";
 import { Outbox } from "./outbox/outbox";
 import { openMessagesUsingTemplate } from "./outbox/references";
 import { SmtpTransport } from "./outbox/transport-smtp";
-
-/** A problem the operator must fix (bad data dir, corrupt DB, port in use): printed as one line, exit 1. */
-export class StartupError extends Error {}
 
 export const databasePath = (config: Pick<Config, "dataDir">) => join(config.dataDir, "mailroom.db");
 

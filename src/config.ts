@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import ipaddr from "ipaddr.js";
-import { LOGIN_PATTERN, MIN_ADMIN_PASSWORD } from "@/admin/credentials";
+import { LOGIN_PATTERN, MIN_ADMIN_PASSWORD } from "@/lib/credentials";
 import { isEmail } from "@/lib/email";
 
 type Kind = "string" | "port" | "int" | "bool" | "url" | "cidrs" | "path";

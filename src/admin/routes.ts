@@ -19,7 +19,7 @@ import { requestMeta, setRequestMeta } from "@/http/request";
 import { escapeHtml } from "@/lib/html";
 import { AdminSessions, adminPrincipal } from "./session";
 import { adminPage } from "./static";
-import { LOGIN_PATTERN, MIN_ADMIN_PASSWORD } from "./credentials";
+import { LOGIN_PATTERN, MIN_ADMIN_PASSWORD } from "@/lib/credentials";
 import { AdminUsers, encodeAdminUser } from "./users";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);

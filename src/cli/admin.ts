@@ -4,7 +4,7 @@
  */
 import { eq } from "drizzle-orm";
 import { AdminSessions } from "@/admin/session";
-import { MIN_ADMIN_PASSWORD } from "@/admin/credentials";
+import { MIN_ADMIN_PASSWORD } from "@/lib/credentials";
 import { hashPassword, normalizeLogin } from "@/admin/users";
 import { admin_users } from "@/db/schema";
 import { CLI_ACTOR, recordAudit } from "@/features/audit_log/service";

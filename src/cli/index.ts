@@ -1,7 +1,7 @@
 /**
  * `mailroom <command> [flags]` (API.md §21). Exit codes: 0 ok, 1 failure, 2 usage.
  */
-import { StartupError } from "@/boot";
+import { StartupError } from "@/lib/errors";
 import { ConfigError } from "@/config";
 import { AppError } from "@/lib/errors";
 import { UsageError, type Command } from "./args";

@@ -3,7 +3,8 @@
  * then JSON log lines; SIGTERM/SIGINT stop gracefully.
  */
 import { accessSync, constants } from "node:fs";
-import { buildDeps, firstRun, openDataDir, StartupError } from "@/boot";
+import { buildDeps, firstRun, openDataDir } from "@/boot";
+import { StartupError } from "@/lib/errors";
 import { CONFIG_FLAGS, flagName, loadConfig, redactedConfig, SETTINGS } from "@/config";
 import { createLogger } from "@/lib/log";
 import { systemClock } from "@/lib/time";

@@ -49,6 +49,9 @@ export class AppError extends Error {
   }
 }
 
+/** A problem the operator must fix (bad data dir, corrupt DB, port in use): printed as one line, exit 1. */
+export class StartupError extends Error {}
+
 const humanize = (field: string) => {
   const last = field.split(".").filter((p) => !/^\d+$/.test(p)).at(-1) ?? field;
   const words = last.replace(/_/g, " ");

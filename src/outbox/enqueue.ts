@@ -1,12 +1,11 @@
 /**
  * Enqueue helpers shared by the paths that create mail from raw input: SMTP submissions (one row per
- * recipient, the MIME stored once) and subscriber linking by address (§4 "Linking").
+ * recipient, the MIME stored once), linked to subscribers by address (§4 "Linking").
  */
-import { and, eq, inArray, sql } from "drizzle-orm";
-import type { Db } from "@/db/client";
-import { subscribers, type Channel } from "@/db/schema";
+import type { Channel } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { chargeQuota, type QuotaState } from "@/features/channels/quota";
+import { subscriberIdsByEmail } from "@/features/subscribers/store";
 import { normalizeEmail } from "@/lib/email";
 import type { OutboxInput } from "./outbox";
 
@@ -36,30 +35,6 @@ export interface RawSubmission {
 export interface Enqueued {
   ids: number[];
   quota: QuotaState;
-}
-
-const byEmail = new WeakMap<Db, { get(params: { channel: number; email: string }): { id: number } | undefined }>();
-
-/** The channel's subscriber with this address (any case), for linking one message (§4 "Linking"). */
-export function subscriberIdByEmail(db: Db, channelId: number, email: string): number | null {
-  let q = byEmail.get(db);
-  if (!q) {
-    q = db.select({ id: subscribers.id }).from(subscribers).where(and(eq(subscribers.channel_id, sql.placeholder("channel")), eq(subscribers.email, sql.placeholder("email")))).prepare();
-    byEmail.set(db, q);
-  }
-  return q.get({ channel: channelId, email: normalizeEmail(email) })?.id ?? null;
-}
-
-/** Subscriber ids of the channel by lower-cased email, for linking messages (§4 "Linking"). */
-export function subscriberIdsByEmail(db: Db, channelId: number, emails: readonly string[]): Map<string, number> {
-  const lower = [...new Set(emails.map(normalizeEmail))];
-  if (lower.length === 0) return new Map();
-  const rows = db
-    .select({ id: subscribers.id, email: subscribers.email })
-    .from(subscribers)
-    .where(and(eq(subscribers.channel_id, channelId), inArray(subscribers.email, lower)))
-    .all();
-  return new Map(rows.map((r) => [r.email, r.id]));
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import type { Channel, Message } from "@/db/schema";
 import type { Deps } from "@/deps";
-import { serverTarget } from "@/features/email_servers/service";
+import { serverTarget } from "@/features/email_servers/target";
 import { isSuppressed } from "@/features/subscribers/eligibility";
 import { RenderError } from "@/lib/liquid";
 import { compose, forTarget, type Composed } from "./compose";

@@ -7,7 +7,8 @@ import { isIP } from "node:net";
 import type { SendMailOptions } from "nodemailer";
 import type SMTPPool from "nodemailer/lib/smtp-pool";
 import type SMTPTransport from "nodemailer/lib/smtp-transport";
-import { targetKey, type OutboundMessage, type SendResult, type ServerTarget, type Target, type Transport } from "./transport";
+import type { ServerTarget } from "@/features/email_servers/target";
+import { targetKey, type OutboundMessage, type SendResult, type Target, type Transport } from "./transport";
 
 type Nodemailer = typeof import("nodemailer");
 type Mailer = ReturnType<Nodemailer["createTransport"]>;

@@ -2,25 +2,7 @@
  * The delivery job's view of "the next hop": one message, one target (an email server or the local
  * capture server), one classified outcome. The nodemailer implementation is transport-smtp.ts.
  */
-
-/** A configured email server (§9), with the SMTP password already decrypted. */
-export interface ServerTarget {
-  kind: "server";
-  id: number;
-  host: string;
-  port: number;
-  /** Implicit TLS (465-style). */
-  secure: boolean;
-  /** Upgrade with STARTTLS when offered. */
-  starttls: boolean;
-  username: string | null;
-  password: string | null;
-  authMethod: "plain" | "login" | "cram_md5" | null;
-  /** Changes when the server row changes, so pooled connections are rebuilt. */
-  version: number;
-  /** Pooled connections (the server's `max_connections`). */
-  maxConnections: number;
-}
+import type { ServerTarget } from "@/features/email_servers/target";
 
 /** The local capture server (§18): loopback SMTP, no auth. */
 export interface CaptureTarget {

@@ -7,7 +7,7 @@
  * that only serves HTTP, never pays for them.
  */
 import { createServer, type Server, type Socket } from "node:net";
-import { StartupError } from "@/boot";
+import { StartupError } from "@/lib/errors";
 import type { Deps } from "@/deps";
 import type { MailroomSmtpServer } from "./listener";
 

@@ -10,9 +10,9 @@ import { email_servers, type Channel, type EmailServer } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { diff, recordAudit, REDACTED, type AuditContext } from "@/features/audit_log/service";
 import { notFound, unprocessable, validationError } from "@/lib/errors";
-import { decryptSecret, encryptSecret } from "@/lib/secrets";
-import type { ServerTarget } from "@/outbox/transport";
+import { encryptSecret } from "@/lib/secrets";
 import type { Purpose } from "./model";
+import { serverTarget } from "./target";
 
 const RESOURCE = "Email server";
 const TEST_TIMEOUT_MS = 10_000;
@@ -182,31 +182,6 @@ function resolveTargetChannel(deps: Deps, scope: Scope, input: Record<string, un
   return lookupChannels(scope.principal, deps.auth.cache, [ref])[0];
 }
 
-
-/** The transport's view of a server, password decrypted. A password the key cannot decrypt is treated as absent. */
-export function serverTarget(deps: Deps, s: EmailServer): ServerTarget {
-  let password: string | null = null;
-  if (s.smtp_password_enc) {
-    try {
-      password = decryptSecret(deps.config.dataDir, s.smtp_password_enc);
-    } catch (err) {
-      deps.log.error("email_server.password_unreadable", { email_server_id: s.id, error: (err as Error).message });
-    }
-  }
-  return {
-    kind: "server",
-    id: s.id,
-    host: s.smtp_address,
-    port: s.smtp_port,
-    secure: s.smtp_tls,
-    starttls: s.smtp_enable_starttls_auto,
-    username: s.smtp_username,
-    password,
-    authMethod: s.smtp_authentication,
-    version: s.updated_at,
-    maxConnections: s.max_connections,
-  };
-}
 
 const PURPOSE_COLUMN = {
   broadcasts: email_servers.use_for_broadcasts,

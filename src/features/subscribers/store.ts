@@ -3,11 +3,12 @@
  * subscriber's tags goes through `syncTags`, so `subscriber_tags` always mirrors `subscribers.tags`
  * (segments and tag filters read the mirror). Statements are prepared once per connection.
  */
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { subscriber_tags, subscribers, type Channel, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import type { NewEvent, EventType } from "@/features/events/service";
+import { normalizeEmail } from "@/lib/email";
 import { encodeSubscriber } from "./model";
 
 const ph = sql.placeholder;
@@ -75,6 +76,30 @@ export function statements(db: Db): Statements {
 /** The subscriber with this stored-form email in the channel. */
 export function findByEmail(db: Db, channelId: number, email: string): Subscriber | undefined {
   return statements(db).byEmail.get({ channel: channelId, email });
+}
+
+const idByEmail = new WeakMap<Db, { get(params: { channel: number; email: string }): { id: number } | undefined }>();
+
+/** The channel's subscriber with this address (any case), for linking one message (§4 "Linking"). */
+export function subscriberIdByEmail(db: Db, channelId: number, email: string): number | null {
+  let q = idByEmail.get(db);
+  if (!q) {
+    q = db.select({ id: subscribers.id }).from(subscribers).where(and(eq(subscribers.channel_id, ph("channel")), eq(subscribers.email, ph("email")))).prepare();
+    idByEmail.set(db, q);
+  }
+  return q.get({ channel: channelId, email: normalizeEmail(email) })?.id ?? null;
+}
+
+/** Subscriber ids of the channel by lower-cased email, for linking messages (§4 "Linking"). */
+export function subscriberIdsByEmail(db: Db, channelId: number, emails: readonly string[]): Map<string, number> {
+  const lower = [...new Set(emails.map(normalizeEmail))];
+  if (lower.length === 0) return new Map();
+  const rows = db
+    .select({ id: subscribers.id, email: subscribers.email })
+    .from(subscribers)
+    .where(and(eq(subscribers.channel_id, channelId), inArray(subscribers.email, lower)))
+    .all();
+  return new Map(rows.map((r) => [r.email, r.id]));
 }
 
 /** Makes `subscriber_tags` of subscriber `id` go from `before` to `after`. */

@@ -9,13 +9,13 @@ import type { Deps } from "@/deps";
 import { chargeQuota, type QuotaState } from "@/features/channels/quota";
 import { isSuppressed } from "@/features/subscribers/eligibility";
 import { upsertSubscriber } from "@/features/subscribers/service";
+import { subscriberIdByEmail } from "@/features/subscribers/store";
 import type { Input } from "@/http/compat";
 import { notFound, unprocessable, validationError, type FieldErrors } from "@/lib/errors";
 import { readFields, withWarnings, type Warning } from "@/http/fields";
 import { checkLiquid } from "@/lib/liquid";
 import { storeIdempotentResult, type IdempotencyClaim } from "./idempotency";
 import { encodeTransactional, TRANSACTIONAL_STATUSES, TransactionalFields, type Recipient } from "./model";
-import { subscriberIdByEmail } from "@/outbox/enqueue";
 
 const RESOURCE = "Transactional";
 
