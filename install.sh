@@ -152,6 +152,7 @@ print_env() {
 # Secrets. The link secret is generated and stored at first run when unset;
 # rotating it invalidates every tracking/unsubscribe link.
 #MAILROOM_LINK_SECRET=
+# Bearer token for GET /metrics from other hosts (>= 16 characters); loopback needs none.
 #MAILROOM_METRICS_TOKEN=
 
 # Limits (requests per minute per token; 0 = unlimited).

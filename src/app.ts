@@ -23,6 +23,7 @@ import { subscriberRoutes } from "./features/subscribers/routes";
 import { suppressionRoutes } from "./features/suppressions/routes";
 import { segmentRoutes } from "./features/segments/routes";
 import { adminRoutes } from "./admin/routes";
+import { metricsRoutes } from "./metrics/routes";
 import type { RouteInfo } from "./features/discovery/service";
 import { VERSION } from "./version";
 
@@ -82,6 +83,8 @@ export function createApp(deps: Deps) {
         headers: { ...(set.headers as Record<string, string>), ...JSON_HEADERS, ...e.headers },
       });
     })
+    // Before every other route: its hook records the matched route template for the metrics.
+    .use(metricsRoutes(deps))
     .get("/healthz", () => {
       const db = health.check();
       if (db === "ok") return HEALTHY;

@@ -22,6 +22,7 @@ import type { Logger } from "./lib/log";
 import { References } from "./lib/references";
 import type { Clock } from "./lib/time";
 import { randomBase62 } from "./lib/tokens";
+import { Metrics } from "./metrics/metrics";
 import { Outbox } from "./outbox/outbox";
 import { openMessagesUsingTemplate } from "./outbox/references";
 import { SmtpTransport } from "./outbox/transport-smtp";
@@ -74,8 +75,9 @@ const references = () => new References<Db>().register("template", openMessagesU
 
 export function buildDeps(config: Readonly<Config>, database: Database, log: Logger, clock: Clock): Deps {
   const cache = new AuthCache(database);
-  const auth = new Authenticator(config, clock, cache, new UsageRecorder(database.db));
-  return { config, database, db: database.db, log, clock, auth, commits: new GroupCommit(database), outbox: new Outbox(database, config.publicUrl), transport: new SmtpTransport(), references: references() };
+  const metrics = new Metrics(database, clock);
+  const auth = new Authenticator(config, clock, cache, new UsageRecorder(database.db), metrics);
+  return { config, database, db: database.db, log, clock, auth, commits: new GroupCommit(database), outbox: new Outbox(database, config.publicUrl), transport: new SmtpTransport(), references: references(), metrics };
 }
 
 export interface FirstRun {

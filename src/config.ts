@@ -59,7 +59,10 @@ export const SETTINGS = {
   captureRetentionDays: { env: "MAILROOM_CAPTURE_RETENTION_DAYS", kind: "int", default: 7, min: 1, max: 3650, help: "days captured messages are kept" },
   linkSecret: { env: "MAILROOM_LINK_SECRET", kind: "string", default: undefined, help: "HMAC secret for tracking/unsubscribe links (else generated and stored)", secret: true },
   eventRetentionDays: { env: "MAILROOM_EVENT_RETENTION_DAYS", kind: "int", default: 90, min: 1, max: 3650, help: "days events are kept" },
-  metricsToken: { env: "MAILROOM_METRICS_TOKEN", kind: "string", default: undefined, help: "bearer token for /metrics from non-loopback peers", secret: true },
+  metricsToken: {
+    env: "MAILROOM_METRICS_TOKEN", kind: "string", default: undefined, help: "bearer token for GET /metrics from non-loopback clients, ≥ 16 characters (loopback needs none)", secret: true,
+    check: (v) => (/^\S{16,}$/.test(v) ? null : "must be at least 16 characters without spaces"),
+  },
   allowHttpWebhooks: { env: "MAILROOM_ALLOW_HTTP_WEBHOOKS", kind: "bool", default: false, help: "allow http:// webhook URLs to loopback" },
   webhookAllowPrivate: { env: "MAILROOM_WEBHOOK_ALLOW_PRIVATE", kind: "bool", default: false, help: "allow webhooks to private address ranges" },
   shutdownTimeoutMs: { env: "MAILROOM_SHUTDOWN_TIMEOUT_MS", kind: "int", default: 10_000, min: 0, max: 600_000, help: "how long shutdown waits for in-flight work" },

@@ -6,6 +6,7 @@ import type { Config } from "@/config";
 import type { Database, Db } from "@/db/client";
 import type { GroupCommit } from "@/db/group-commit";
 import type { Logger } from "@/lib/log";
+import type { Metrics } from "@/metrics/metrics";
 import type { References } from "@/lib/references";
 import type { Clock } from "@/lib/time";
 import type { Outbox } from "@/outbox/outbox";
@@ -24,6 +25,8 @@ export interface Deps {
   outbox: Outbox;
   /** Outbound SMTP (pooled per email server); the delivery job and test_connection use it. */
   transport: Transport;
+  /** Prometheus counters and gauges of this instance (GET /metrics). */
+  metrics: Metrics;
   /** Who references templates and segments (the "in use by" check before a delete), wired in boot.ts. */
   references: References<Db>;
   /**

@@ -64,7 +64,7 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
   const app = createApp(deps);
   const http = listenHttp(app, deps, options);
   const ticker = setInterval(() => deps.auth.tick(), 1000);
-  const jobs = new JobRunner(deps.log, deps.clock);
+  const jobs = new JobRunner(deps.log, deps.clock, deps.metrics.jobs);
   for (const job of featureJobs(deps)) jobs.add(job);
   const stops: (() => Promise<void> | void)[] = [];
   let stopped: Promise<void> | null = null;

@@ -7,6 +7,7 @@ import type { Config } from "@/config";
 import { AppError, forbidden, unauthorized } from "@/lib/errors";
 import type { Clock } from "@/lib/time";
 import { hashToken, hasTokenShape, hasValidChecksum } from "@/lib/tokens";
+import type { AuthFailureReason, Metrics } from "@/metrics/metrics";
 import type { AuthCache, CachedToken } from "./cache";
 import { ipInCidrs } from "./ip";
 import type { ClientInfo, Principal } from "./principal";
@@ -38,6 +39,7 @@ export class Authenticator {
     private readonly clock: Clock,
     readonly cache: AuthCache,
     readonly usage: UsageRecorder,
+    private readonly metrics: Metrics,
   ) {}
 
   /**
@@ -47,7 +49,7 @@ export class Authenticator {
    */
   authenticate(value: string | null, client: ClientInfo | string): Principal {
     if (!value || !hasTokenShape(value)) {
-      throw this.failed(typeof client === "string" ? client : client.ip, this.clock.now(), unauthorized());
+      throw this.failed(typeof client === "string" ? client : client.ip, this.clock.now(), unauthorized(), value ? "malformed" : "missing");
     }
     // A cached value was checksummed when it was first seen; a miss is checksummed before the lookup.
     return this.authenticateHash(hashToken(value), client, () => hasValidChecksum(value));
@@ -62,12 +64,13 @@ export class Authenticator {
     const from: ClientInfo = typeof client === "string" ? { ip: client, userAgent: null } : client;
     const now = this.clock.now();
     const match = this.cache.findByHash(hash, now, mayQuery);
-    if (!match) throw this.failed(from.ip, now, unauthorized());
+    if (!match) throw this.failed(from.ip, now, unauthorized(), "invalid");
     const { token } = match;
     if (token.row.expires_at !== null && token.row.expires_at <= now) {
-      throw this.failed(from.ip, now, unauthorized("API token has expired", "token_expired"));
+      throw this.failed(from.ip, now, unauthorized("API token has expired", "token_expired"), "expired");
     }
     if (token.allowedIps.length > 0 && !ipInCidrs(from.ip, token.allowedIps)) {
+      this.metrics.authFailed("ip_not_allowed");
       throw forbidden(`Request IP ${from.ip} is not allowed for this token`);
     }
     this.usage.record(token.id, from, now);
@@ -89,10 +92,13 @@ export class Authenticator {
     };
   }
 
-  /** Counts a request about to get a 401; past the per-IP limit it becomes a 429. */
-  failed(ip: string, now: number, error: AppError): AppError {
+  /** Counts a request about to get a 401 (by `reason`); past the per-IP limit it becomes a 429. */
+  failed(ip: string, now: number, error: AppError, reason: AuthFailureReason): AppError {
+    this.metrics.authFailed(reason);
     const state = this.failures.take(ip, FAILED_AUTH_PER_MINUTE, now);
-    return state.allowed ? error : rateLimited(state);
+    if (state.allowed) return error;
+    this.metrics.rateLimited("failed_auth");
+    return rateLimited(state);
   }
 
   /** Effective per-minute limit of a bucket for a token; 0 = unlimited. */
@@ -113,7 +119,10 @@ export class Authenticator {
     if (limit === 0) return null;
     const state = this.limiter.take(bucketKey(principal.id, bucket), limit, this.clock.now(), cost);
     const charge = { bucket, state };
-    if (!state.allowed) throw rateLimited(state, this.rateLimitHeaders(principal, charge) as Record<string, string>);
+    if (!state.allowed) {
+      this.metrics.rateLimited(bucket);
+      throw rateLimited(state, this.rateLimitHeaders(principal, charge) as Record<string, string>);
+    }
     return charge;
   }
 

@@ -57,7 +57,7 @@ export function bearerToken(header: string | null): string | null {
 export function authPlugin(deps: Deps) {
   const { auth } = deps;
   const apiKeyRefused = (ip: string) =>
-    auth.failed(ip, deps.clock.now(), unauthorized("Pass the API token in the Authorization header (Bearer); api_key is not supported"));
+    auth.failed(ip, deps.clock.now(), unauthorized("Pass the API token in the Authorization header (Bearer); api_key is not supported"), "api_key_param");
   return new Elysia({ name: "auth" })
     .macro({
       permission: (rule: RouteRule) => {

@@ -8,6 +8,8 @@ import type { ClientInfo, Principal } from "@/auth/principal";
 export class RequestMeta implements ClientInfo {
   /** Set by auth once resolved (for logs); preset by the dashboard mirror for admin sessions. */
   principal: Principal | null = null;
+  /** The template of the route that answered (metrics/routes.ts); null when none matched. */
+  route: string | null = null;
   private resolvedIp: string | null = null;
 
   constructor(

@@ -1,8 +1,9 @@
 /**
  * The HTTP edge around the Elysia app: request id, client IP and HTTPS rule (§1.1), `.json` suffix
- * and PUT→PATCH rewriting (§1.2), query/header size limits, one log line per request, and listening
- * without SO_REUSEPORT so a second instance fails loudly. (Common response headers are set by the
- * app itself, at Response construction: mutating a built Response costs ~1 µs per header.)
+ * and PUT→PATCH rewriting (§1.2), query/header size limits, one log line and one metrics count per
+ * request (by route template), and listening without SO_REUSEPORT so a second instance fails
+ * loudly. (Common response headers are set by the app itself, at Response construction: mutating a
+ * built Response costs ~1 µs per header.)
  */
 import type { Server } from "bun";
 import { readFileSync } from "node:fs";
@@ -31,7 +32,7 @@ const errorResponse = (e: AppError, requestId: string) =>
   });
 
 export function createFetchHandler(app: FetchApp, deps: Deps) {
-  const { config, log } = deps;
+  const { config, log, metrics } = deps;
   const trusted: ParsedCidr[] = config.trustedProxies.map(parseCidr).filter((c): c is ParsedCidr => c !== null);
   const tls = !!config.tlsCert;
   const checkHttps = config.requireHttps && !tls;
@@ -134,6 +135,7 @@ export function createFetchHandler(app: FetchApp, deps: Deps) {
       response = errorResponse(e, id);
     }
     log.request(request.method, path, response.status, Math.round((performance.now() - started) * 1000) / 1000, id, meta.principal?.kind === "token" ? meta.principal.id : null);
+    metrics.request(request.method, meta.route ?? "unmatched", response.status);
     return response;
   };
 }

@@ -20,6 +20,12 @@ export interface Job {
   close?(): Promise<void> | void;
 }
 
+/** Told about each registered job and each finished tick (the metrics). */
+export interface JobObserver {
+  registered(job: string, intervalMs: number, now: number): void;
+  ticked(job: string, seconds: number, ok: boolean, now: number): void;
+}
+
 /** Wait after a failed tick: short, so a transient fault (disk full, busy lock) heals within seconds. */
 const RETRY_AFTER_ERROR_MS = 1000;
 
@@ -39,12 +45,14 @@ export class JobRunner {
   constructor(
     private readonly log: Logger,
     private readonly clock: Clock,
+    private readonly observer?: JobObserver,
   ) {}
 
   /** Registers a job (before or after start); names are unique. */
   add(job: Job): this {
     if (this.jobs.some((j) => j.name === job.name)) throw new Error(`job ${job.name} registered twice`);
     this.jobs.push(job);
+    this.observer?.registered(job.name, job.intervalMs, this.clock.now());
     if (this.running) this.startLoop(job);
     return this;
   }
@@ -103,12 +111,16 @@ export class JobRunner {
       let more = false;
       let wait = job.intervalMs;
       loop.woken = false;
+      const started = performance.now();
+      let ok = true;
       try {
         more = await job.tick(this.clock.now());
       } catch (err) {
+        ok = false;
         this.log.error("job.tick_failed", { job: job.name, error: (err as Error).message, code: (err as { code?: string }).code, stack: (err as Error).stack });
         wait = Math.min(wait, RETRY_AFTER_ERROR_MS);
       }
+      this.observer?.ticked(job.name, (performance.now() - started) / 1000, ok, this.clock.now());
       if (!this.running) break;
       // More work: this loop goes on, and an idle sibling joins in (concurrent ticks under backlog).
       if (more) this.wakeIdleSibling(loop);

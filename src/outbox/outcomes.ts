@@ -11,6 +11,7 @@ import { markServerFailed, markServerHealthy } from "@/features/email_servers/se
 import { appendEvents, type EventType, type NewEvent } from "@/features/events/service";
 import { recordHardBounce } from "@/features/subscribers/eligibility";
 import { normalizeEmail } from "@/lib/email";
+import type { Metrics } from "@/metrics/metrics";
 import type { WaitReason } from "./routing";
 
 const MINUTE = 60_000;
@@ -71,6 +72,23 @@ export function recordOutcomes(deps: Deps, batch: readonly Settled[]): void {
     for (const settled of batch) record(deps, tx, q!, settled, settled.outcome, now, events);
     appendEvents(tx, deps.clock, events);
   });
+  for (const settled of batch) countOutcome(deps.metrics, settled.outcome);
+}
+
+/** Counts a committed outcome by kind and server (each server failed over from, then the final one). */
+function countOutcome(metrics: Metrics, outcome: Outcome): void {
+  switch (outcome.kind) {
+    case "gone":
+      return;
+    case "server_failed":
+      metrics.delivered("server_failed", String(outcome.serverId));
+      return countOutcome(metrics, outcome.then);
+    case "sent":
+    case "bounced":
+      return metrics.delivered(outcome.kind, outcome.serverId === null ? "capture" : String(outcome.serverId));
+    default:
+      return metrics.delivered(outcome.kind, "none");
+  }
 }
 
 function record(deps: Deps, tx: Db, q: ReturnType<typeof prepare>, { message: m, subject }: Settled, outcome: Outcome, now: number, events: NewEvent[]): void {

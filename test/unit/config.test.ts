@@ -27,10 +27,11 @@ describe("happy", () => {
   });
 
   test("secrets are redacted for the start-up log", () => {
-    const c = loadConfig({ MAILROOM_ADMIN_PASSWORD: "hunter2hunter2", MAILROOM_LINK_SECRET: "s3cret" });
+    const c = loadConfig({ MAILROOM_ADMIN_PASSWORD: "hunter2hunter2", MAILROOM_LINK_SECRET: "s3cret", MAILROOM_METRICS_TOKEN: "scrape-me-0123456789" });
     const shown = JSON.stringify(redactedConfig(c));
     expect(shown).not.toContain("hunter2hunter2");
     expect(shown).not.toContain("s3cret");
+    expect(shown).not.toContain("scrape-me");
     expect(shown).toContain("[redacted]");
   });
 });
@@ -47,6 +48,8 @@ describe("errors", () => {
     [{}, ["--bogus", "1"], "Unknown option '--bogus'"],
     [{ MAILROOM_ADMIN_PASSWORD: " " }, [], "invalid MAILROOM_ADMIN_PASSWORD=[redacted]: must not be empty"],
     [{ MAILROOM_ADMIN_PASSWORD: "short" }, [], "invalid MAILROOM_ADMIN_PASSWORD=[redacted]: must be at least 12 characters"],
+    [{ MAILROOM_METRICS_TOKEN: "too-short" }, [], "invalid MAILROOM_METRICS_TOKEN=[redacted]: must be at least 16 characters without spaces"],
+    [{ MAILROOM_METRICS_TOKEN: "with a space 0123456789" }, [], "invalid MAILROOM_METRICS_TOKEN=[redacted]: must be at least 16 characters without spaces"],
     [{ MAILROOM_ADMIN_EMAIL: "a b" }, [], "invalid MAILROOM_ADMIN_EMAIL=\"a b\": must be at most 254 characters without spaces"],
     [{ MAILROOM_SENDER_EMAIL: "not an email" }, [], "invalid MAILROOM_SENDER_EMAIL=\"not an email\": must be an email address"],
     [{}, ["--host", "not_a_host"], "invalid --host=\"not_a_host\": must be an IP address or a host name"],
