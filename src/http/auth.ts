@@ -1,49 +1,21 @@
 /**
- * The auth plugin: every route declares its access rule beside itself with the `permission` macro,
- * and this one hook resolves principal → bucket charge → permission → body → channel set T, in the
- * order of API.md §2.1. The rule is also published in the route's `detail` (read by the route-matrix
- * test, /prime and the OpenAPI document).
+ * The auth plugin: every route declares its contract beside itself (contract.ts) and the
+ * `permission` macro receives it. This one hook resolves principal → bucket charge → permission →
+ * body → channel set T, in the order of API.md §2.1 (public routes: query and body only). The
+ * contract is also published in the route's `detail` (read by the route-matrix test, /prime and the
+ * OpenAPI document).
  */
 import { Elysia } from "elysia";
-import type { Permission } from "@/auth/permissions";
 import type { Principal } from "@/auth/principal";
 import { resolveScope, type Scope } from "@/auth/scope";
-import type { BucketName } from "@/auth/authenticator";
 import type { Deps } from "@/deps";
-import { CsvBody, mergeInput, readPendingBody, readQuery, type Input } from "./compat";
+import { CsvBody, mergeInput, readPendingBody, readQuery } from "./compat";
+import type { AnyContract, Replay } from "./contract";
 import { AppError, forbidden, unauthorized } from "@/lib/errors";
+import { contractDetail, requiredPermissions } from "./openapi-operation";
 import { requestMeta } from "./request";
 
-/** A stored response replayed instead of running the handler (Idempotency-Key, §1.9). */
-export interface Replay {
-  status: number;
-  body: unknown;
-  headers?: Record<string, string>;
-}
-
-export interface AccessRule {
-  /** Required permission(s); null = any valid token (discovery routes). */
-  permission: Permission | readonly Permission[] | null;
-  /** Send routes are charged to the `send` bucket (§1.7). */
-  bucket?: BucketName;
-  /** Routes that also need a token of scope `all`. */
-  scopeAll?: boolean;
-  /** An object-valued `channel` is the resource wrapper here (`/channels`), not a malformed selector. */
-  channelWrapper?: boolean;
-  /**
-   * Looks up a replayable response before the bucket is charged (§2.1 check order); `body` = the
-   * parsed body. Asked only for a principal the permission check will let through.
-   */
-  replay?: (request: Request, principal: Principal, body: Input | CsvBody) => Replay | null;
-}
-
-export type RouteRule = Permission | readonly Permission[] | AccessRule;
-
-export const normalizeRule = (rule: RouteRule): AccessRule =>
-  typeof rule === "string" || Array.isArray(rule) ? { permission: rule as Permission | Permission[] } : (rule as AccessRule);
-
-export const rulePermissions = (rule: AccessRule): Permission[] =>
-  rule.permission === null ? [] : typeof rule.permission === "string" ? [rule.permission] : [...rule.permission];
+export type { Replay };
 
 const BEARER = /^bearer\s+(.+)$/i;
 
@@ -60,9 +32,8 @@ export function authPlugin(deps: Deps) {
     auth.failed(ip, deps.clock.now(), unauthorized("Pass the API token in the Authorization header (Bearer); api_key is not supported"), "api_key_param");
   return new Elysia({ name: "auth" })
     .macro({
-      permission: (rule: RouteRule) => {
-        const access = normalizeRule(rule);
-        const required = rulePermissions(access);
+      permission: (access: AnyContract) => {
+        const required = requiredPermissions(access);
         /** The 403 this rule gives `principal`, or null when it may proceed. */
         const refusal = (principal: Principal): AppError | null => {
           const missing = required.find((p) => !principal.permissions.has(p));
@@ -75,15 +46,15 @@ export function authPlugin(deps: Deps) {
           return access.scopeAll && principal.scope !== "all" ? forbidden("This action requires a token with scope all") : null;
         };
         return {
-          detail: {
-            "x-required-permission": required[0] ?? null,
-            "x-required-permissions": required,
-            "x-rate-bucket": access.bucket ?? "general",
-            "x-scope-all": !!access.scopeAll,
-          } as Record<string, unknown>,
+          detail: contractDetail(access),
           resolve: async ({ request, body, set }: { request: Request; body: unknown; set: { headers: Record<string, string | number> } }) => {
             const meta = requestMeta(request);
             const { query, refused } = readQuery(request.url);
+            if (access.public) {
+              if (refused) throw refused;
+              const parsed = await readPendingBody(body);
+              return { principal: null, scope: null, input: mergeInput(query, parsed), replay: null, body: parsed };
+            }
             let principal = meta.principal;
             let replay: Replay | null = null;
             if (!principal || principal.kind !== "admin") {

@@ -259,12 +259,19 @@ describe("input edge cases", () => {
     expect(res.body.expires_at).toBe("2032-02-29T12:00:00.000Z");
   });
 
-  test("refresh: the wrapped grace period wins, its error names the wrapped key, unknown keys are warned about", async () => {
+  test("refresh: the wrapped grace period wins (the top-level one is parameter_overridden), its error names the wrapped key, unknown keys are warned about", async () => {
     const { body: t } = await create({ permissions: ["subscribers_read"] });
     const refresh = (body: unknown) => server.request("POST", `/api/v1/access_tokens/${t.id}/refresh`, { body });
     const wrapped = await refresh({ grace_period_seconds: 0, access_token: { grace_period_seconds: 60 }, foo: 1 });
     expect(wrapped.status).toBe(200);
-    expect(wrapped.body.warnings).toEqual([{ code: "unrecognized_parameter", param: "foo", message: "foo is not a parameter of this route" }]);
+    expect(wrapped.body.warnings).toEqual([
+      {
+        code: "parameter_overridden",
+        param: "grace_period_seconds",
+        message: "grace_period_seconds was also given as access_token.grace_period_seconds; access_token.grace_period_seconds was used",
+      },
+      { code: "unrecognized_parameter", param: "foo", message: "foo is not a parameter of this route" },
+    ]);
     expect(server.sql("SELECT previous_token_hash IS NOT NULL AS grace FROM access_tokens WHERE id = ?", t.id)[0].grace).toBe(1);
     const bad = await refresh({ access_token: { grace_period_seconds: "soon" } });
     expect(bad.status).toBe(422);

@@ -61,11 +61,11 @@ describe("happy", () => {
     expect(eventsOf(first.body.id).at(-1)!.type).toBe("subscriber.updated");
   });
 
-  test("double_opt_in is accepted but ignored with a parameter_ignored warning", async () => {
+  test("double_opt_in is accepted but skipped with a double_opt_in_skipped warning", async () => {
     const res = await api("POST", "/subscribers", { email: email(), double_opt_in: true });
     expect(res.status).toBe(201);
     expect(res.body.confirmation_status).toBe("unconfirmed");
-    expect(res.body.warnings).toEqual([{ code: "parameter_ignored", param: "double_opt_in", message: expect.any(String) }]);
+    expect(res.body.warnings).toEqual([{ code: "double_opt_in_skipped", param: "double_opt_in", message: "double_opt_in is not available yet; no confirmation email was sent" }]);
   });
 
   test("confirmed_at is set by scope-all tokens and ignored for channel tokens", async () => {

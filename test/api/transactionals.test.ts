@@ -92,11 +92,11 @@ describe("happy", () => {
     expect(row(created.body.id).subscriber_id).toBe(erin.id);
   });
 
-  test("double_opt_in is reported as not available (parameter_ignored); unknown fields warned", async () => {
+  test("double_opt_in is reported as skipped (double_opt_in_skipped); unknown fields warned", async () => {
     const res = await send({ to: "doi@example.com", subject: "s", body: "b", double_opt_in: true, colour: "red" });
     expect(res.status).toBe(201);
     expect(res.body.warnings).toEqual([
-      expect.objectContaining({ code: "parameter_ignored", param: "double_opt_in" }),
+      { code: "double_opt_in_skipped", param: "double_opt_in", message: "double_opt_in is not available yet; the message was queued without a confirmation step" },
       expect.objectContaining({ code: "unrecognized_parameter", param: "colour" }),
     ]);
   });

@@ -1,16 +1,19 @@
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import type { Deps } from "@/deps";
 import { auditContextOf } from "@/features/audit_log/service";
 import { authPlugin } from "@/http/auth";
-import { readFields, withWarnings } from "@/http/fields";
-import { offsetEnvelope, offsetParams } from "@/http/pagination";
-import { pathId } from "@/http/params";
+import { route } from "@/http/contract";
+import { withWarnings } from "@/http/fields";
+import { offsetEnvelope } from "@/http/pagination";
+import { idParam } from "@/http/params";
+import { OffsetList, Strict } from "@/http/schemas";
 import type { Principal } from "@/auth/principal";
-import { encodeToken, RefreshFields, TokenFields } from "./model";
-import { createToken, deleteToken, getToken, listTokens, refreshToken, updateToken, type TokenInput } from "./service";
+import { encodeToken, RefreshFields, TokenFields, TokenSchema, TokenWithValueSchema } from "./model";
+import { createToken, deleteToken, getToken, listTokens, refreshToken, updateToken } from "./service";
 
 const actorOf = (principal: Principal) => ({ principal, audit: auditContextOf(principal) });
-const RESOURCE = "Access token";
+const params = { id: idParam("Access token") };
+const WRAPPER = "access_token";
 
 /** §2.4 /access_tokens (wrapper `access_token`). */
 export const accessTokenRoutes = (deps: Deps) => {
@@ -19,53 +22,74 @@ export const accessTokenRoutes = (deps: Deps) => {
     .use(authPlugin(deps))
     .get(
       "/access_tokens",
-      ({ principal, input }) => {
-        const page = offsetParams(input, { filters: [] });
-        const { rows, total } = listTokens(deps, actorOf(principal), page.limit, page.offset);
-        return offsetEnvelope(rows.map(encode), total, page);
-      },
-      { permission: "access_tokens_read" },
+      ...route(
+        { summary: "List access tokens", permission: "access_tokens_read", pagination: { style: "offset" }, response: { 200: OffsetList(TokenSchema) } },
+        ({ principal, page }) => {
+          const { rows, total } = listTokens(deps, actorOf(principal), page.limit, page.offset);
+          return offsetEnvelope(rows.map(encode), total, page);
+        },
+      ),
     )
-    .get("/access_tokens/:id", ({ principal, params }) => encode(getToken(deps, actorOf(principal), pathId(params.id, RESOURCE))), {
-      permission: "access_tokens_read",
-    })
+    .get(
+      "/access_tokens/:id",
+      ...route({ summary: "Get an access token", permission: "access_tokens_read", params, response: { 200: TokenSchema } }, ({ principal, params }) =>
+        encode(getToken(deps, actorOf(principal), params.id)),
+      ),
+    )
     .post(
       "/access_tokens",
-      ({ principal, scope, input, set }) => {
-        const { values, warnings } = readFields(TokenFields, input, { wrapper: "access_token" });
-        const actor = { ...actorOf(principal), targetChannelIds: scope.channelIds };
-        const { view, value } = createToken(deps, actor, values as TokenInput, warnings);
-        set.status = 201;
-        return withWarnings({ ...encode(view), token: value }, warnings);
-      },
-      { permission: "access_tokens_write" },
+      ...route(
+        {
+          summary: "Create an access token (its value is shown once)",
+          permission: "access_tokens_write",
+          body: { fields: TokenFields, wrapper: WRAPPER },
+          response: { 201: TokenWithValueSchema },
+        },
+        ({ principal, scope, values, warnings, set }) => {
+          const actor = { ...actorOf(principal), targetChannelIds: scope.channelIds };
+          const { view, value } = createToken(deps, actor, values, warnings);
+          set.status = 201;
+          return withWarnings({ ...encode(view), token: value }, warnings);
+        },
+      ),
     )
     .patch(
       "/access_tokens/:id",
-      ({ principal, input, params }) => {
-        const id = pathId(params.id, RESOURCE);
-        const { values, warnings } = readFields(TokenFields, input, { wrapper: "access_token", partial: true });
-        return withWarnings(encode(updateToken(deps, actorOf(principal), id, values as TokenInput, warnings)), warnings);
-      },
-      { permission: "access_tokens_write" },
+      ...route(
+        {
+          summary: "Update an access token",
+          permission: "access_tokens_write",
+          params,
+          body: { fields: TokenFields, wrapper: WRAPPER, partial: true },
+          response: { 200: TokenSchema },
+        },
+        ({ principal, params, values, warnings }) => withWarnings(encode(updateToken(deps, actorOf(principal), params.id, values, warnings)), warnings),
+      ),
     )
     .post(
       "/access_tokens/:id/refresh",
-      ({ principal, input, params }) => {
-        const id = pathId(params.id, RESOURCE);
-        const { values, warnings } = readFields(RefreshFields, input, { wrapper: "access_token" });
-        const { view, value } = refreshToken(deps, actorOf(principal), id, (values.grace_period_seconds as number | undefined) ?? 0);
-        return withWarnings({ ...encode(view), token: value }, warnings);
-      },
-      { permission: "access_tokens_write" },
+      ...route(
+        {
+          summary: "Rotate an access token's value, the old one valid for a grace period",
+          permission: "access_tokens_write",
+          params,
+          body: { fields: RefreshFields, wrapper: WRAPPER },
+          response: { 200: TokenWithValueSchema },
+        },
+        ({ principal, params, values, warnings }) => {
+          const { view, value } = refreshToken(deps, actorOf(principal), params.id, values.grace_period_seconds ?? 0);
+          return withWarnings({ ...encode(view), token: value }, warnings);
+        },
+      ),
     )
     .delete(
       "/access_tokens/:id",
-      ({ principal, params }) => {
-        const id = pathId(params.id, RESOURCE);
-        deleteToken(deps, actorOf(principal), id);
-        return { message: "Access token deleted successfully", id };
-      },
-      { permission: "access_tokens_write" },
+      ...route(
+        { summary: "Delete an access token", permission: "access_tokens_write", params, response: { 200: Strict({ message: t.String(), id: t.Integer() }) } },
+        ({ principal, params }) => {
+          deleteToken(deps, actorOf(principal), params.id);
+          return { message: "Access token deleted successfully", id: params.id };
+        },
+      ),
     );
 };

@@ -15,7 +15,8 @@ import type { Warning } from "@/http/fields";
 import { toIso } from "@/lib/time";
 import { generateToken, hashToken, redactToken } from "@/lib/tokens";
 import { assertWithinCaller, canSee, capOmittedRateLimits, deny, type TokenShape } from "./escalation";
-import { latestExpiry, MAX_GRACE_SECONDS, type PermissionsInput, type TokenView } from "./model";
+import type { FieldValues } from "@/http/fields";
+import { latestExpiry, MAX_GRACE_SECONDS, type TokenFields, type TokenView } from "./model";
 
 /** Who is acting: a request principal (token or admin), or the CLI/system (principal null). */
 export interface TokenActor {
@@ -25,17 +26,8 @@ export interface TokenActor {
   targetChannelIds?: readonly number[];
 }
 
-export interface TokenInput {
-  name?: string;
-  label?: string;
-  preset?: keyof typeof PRESETS;
-  permissions?: PermissionsInput;
-  scope?: "channels" | "all";
-  channels?: string[];
-  allowed_ips?: string[];
-  expires_at?: number | null;
-  rate_limits?: { general_per_minute?: number | null; send_per_minute?: number | null };
-}
+/** The fields of a create (`name` required there) or an update. */
+export type TokenInput = FieldValues<typeof TokenFields, true>;
 
 function channelSlugs(db: Db, tokenIds: number[]): Map<number, string[]> {
   const out = new Map<number, string[]>();

@@ -9,6 +9,8 @@ import type { Principal } from "@/auth/principal";
 import type { Clock } from "@/lib/time";
 import { toIso } from "@/lib/time";
 import { retentionJob } from "@/jobs/retention";
+import type { FieldValues } from "@/http/fields";
+import type { AuditFilterFields, AuditRowJson } from "./model";
 
 export interface Actor {
   type: "token" | "admin" | "cli" | "system";
@@ -76,19 +78,12 @@ export function recordAudit(db: Db, clock: Clock, e: AuditEntry): void {
     .run();
 }
 
-export interface AuditFilters {
-  action?: string;
-  actor_type?: string;
-  target_type?: string;
-  target_id?: number;
-  created_after?: number;
-  created_before?: number;
-}
+export type AuditFilters = FieldValues<typeof AuditFilterFields, true>;
 
 export function listAudit(db: Db, filters: AuditFilters, limit: number, offset: number) {
   const where: SQL[] = [];
   if (filters.action) where.push(eq(audit_log.action, filters.action));
-  if (filters.actor_type) where.push(eq(audit_log.actor_type, filters.actor_type as Actor["type"]));
+  if (filters.actor_type) where.push(eq(audit_log.actor_type, filters.actor_type));
   if (filters.target_type) where.push(eq(audit_log.target_type, filters.target_type));
   if (filters.target_id !== undefined) where.push(eq(audit_log.target_id, filters.target_id));
   if (filters.created_after !== undefined) where.push(gte(audit_log.created_at, filters.created_after));
@@ -99,7 +94,7 @@ export function listAudit(db: Db, filters: AuditFilters, limit: number, offset: 
   return { rows: rows.map(encodeAuditRow), total };
 }
 
-export function encodeAuditRow(r: AuditRow) {
+export function encodeAuditRow(r: AuditRow): AuditRowJson {
   return {
     id: r.id,
     created_at: toIso(r.created_at),

@@ -1,8 +1,46 @@
+import { t, type Static } from "elysia";
 import type { CapturedMessage } from "@/db/schema";
+import { f } from "@/http/fields";
+import { Nullable, Strict, Time } from "@/http/schemas";
 import { toIso } from "@/lib/time";
 
+export const CapturedFilterFields = {
+  to: f.string({ max: 254 }),
+  subject: f.string({ max: 998, trim: false }),
+  since: f.time(),
+  transactional_id: f.integer({ min: 1 }),
+  broadcast_id: f.integer({ min: 1 }),
+};
+
+const capturedProperties = {
+  id: t.Integer(),
+  channel: t.String(),
+  message_id: Nullable(t.String()),
+  transactional_id: Nullable(t.Integer()),
+  broadcast_id: Nullable(t.Integer()),
+  sequence_step_id: Nullable(t.Integer()),
+  from: Nullable(t.String()),
+  to: t.Array(t.String()),
+  cc: t.Array(t.String()),
+  subject: Nullable(t.String()),
+  size: t.Integer(),
+  has_html: t.Boolean(),
+  has_text: t.Boolean(),
+  attachments: t.Array(Strict({ filename: Nullable(t.String()), content_type: t.String(), size: t.Integer() })),
+  received_at: Time,
+};
+/** The list object of API.md §18. */
+export const CapturedSchema = Strict(capturedProperties);
+/** The show object: the list object plus what the raw MIME holds. */
+export const CapturedDetailSchema = Strict({
+  ...capturedProperties,
+  headers: t.Array(t.Tuple([t.String(), t.String()])),
+  html: Nullable(t.String()),
+  text: Nullable(t.String()),
+});
+
 /** The list/show object of API.md §18 (without `headers`/`html`/`text`, which come from the raw MIME). */
-export function encodeCaptured(row: Omit<CapturedMessage, "raw">, channelSlug: string) {
+export function encodeCaptured(row: Omit<CapturedMessage, "raw">, channelSlug: string): Static<typeof CapturedSchema> {
   return {
     id: row.id,
     channel: channelSlug,
@@ -22,4 +60,4 @@ export function encodeCaptured(row: Omit<CapturedMessage, "raw">, channelSlug: s
   };
 }
 
-export type CapturedJson = ReturnType<typeof encodeCaptured>;
+export type CapturedJson = Static<typeof CapturedSchema>;

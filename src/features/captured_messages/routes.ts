@@ -1,31 +1,14 @@
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import type { Deps } from "@/deps";
 import { authPlugin } from "@/http/auth";
-import { f, readFields } from "@/http/fields";
-import { offsetEnvelope, offsetParams } from "@/http/pagination";
-import { pathId } from "@/http/params";
-import { requireSomeChannel } from "@/auth/scope";
-import { encodeCaptured } from "./model";
-import {
-  deleteAllCaptured,
-  deleteCaptured,
-  getCaptured,
-  getCapturedRaw,
-  listCaptured,
-  readCapturedContent,
-  type CapturedFilters,
-  type CapturedMeta,
-} from "./service";
+import { rawResponse, route } from "@/http/contract";
+import { offsetEnvelope } from "@/http/pagination";
+import { idParam } from "@/http/params";
+import { MessageSchema, OffsetList, Strict } from "@/http/schemas";
+import { CapturedDetailSchema, CapturedFilterFields, CapturedSchema, encodeCaptured } from "./model";
+import { deleteAllCaptured, deleteCaptured, getCaptured, getCapturedRaw, listCaptured, readCapturedContent, type CapturedMeta } from "./service";
 
-const Filters = {
-  to: f.string({ max: 254 }),
-  subject: f.string({ max: 998, trim: false }),
-  since: f.time(),
-  transactional_id: f.integer({ min: 1 }),
-  broadcast_id: f.integer({ min: 1 }),
-};
-
-const RESOURCE = "Captured message";
+const params = { id: idParam("Captured message") };
 
 /** §18 /captured_messages — the capture server's inbox; the built-in email server's output, hence email_servers_*. */
 export const capturedMessageRoutes = (deps: Deps) => {
@@ -34,46 +17,50 @@ export const capturedMessageRoutes = (deps: Deps) => {
     .use(authPlugin(deps))
     .get(
       "/captured_messages",
-      ({ scope, input }) => {
-        requireSomeChannel(scope);
-        const page = offsetParams(input);
-        const { values, warnings } = readFields(Filters, input, { partial: true });
-        const { rows, total } = listCaptured(deps, scope, values as CapturedFilters, page.limit, page.offset);
-        const body = offsetEnvelope(rows.map(encode), total, page);
-        const all = [...("warnings" in body ? body.warnings : []), ...warnings];
-        return all.length ? { ...body, warnings: all } : body;
-      },
-      { permission: "email_servers_read" },
+      ...route(
+        {
+          summary: "List captured messages, newest first",
+          permission: "email_servers_read",
+          channel: "some",
+          pagination: { style: "offset" },
+          query: { fields: CapturedFilterFields },
+          response: { 200: OffsetList(CapturedSchema) },
+        },
+        ({ scope, query, page }) => {
+          const { rows, total } = listCaptured(deps, scope, query, page.limit, page.offset);
+          return offsetEnvelope(rows.map(encode), total, page);
+        },
+      ),
     )
     .get(
       "/captured_messages/:id",
-      async ({ scope, params }) => {
-        const id = pathId(params.id, RESOURCE);
-        const row = getCaptured(deps, scope, id);
-        return { ...encode(row), ...(await readCapturedContent(getCapturedRaw(deps, scope, id))) };
-      },
-      { permission: "email_servers_read" },
+      ...route(
+        { summary: "Get a captured message with its headers, HTML and text", permission: "email_servers_read", params, response: { 200: CapturedDetailSchema } },
+        async ({ scope, params }) => {
+          const row = getCaptured(deps, scope, params.id);
+          return { ...encode(row), ...(await readCapturedContent(getCapturedRaw(deps, scope, params.id))) };
+        },
+      ),
     )
     .get(
       "/captured_messages/:id/raw",
-      ({ scope, params }) =>
-        new Response(getCapturedRaw(deps, scope, pathId(params.id, RESOURCE)), { headers: { "content-type": "message/rfc822" } }),
-      { permission: "email_servers_read" },
+      ...route(
+        { summary: "The captured message as delivered (RFC 822)", permission: "email_servers_read", params, response: { 200: rawResponse("message/rfc822") } },
+        ({ scope, params }) => new Response(getCapturedRaw(deps, scope, params.id), { headers: { "content-type": "message/rfc822" } }),
+      ),
     )
     .delete(
       "/captured_messages/:id",
-      ({ scope, params }) => {
-        deleteCaptured(deps, scope, pathId(params.id, RESOURCE));
+      ...route({ summary: "Delete a captured message", permission: "email_servers_write", params, response: { 200: MessageSchema } }, ({ scope, params }) => {
+        deleteCaptured(deps, scope, params.id);
         return { message: "Captured message deleted successfully" };
-      },
-      { permission: "email_servers_write" },
+      }),
     )
     .delete(
       "/captured_messages",
-      ({ scope }) => {
-        requireSomeChannel(scope);
-        return { deleted: deleteAllCaptured(deps, scope) };
-      },
-      { permission: "email_servers_write" },
+      ...route(
+        { summary: "Delete every captured message of the target channels", permission: "email_servers_write", channel: "some", response: { 200: Strict({ deleted: t.Integer() }) } },
+        ({ scope }) => ({ deleted: deleteAllCaptured(deps, scope) }),
+      ),
     );
 };

@@ -13,6 +13,8 @@ import { AppError } from "@/lib/errors";
 import { linkSecret } from "@/db/settings";
 import { verifyCaptureHeader } from "@/lib/links";
 import { headerValue, parseHeaderBlock, rewriteHeaders } from "@/lib/mime";
+import type { FieldValues } from "@/http/fields";
+import type { CapturedFilterFields } from "./model";
 
 export const CAPTURE_HEADER = "X-Mailroom-Capture";
 const DAY_MS = 86_400_000;
@@ -114,13 +116,7 @@ export async function captureMessage(deps: Deps, incoming: IncomingCapture): Pro
   });
 }
 
-export interface CapturedFilters {
-  to?: string;
-  subject?: string;
-  since?: number;
-  transactional_id?: number;
-  broadcast_id?: number;
-}
+export type CapturedFilters = FieldValues<typeof CapturedFilterFields, true>;
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => "\\" + c);
 

@@ -1,12 +1,17 @@
+import { t, type Static } from "elysia";
 import type { Channel } from "@/db/schema";
 import { f, result } from "@/http/fields";
+import { Nullable, Strict, Time } from "@/http/schemas";
 import { isEmail } from "@/lib/email";
 import { toIso } from "@/lib/time";
 
 export const SLUG = /^(?![0-9]+$)[a-z0-9][a-z0-9-]{0,49}$/;
 
-const email = (o: { nullable?: boolean } = {}) =>
-  f.custom((v) => (typeof v === "string" && isEmail(v.trim()) ? result.ok(v.trim()) : result.err("is invalid")), o);
+const email = () =>
+  f.custom((v) => (typeof v === "string" && isEmail(v.trim()) ? result.ok(v.trim()) : result.err("is invalid")), {
+    nullable: true,
+    schema: { type: "string", format: "email" },
+  });
 
 export const isTimeZone = (tz: string) => {
   try {
@@ -20,10 +25,13 @@ export const isTimeZone = (tz: string) => {
 export const ChannelFields = {
   name: f.string({ required: true, max: 100 }),
   slug: f.string({ max: 50, pattern: SLUG }),
-  sender_email: email({ nullable: true }),
+  sender_email: email(),
   sender_name: f.string({ max: 100, nullable: true }),
-  reply_to: email({ nullable: true }),
-  timezone: f.custom((v) => (typeof v === "string" && isTimeZone(v) ? result.ok(v) : result.err("is not a valid IANA time zone")), { nullAs: "UTC" }),
+  reply_to: email(),
+  timezone: f.custom((v) => (typeof v === "string" && isTimeZone(v) ? result.ok(v) : result.err("is not a valid IANA time zone")), {
+    nullAs: "UTC",
+    schema: { type: "string", description: "An IANA time zone; null resets it to UTC" },
+  }),
   physical_address: f.string({ max: 500, nullable: true }),
   monthly_send_quota: f.integer({ min: 0, nullable: true }),
 };
@@ -43,7 +51,23 @@ export function slugify(name: string): string {
   return slug;
 }
 
-export function encodeChannel(c: Channel) {
+/** The §15 channel object. */
+export const ChannelSchema = Strict({
+  id: t.Integer(),
+  name: t.String(),
+  slug: t.String(),
+  sender_email: Nullable(t.String()),
+  sender_name: Nullable(t.String()),
+  reply_to: Nullable(t.String()),
+  timezone: t.String(),
+  physical_address: Nullable(t.String()),
+  monthly_send_quota: Nullable(t.Integer()),
+  default: t.Boolean(),
+  created_at: Time,
+  updated_at: Time,
+});
+
+export function encodeChannel(c: Channel): Static<typeof ChannelSchema> {
   return {
     id: c.id,
     name: c.name,

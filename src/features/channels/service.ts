@@ -8,7 +8,8 @@ import { channels, type Channel } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { notFound, unprocessable, validationError } from "@/lib/errors";
 import { diff, recordAudit, type AuditContext } from "@/features/audit_log/service";
-import { slugify } from "./model";
+import type { FieldValues } from "@/http/fields";
+import { slugify, type ChannelFields } from "./model";
 
 /** Channels of T, ordered by id, with the total. */
 export function listChannels(deps: Deps, scope: Scope, limit: number, offset: number) {
@@ -33,14 +34,14 @@ function assertSlugFree(deps: Deps, slug: string, exceptId?: number) {
 }
 
 /** Creates a channel (scope `all` is checked by the route). */
-export function createChannel(deps: Deps, values: Record<string, unknown>, ctx: AuditContext): Channel {
+export function createChannel(deps: Deps, values: FieldValues<typeof ChannelFields>, ctx: AuditContext): Channel {
   const now = deps.clock.now();
-  const slug = (values.slug as string | undefined) ?? uniqueSlug(deps, slugify(values.name as string));
+  const slug = values.slug ?? uniqueSlug(deps, slugify(values.name));
   assertSlugFree(deps, slug);
   const row = deps.db.transaction((tx) => {
     const created = tx
       .insert(channels)
-      .values({ ...(values as object), name: values.name as string, slug, created_at: now, updated_at: now })
+      .values({ ...values, slug, created_at: now, updated_at: now })
       .returning()
       .get();
     recordAudit(tx, deps.clock, { ...ctx, action: "channel.created", target: { type: "channel", id: created.id, label: created.slug }, channel: created.slug });
@@ -58,7 +59,7 @@ function uniqueSlug(deps: Deps, base: string): string {
 }
 
 /** Updates a channel; the slug is immutable. */
-export function updateChannel(deps: Deps, channel: Channel, values: Record<string, unknown>, ctx: AuditContext): Channel {
+export function updateChannel(deps: Deps, channel: Channel, values: FieldValues<typeof ChannelFields, true>, ctx: AuditContext): Channel {
   const { slug: _immutable, ...changes } = values;
   const row = deps.db.transaction((tx) => {
     const updated = tx
@@ -84,7 +85,7 @@ export function updateChannel(deps: Deps, channel: Channel, values: Record<strin
  * Deletes a channel and all its data (foreign keys cascade), dropping it from token assignments.
  * @throws 422 wrong `confirm` or last channel.
  */
-export function deleteChannel(deps: Deps, channel: Channel, confirm: unknown, ctx: AuditContext): void {
+export function deleteChannel(deps: Deps, channel: Channel, confirm: string | null | undefined, ctx: AuditContext): void {
   if (confirm !== channel.slug) throw validationError({ confirm: [`must equal the channel slug (${channel.slug})`] });
   if (deps.db.select({ n: count() }).from(channels).get()!.n <= 1) throw unprocessable("Cannot delete the last channel");
   deps.db.transaction((tx) => {

@@ -1,6 +1,8 @@
 /** Email server fields (API.md §9), the redaction rule for credentials, and the encoder. */
+import { t, type Static } from "elysia";
 import type { EmailServer } from "@/db/schema";
 import { f, result } from "@/http/fields";
+import { Nullable, Strict, Time } from "@/http/schemas";
 import { toIso } from "@/lib/time";
 
 export const VENDORS = ["smtp", "aws_ses", "sendgrid", "postmark", "mailgun", "resend", "inboxroad", "smtp_com", "other"] as const;
@@ -22,16 +24,29 @@ const url = f.custom((v) => {
   } catch {
     return result.err("is not a valid http(s) URL");
   }
-}, { nullable: true });
+}, { nullable: true, schema: { type: "string", format: "uri", maxLength: 2048 } });
+
+const password = f.string({ max: 1024, trim: false });
+/** An echo of the masked password (an SDK sending back what it read) keeps the stored one (§9). */
+const smtpPassword = f.custom(
+  (v, at) => (typeof v === "string" && REDACTED_ECHO.test(v) ? { ignored: "is a redacted value and was ignored" } : password.read(v, at)),
+  { nullable: true, schema: { type: "string", maxLength: 1024, description: "Write-only; read back masked" } },
+);
+
+/** `copy_to_channel`: the target by id or slug, checked by the service (§9). */
+export const CopyFields = {
+  target_channel_id: f.custom((v) => result.ok(v), { nullable: true, schema: { type: "integer", description: "The target channel's id" } }),
+  target_channel: f.custom((v) => result.ok(v), { nullable: true, schema: { type: "string", description: "The target channel's slug (when no id is given)" } }),
+};
 
 export const EmailServerFields = {
   label: f.string({ required: true, max: 255 }),
   vendor: f.enum(VENDORS),
-  delivery_method: f.custom((v) => (v === "smtp" ? result.ok(v) : result.err("is not supported (only smtp)"))),
+  delivery_method: f.custom((v) => (v === "smtp" ? result.ok(v) : result.err("is not supported (only smtp)")), { schema: { type: "string", const: "smtp" } }),
   smtp_address: f.string({ required: true, max: 255 }),
   smtp_port: f.integer({ min: 1, max: 65535 }),
   smtp_username: f.string({ max: 255, nullable: true }),
-  smtp_password: f.string({ max: 1024, nullable: true, trim: false }),
+  smtp_password: smtpPassword,
   smtp_authentication: f.enum(["plain", "login", "cram_md5"] as const, { nullable: true }),
   smtp_enable_starttls_auto: f.boolean(),
   smtp_tls: f.boolean(),
@@ -49,7 +64,39 @@ export const EmailServerFields = {
   custom_unsubscribe_link: url,
 };
 
-export function encodeEmailServer(s: EmailServer, channel: string) {
+/** The §9 email server object (the password masked). */
+export const EmailServerSchema = Strict({
+  id: t.Integer(),
+  channel: t.String(),
+  label: t.String(),
+  vendor: t.String(),
+  delivery_method: t.String(),
+  active: t.Boolean(),
+  smtp_address: t.String(),
+  smtp_port: t.Integer(),
+  smtp_username: Nullable(t.String()),
+  smtp_password: Nullable(t.Literal(MASKED)),
+  smtp_authentication: Nullable(t.Union([t.Literal("plain"), t.Literal("login"), t.Literal("cram_md5")])),
+  smtp_enable_starttls_auto: t.Boolean(),
+  smtp_tls: t.Boolean(),
+  emails_per_hour: Nullable(t.Integer()),
+  emails_per_minute: Nullable(t.Integer()),
+  emails_per_day: Nullable(t.Integer()),
+  max_connections: t.Integer(),
+  priority: t.Integer(),
+  use_for_broadcasts: t.Boolean(),
+  use_for_sequences: t.Boolean(),
+  use_for_transactionals: t.Boolean(),
+  include_unsubscribe_header: t.Boolean(),
+  use_custom_unsubscribe_link: t.Boolean(),
+  custom_unsubscribe_link: Nullable(t.String()),
+  connection_failed_at: Time,
+  last_error: Nullable(t.String()),
+  created_at: Time,
+  updated_at: Time,
+});
+
+export function encodeEmailServer(s: EmailServer, channel: string): Static<typeof EmailServerSchema> {
   return {
     id: s.id,
     channel,

@@ -11,7 +11,11 @@ import type { Deps } from "@/deps";
 import { diff, recordAudit, REDACTED, type AuditContext } from "@/features/audit_log/service";
 import { notFound, unprocessable, validationError } from "@/lib/errors";
 import { encryptSecret } from "@/lib/secrets";
-import type { Purpose } from "./model";
+import type { FieldValues } from "@/http/fields";
+import type { EmailServerFields, Purpose } from "./model";
+
+/** A create's or an update's fields (required ones checked by the route on create). */
+export type EmailServerValues = FieldValues<typeof EmailServerFields, true>;
 import { serverTarget } from "./target";
 
 const RESOURCE = "Email server";
@@ -33,14 +37,10 @@ export function getEmailServer(deps: Deps, scope: Scope, id: number): EmailServe
 }
 
 /** Column values from validated fields: the password is encrypted, port 465 implies implicit TLS on create. */
-function toColumns(deps: Deps, values: Record<string, unknown>, creating: boolean): Partial<EmailServer> {
-  const { smtp_password, ...rest } = values;
-  const cols: Record<string, unknown> = { ...rest };
-  if (smtp_password !== undefined) {
-    cols.smtp_password_enc = smtp_password === null || smtp_password === "" ? null : encryptSecret(deps.config.dataDir, smtp_password as string);
-  }
-  if (creating && values.smtp_tls === undefined && values.smtp_port === 465) cols.smtp_tls = true;
-  return cols as Partial<EmailServer>;
+function toColumns(deps: Deps, values: EmailServerValues, creating: boolean): Partial<EmailServer> {
+  const { smtp_password, ...cols } = values;
+  const secret = smtp_password === undefined ? {} : { smtp_password_enc: smtp_password ? encryptSecret(deps.config.dataDir, smtp_password) : null };
+  return { ...cols, ...secret, ...(creating && values.smtp_tls === undefined && values.smtp_port === 465 ? { smtp_tls: true } : {}) };
 }
 
 /** Audit changes with the password recorded as "[redacted]". */
@@ -54,7 +54,7 @@ function auditChanges(before: Partial<EmailServer>, after: Partial<EmailServer>)
 }
 
 /** Creates a server on `channel` (|T| = 1 checked by the caller). */
-export function createEmailServer(deps: Deps, channel: Channel, values: Record<string, unknown>, ctx: AuditContext): EmailServer {
+export function createEmailServer(deps: Deps, channel: Channel, values: EmailServerValues, ctx: AuditContext): EmailServer {
   const now = deps.clock.now();
   const cols = toColumns(deps, values, true);
   const created = deps.db.transaction((tx) => {
@@ -77,7 +77,7 @@ export function createEmailServer(deps: Deps, channel: Channel, values: Record<s
 }
 
 /** Applies a PATCH. */
-export function updateEmailServer(deps: Deps, server: EmailServer, values: Record<string, unknown>, ctx: AuditContext): EmailServer {
+export function updateEmailServer(deps: Deps, server: EmailServer, values: EmailServerValues, ctx: AuditContext): EmailServer {
   const cols = toColumns(deps, values, false);
   const updated = deps.db.transaction((tx) => {
     const row = tx

@@ -1,27 +1,83 @@
 /**
  * Segment fields and JSON (API.md §7).
  */
+import { t, type Static } from "elysia";
 import type { Channel, Segment, SegmentGroup, SegmentRule } from "@/db/schema";
-import type { Input } from "@/http/compat";
-import { AppError, validationError, type FieldErrors } from "@/lib/errors";
-import { f, readFields, type FieldSpec, type Warning } from "@/http/fields";
+import { f, result, type FieldValues, type JsonSchema } from "@/http/fields";
+import { Nullable, Strict, Time } from "@/http/schemas";
 import type { SegmentInput } from "./service";
-import { readGroups, type GroupDef } from "./rules";
+import { MAX_GROUPS, MAX_RULES, readGroups } from "./rules";
 import { toIso } from "@/lib/time";
 
-/** Groups arrive under either name; `readGroups` validates their content on exact dot-paths. */
-const anything: FieldSpec = f.custom((v) => ({ value: v }), { nullable: true });
+const RULE_SCHEMA: JsonSchema = {
+  type: "object",
+  required: ["field", "operator"],
+  properties: {
+    field: { type: "string", description: "A subscriber field or custom_data.<key>" },
+    operator: { type: "string" },
+    value: {},
+    secondary_value: {},
+    is_negative: { type: "boolean" },
+    case_sensitive: { type: "boolean" },
+  },
+};
+const GROUPS_SCHEMA: JsonSchema = {
+  type: "array",
+  maxItems: MAX_GROUPS,
+  items: {
+    type: "object",
+    properties: {
+      match_type: { type: "string", enum: ["all", "any"] },
+      segment_rules_attributes: { type: "array", maxItems: MAX_RULES, items: RULE_SCHEMA },
+      segment_rules: { type: "array", maxItems: MAX_RULES, items: RULE_SCHEMA, description: "Alias of segment_rules_attributes" },
+    },
+  },
+};
 
-export const SegmentFields: Record<string, FieldSpec> = {
+/** Groups (replacing every group; `null` = none), their rules checked on exact dot-paths. */
+const groups = (description: string) =>
+  f.custom((v, at) => result.ok(readGroups(v, at.param, at.errors, at.warnings) ?? []), { nullable: true, schema: { ...GROUPS_SCHEMA, description } });
+
+export const SegmentFields = {
   name: f.string({ required: true, max: 255 }),
   description: f.string({ max: 1000, nullable: true }),
-  segment_groups_attributes: anything,
-  segment_groups: anything,
+  segment_groups_attributes: groups("The segment's groups of rules"),
+  segment_groups: groups("Alias of segment_groups_attributes"),
 };
 
 export type GroupWithRules = SegmentGroup & { rules: SegmentRule[] };
 
-const encodeRule = (r: SegmentRule) => ({
+const RuleSchema = Strict({
+  id: t.Integer(),
+  field: t.String(),
+  operator: t.String(),
+  value: Nullable(t.String()),
+  secondary_value: Nullable(t.String()),
+  rule_type: t.String(),
+  value_type: Nullable(t.String()),
+  position: t.Integer(),
+  is_negative: t.Boolean(),
+  case_sensitive: t.Boolean(),
+});
+
+/** A list item: no groups, no count. */
+export const SegmentSummarySchema = Strict({
+  id: t.Integer(),
+  channel: t.String(),
+  name: t.String(),
+  description: Nullable(t.String()),
+  created_at: Time,
+  updated_at: Time,
+});
+
+/** The full §7 segment object. */
+export const SegmentSchema = Strict({
+  ...SegmentSummarySchema.properties,
+  subscribers_count: t.Integer(),
+  segment_groups: t.Array(Strict({ id: t.Integer(), match_type: t.Union([t.Literal("all"), t.Literal("any")]), position: t.Integer(), segment_rules: t.Array(RuleSchema) })),
+});
+
+const encodeRule = (r: SegmentRule): Static<typeof RuleSchema> => ({
   id: r.id,
   field: r.field,
   operator: r.operator,
@@ -35,12 +91,12 @@ const encodeRule = (r: SegmentRule) => ({
 });
 
 /** List item: no groups, no count. */
-export function encodeSegmentSummary(s: Segment, channel: Pick<Channel, "slug">) {
+export function encodeSegmentSummary(s: Segment, channel: Pick<Channel, "slug">): Static<typeof SegmentSummarySchema> {
   return { id: s.id, channel: channel.slug, name: s.name, description: s.description, created_at: toIso(s.created_at), updated_at: toIso(s.updated_at) };
 }
 
 /** The full §7 segment object. */
-export function encodeSegment(s: Segment, channel: Pick<Channel, "slug">, groups: GroupWithRules[], subscribersCount: number) {
+export function encodeSegment(s: Segment, channel: Pick<Channel, "slug">, groups: GroupWithRules[], subscribersCount: number): Static<typeof SegmentSchema> {
   return {
     id: s.id,
     channel: channel.slug,
@@ -53,31 +109,9 @@ export function encodeSegment(s: Segment, channel: Pick<Channel, "slug">, groups
   };
 }
 
-/**
- * Reads segment fields plus groups (`segment_groups_attributes` or `segment_groups`, top-level or
- * wrapped under `segment`). @throws one 422 with field and rule errors on their dot-paths.
- */
-export function readSegmentInput(input: Input, partial: boolean): { input: SegmentInput; warnings: Warning[] } {
-  const wrapped = isObject(input.segment) ? input.segment : {};
-  const source = { ...input, ...wrapped };
-  const groupsKey = ["segment_groups_attributes", "segment_groups"].find((k) => source[k] !== undefined);
-  let values: Record<string, unknown> = {};
-  let warnings: Warning[] = [];
-  const errors: FieldErrors = {};
-  try {
-    ({ values, warnings } = readFields(SegmentFields, input, { wrapper: "segment", partial }));
-  } catch (err) {
-    if (!(err instanceof AppError) || !isObject(err.details.errors)) throw err;
-    Object.assign(errors, err.details.errors);
-  }
-  let groups: GroupDef[] | undefined;
-  if (groupsKey) {
-    const raw = source[groupsKey];
-    groups = (raw === null ? [] : readGroups(raw, groupsKey, errors, warnings)) ?? undefined;
-  }
-  if (Object.keys(errors).length) throw validationError(errors);
-  const { segment_groups_attributes: _a, segment_groups: _b, ...fields } = values;
-  return { input: { values: fields as SegmentInput["values"], groups }, warnings };
+/** The service's input: fields, and the groups under either name (`segment_groups_attributes` first). */
+export function segmentInput(values: FieldValues<typeof SegmentFields, true>): SegmentInput {
+  const { segment_groups_attributes, segment_groups, ...fields } = values;
+  const groups = segment_groups_attributes !== undefined ? segment_groups_attributes : segment_groups;
+  return { values: fields, groups: groups === undefined ? undefined : (groups ?? []) };
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);

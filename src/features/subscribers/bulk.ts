@@ -10,16 +10,16 @@ import type { Channel, Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { appendEvents, type NewEvent } from "@/features/events/service";
 import { AppError, validationError, type FieldErrors } from "@/lib/errors";
-import type { FieldSpec, Warning } from "@/http/fields";
+import { f, readFields, result, type FieldValues, type Warning } from "@/http/fields";
 import type { Input } from "@/http/compat";
-import { checkCustomDataSize, isObject, MAX_TAGS, mergeTags, readSubscriberFields, readTags, SubscriberFields } from "./fields";
+import { checkCustomDataSize, isObject, MAX_TAGS, mergeTags, SubscriberFields, tagsField } from "./fields";
 import { findByEmail, statements, subscriberEvent, syncTags } from "./store";
 
 export const MAX_BULK_ROWS = 10_000;
 const MAX_REPORTED_ERRORS = 100;
 const EVENT_CHUNK = 500;
 
-const RowFields: Record<string, FieldSpec> = {
+const RowFields = {
   email: SubscriberFields.email,
   first_name: SubscriberFields.first_name,
   last_name: SubscriberFields.last_name,
@@ -41,6 +41,15 @@ export interface RowError {
   email: string | null;
   errors: FieldErrors;
 }
+
+/** The JSON body (a CSV body brings its rows instead of `subscribers`). */
+export const BulkFields = {
+  subscribers: f.custom((v) => (Array.isArray(v) ? result.ok(v as unknown[]) : result.err("must be an array")), {
+    schema: { type: "array", maxItems: MAX_BULK_ROWS, items: { type: "object", description: "email, first_name, last_name, tags, custom_data, is_active, subscribed_at" } },
+  }),
+  mode: f.enum(["upsert", "create_only"], { message: "must be upsert or create_only", description: "upsert (default) or create_only" }),
+  tags: tagsField(),
+};
 
 export interface BulkRequest {
   rows: RawRow[];
@@ -81,20 +90,12 @@ export function csvRows(text: string): RawRow[] {
   });
 }
 
-/** The JSON body's rows, mode and tags. @throws 422 on a bad `subscribers`, `mode` or `tags`. */
-export function readBulkRequest(input: Input, csv: RawRow[] | null): BulkRequest {
-  const errors: FieldErrors = {};
-  let rows: RawRow[] = [];
-  if (csv) rows = csv;
-  else if (input.subscribers === undefined || input.subscribers === null) errors.subscribers = ["can't be blank"];
-  else if (!Array.isArray(input.subscribers)) errors.subscribers = ["must be an array"];
-  else rows = input.subscribers.map((data, i) => ({ row: i + 1, param: `subscribers.${i}`, data }));
-  if (rows.length > MAX_BULK_ROWS) errors.subscribers = [`is too long (maximum is ${MAX_BULK_ROWS} rows per request)`];
-  const mode = input.mode ?? "upsert";
-  if (mode !== "upsert" && mode !== "create_only") errors.mode = ["must be upsert or create_only"];
-  const tags = input.tags === undefined || input.tags === null ? [] : readTags(input.tags, "tags", errors);
-  if (Object.keys(errors).length > 0) throw validationError(errors);
-  return { rows, mode: mode as BulkRequest["mode"], tags };
+/** The rows (the CSV's, or the JSON body's), mode and tags. @throws 422 without rows or over the row limit. */
+export function readBulkRequest(values: FieldValues<typeof BulkFields, true>, csv: RawRow[] | null): BulkRequest {
+  const rows = csv ?? values.subscribers?.map((data, i) => ({ row: i + 1, param: `subscribers.${i}`, data }));
+  if (!rows) throw validationError({ subscribers: ["can't be blank"] });
+  if (rows.length > MAX_BULK_ROWS) throw validationError({ subscribers: [`is too long (maximum is ${MAX_BULK_ROWS} rows per request)`] });
+  return { rows, mode: values.mode ?? "upsert", tags: values.tags ?? [] };
 }
 
 export interface BulkResult {
@@ -107,7 +108,7 @@ export interface BulkResult {
 
 interface ValidRow {
   row: number;
-  values: Record<string, unknown> & { email: string };
+  values: FieldValues<typeof RowFields>;
 }
 
 /** Validates every row, then writes the valid ones in one transaction. */
@@ -122,14 +123,14 @@ export function importSubscribers(deps: Deps, channel: Channel, req: BulkRequest
       continue;
     }
     try {
-      const read = readSubscriberFields(r.data, {}, RowFields);
+      const read = readFields(RowFields, r.data);
       for (const w of read.warnings) {
         // One warning per unknown column, not one per row.
         if (warned.has(w.param)) continue;
         warned.add(w.param);
         warnings.push({ ...w, param: `${r.param}.${w.param}` });
       }
-      valid.push({ row: r.row, values: read.values as ValidRow["values"] });
+      valid.push({ row: r.row, values: read.values });
     } catch (e) {
       if (!(e instanceof AppError && e.details.errors)) throw e;
       const email = r.data.email;
@@ -148,7 +149,7 @@ export function importSubscribers(deps: Deps, channel: Channel, req: BulkRequest
     };
     for (const { row, values: v } of valid) {
       const existing = findByEmail(deps.db, channel.id, v.email);
-      const tags = mergeTags((v.tags as string[] | null) ?? [], req.tags);
+      const tags = mergeTags(v.tags ?? [], req.tags);
       if (!existing) {
         if (tags.length > MAX_TAGS) {
           rowErrors.push({ row, email: v.email, errors: { tags: [`has too many tags (maximum is ${MAX_TAGS})`] } });
@@ -176,7 +177,7 @@ export function importSubscribers(deps: Deps, channel: Channel, req: BulkRequest
         rowErrors.push({ row, email: v.email, errors: { email: ["has already been taken"] } });
         continue;
       } else {
-        const problem = mergeProblem(existing, tags, v.custom_data as Record<string, unknown> | null | undefined);
+        const problem = mergeProblem(existing, tags, v.custom_data);
         if (problem) {
           rowErrors.push({ row, email: v.email, errors: problem });
           continue;
@@ -185,7 +186,7 @@ export function importSubscribers(deps: Deps, channel: Channel, req: BulkRequest
           first_name: v.first_name !== undefined ? v.first_name : existing.first_name,
           last_name: v.last_name !== undefined ? v.last_name : existing.last_name,
           tags: mergeTags(existing.tags, tags),
-          custom_data: v.custom_data ? { ...existing.custom_data, ...(v.custom_data as object) } : existing.custom_data,
+          custom_data: v.custom_data ? { ...existing.custom_data, ...v.custom_data } : existing.custom_data,
         };
         if (
           next.first_name !== existing.first_name ||
@@ -215,5 +216,3 @@ function mergeProblem(existing: Subscriber, tags: string[], custom: Record<strin
   return Object.keys(errors).length ? errors : null;
 }
 
-/** Top-level fields of the JSON body besides the rows (never warned about). */
-export const BULK_OPTIONS = ["subscribers", "mode", "tags"];

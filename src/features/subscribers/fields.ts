@@ -1,12 +1,11 @@
 /**
- * Input rules for subscribers (API.md §3, §20): the field spec read by `readFields`, plus the tag
- * and custom_data checks that report nested problems by dot-path (`tags.3`, `custom_data.a.b`).
- * Shared by the single-record routes and the bulk import.
+ * Input rules for subscribers (API.md §3, §20): the field spec read by `readFields`, whose tag and
+ * custom_data readers report nested problems by dot-path (`tags.3`, `custom_data.a.b`), the list
+ * filters, and the double opt-in options. Shared by the single-record routes and the bulk import.
  */
 import ipaddr from "ipaddr.js";
-import { AppError, validationError, type FieldErrors } from "@/lib/errors";
-import { f, readFields, result, type FieldSpec, type ReadOptions, type ReadResult } from "@/http/fields";
-import type { Input } from "@/http/compat";
+import type { FieldErrors } from "@/lib/errors";
+import { f, result, type Warning } from "@/http/fields";
 import { isEmail, normalizeEmail } from "@/lib/email";
 
 export const MAX_TAGS = 100;
@@ -26,6 +25,11 @@ export function readEmail(v: unknown): { value: string } | { error: string } {
 }
 
 const readIp = (v: unknown) => (typeof v === "string" && ipaddr.isValid(v.trim()) ? result.ok(ipaddr.parse(v.trim()).toString()) : result.err("is not a valid IP address"));
+
+const TAGS_SCHEMA = {
+  description: `Tags (array or comma string), at most ${MAX_TAGS} of at most ${MAX_TAG_LENGTH} characters`,
+  anyOf: [{ type: "array", items: { type: "string", maxLength: MAX_TAG_LENGTH }, maxItems: MAX_TAGS }, { type: "string" }],
+};
 
 /**
  * Tags as an array or a comma string → sorted, de-duplicated list; problems are added to `errors`
@@ -85,46 +89,52 @@ export function checkCustomDataSize(data: Record<string, unknown>, param: string
   else if (Buffer.byteLength(JSON.stringify(data)) > MAX_CUSTOM_BYTES) (errors[param] ??= []).push(`is too large (maximum is ${MAX_CUSTOM_BYTES} bytes)`);
 }
 
-const passThrough = f.custom((v) => result.ok(v), { nullable: true });
+/** An email field: stored form, §1.4 messages. */
+export const emailField = () => f.custom(readEmail, { required: true, schema: { type: "string", format: "email", maxLength: 254 } });
+/** Tags, sorted and de-duplicated (`null` clears). */
+export const tagsField = <const R extends boolean = false>(required?: R) =>
+  f.custom((v, at) => result.ok(readTags(v, at.param, at.errors)), { nullable: true, required: (required ?? false) as R, schema: TAGS_SCHEMA });
 
-/** §3 fields. `tags`/`custom_data` pass through here and are checked by `readSubscriberFields` (`null` clears them). */
-export const SubscriberFields: Record<string, FieldSpec> = {
-  email: f.custom(readEmail, { required: true }),
+/** §3 fields. */
+export const SubscriberFields = {
+  email: emailField(),
   first_name: f.string({ max: 100, nullable: true }),
   last_name: f.string({ max: 100, nullable: true }),
-  ip_address: f.custom(readIp, { nullable: true }),
+  ip_address: f.custom(readIp, { nullable: true, schema: { type: "string", description: "IPv4 or IPv6" } }),
   is_active: f.boolean(),
   source: f.string({ max: 50, min: 1 }),
   subscribed_at: f.time(),
   confirmed_at: f.time(),
-  tags: passThrough,
-  custom_data: passThrough,
+  tags: tagsField(),
+  custom_data: f.custom((v, at) => result.ok(readCustomData(v, at.param, at.errors)), {
+    nullable: true,
+    schema: { type: "object", description: `At most ${MAX_CUSTOM_KEYS} keys, ${MAX_CUSTOM_DEPTH} levels deep, ${MAX_CUSTOM_BYTES} bytes` },
+  }),
+};
+
+const passThrough = (schema: Record<string, unknown>) => f.custom((v) => result.ok(v), { nullable: true, schema });
+
+/** Top-level options of the routes that could send a confirmation email (§3, §4). */
+export const DoubleOptInOptions = {
+  double_opt_in: passThrough({ type: "boolean", description: "Not available yet: answered with a double_opt_in_skipped warning" }),
+  confirmation_template_id: passThrough({ type: "integer", description: "Not available yet: ignored with a parameter_ignored warning" }),
 };
 
 /**
- * readFields over SubscriberFields plus the nested tag/custom_data checks, every error reported at
- * once. `tags` come back normalised (sorted, unique).
- * @throws 422 with all field errors.
+ * Double opt-in needs the confirmation mail of §10.2, not built yet: a truthy `double_opt_in` is
+ * answered with `double_opt_in_skipped` (what happened instead: `outcome`), a given
+ * `confirmation_template_id` with `parameter_ignored`.
  */
-export function readSubscriberFields(input: Input, o: ReadOptions, spec: Record<string, FieldSpec> = SubscriberFields): ReadResult {
-  const errors: FieldErrors = {};
-  let read: ReadResult | null = null;
-  try {
-    read = readFields(spec, input, o);
-  } catch (e) {
-    if (!(e instanceof AppError && e.details.errors)) throw e;
-    Object.assign(errors, e.details.errors);
+export function doubleOptInWarnings(options: { double_opt_in?: unknown; confirmation_template_id?: unknown }, outcome: string): Warning[] {
+  const out: Warning[] = [];
+  const doi = options.double_opt_in;
+  if (doi !== undefined && doi !== false && doi !== "false") {
+    out.push({ code: "double_opt_in_skipped", param: "double_opt_in", message: `double_opt_in is not available yet; ${outcome}` });
   }
-  const wrapped = o.wrapper && isObject(input[o.wrapper]) ? (input[o.wrapper] as Input) : {};
-  const source = (key: string): [unknown, string] | null =>
-    key in wrapped ? [wrapped[key], `${o.wrapper}.${key}`] : key in input ? [input[key], key] : null;
-  const values = read?.values ?? {};
-  const tags = "tags" in spec ? source("tags") : null;
-  if (tags && tags[0] !== null) values.tags = readTags(tags[0], tags[1], errors);
-  const custom = "custom_data" in spec ? source("custom_data") : null;
-  if (custom && custom[0] !== null) values.custom_data = readCustomData(custom[0], custom[1], errors);
-  if (Object.keys(errors).length > 0) throw validationError(errors);
-  return { values, warnings: read!.warnings };
+  if (options.confirmation_template_id !== undefined) {
+    out.push({ code: "parameter_ignored", param: "confirmation_template_id", message: "confirmation_template_id is not available yet and was ignored" });
+  }
+  return out;
 }
 
 export const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);

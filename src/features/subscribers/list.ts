@@ -1,5 +1,5 @@
 /**
- * GET /subscribers (API.md §3): page-style list over T with filters, sent in both envelopes
+ * GET /subscribers (API.md §3): page-style list over T with typed filters, sent in both envelopes
  * (`subscribers`+`pagination` for the SDKs, `data`+`meta` for seed 001). The unfiltered page is
  * two prepared statements: an index walk of (channel_id, id) and the trigger-maintained
  * `subscriber_counts` (an exact COUNT(*) over 1M rows takes ~30 ms); filtered lists count exactly.
@@ -9,11 +9,8 @@ import type { Scope } from "@/auth/scope";
 import { subscriber_counts, subscribers, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import type { Db } from "@/db/client";
-import type { Input } from "@/http/compat";
-import { validationError, type FieldErrors } from "@/lib/errors";
-import { coerceBoolean, IGNORED_TIME, unrecognizedKeys, type Warning } from "@/http/fields";
-import { pageParams, pagination } from "@/http/pagination";
-import { parseIsoTime } from "@/lib/time";
+import { f, result, withWarnings, type FieldValues } from "@/http/fields";
+import { pagination, type PageParams } from "@/http/pagination";
 import { encodeSubscriber } from "./model";
 
 const ph = sql.placeholder;
@@ -41,98 +38,96 @@ function prepare(db: Db) {
 }
 const cache = new WeakMap<Db, ReturnType<typeof prepare>>();
 
-const FILTERS = [
-  "is_active", "source", "created_after", "created_before", "subscribed_after", "subscribed_before", "tags", "tag_match_type",
-  "email", "email_contains", "confirmation_status", "subscription_status", "custom_data",
-] as const;
+const oneOf = <const T extends string>(values: readonly T[]) => f.enum(values, { message: `must be one of: ${values.join(", ")}` });
+const text = () => f.string({ trim: false });
 
-/** The SQL conditions of the §3 list filters. @throws 422 on bad values of known filters. */
-export function listFilters(input: Input, warnings: Warning[], channelIds: readonly number[]): SQL[] {
-  const errors: FieldErrors = {};
+/** Tag filter: an array, or a comma string (`tags=a,b`), of tags. */
+const tagList = f.custom(
+  (v) => {
+    const list = (Array.isArray(v) ? v : typeof v === "string" ? v.split(",") : null)?.map((t) => (typeof t === "string" ? t.trim() : t));
+    if (!list || list.some((t) => typeof t !== "string")) return result.err("must be an array of strings");
+    return result.ok([...new Set(list as string[])].filter((t) => t !== ""));
+  },
+  { schema: { anyOf: [{ type: "array", items: { type: "string" } }, { type: "string" }] } },
+);
+
+/** `custom_data[key]=value`: top-level keys compared as strings. */
+const customDataFilter = f.custom(
+  (v, at) => {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return result.err("must be an object of key=value pairs (custom_data[key]=value)");
+    const out: Record<string, string> = {};
+    for (const [key, value] of Object.entries(v)) {
+      if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") (at.errors[`${at.param}.${key}`] ??= []).push("must be a string");
+      else out[key] = String(value);
+    }
+    return result.ok(out);
+  },
+  { schema: { type: "object", additionalProperties: { type: "string" } } },
+);
+
+/** The §3 list filters (an empty value is no filter). */
+export const SubscriberListFilters = {
+  is_active: f.boolean(),
+  source: text(),
+  created_after: f.timeFilter(),
+  created_before: f.timeFilter(),
+  subscribed_after: f.timeFilter(),
+  subscribed_before: f.timeFilter(),
+  tags: tagList,
+  tag_match_type: oneOf(["all", "any"]),
+  email: text(),
+  email_contains: text(),
+  confirmation_status: oneOf(["confirmed", "pending", "unconfirmed"]),
+  subscription_status: oneOf(["subscribed", "unsubscribed", "active", "inactive"]),
+  custom_data: customDataFilter,
+};
+export type SubscriberFilters = FieldValues<typeof SubscriberListFilters, true>;
+
+/** The SQL conditions of the §3 list filters. */
+export function listFilters(filters: SubscriberFilters, channelIds: readonly number[]): SQL[] {
   const where: SQL[] = [];
-  const str = (k: string): string | undefined => {
-    const v = input[k];
-    if (v === undefined || v === null || v === "") return undefined;
-    if (typeof v === "string" || typeof v === "number") return String(v);
-    (errors[k] ??= []).push("must be a string");
-  };
-  const oneOf = <T extends string>(k: string, values: readonly T[]): T | undefined => {
-    const v = str(k);
-    if (v !== undefined && !(values as readonly string[]).includes(v)) (errors[k] ??= []).push(`must be one of: ${values.join(", ")}`);
-    else return v as T | undefined;
-  };
-
-  if (input.is_active !== undefined && input.is_active !== "") {
-    const b = coerceBoolean(input.is_active);
-    if (b === null) errors.is_active = ["must be true or false"];
-    else where.push(eq(subscribers.is_active, b));
-  }
-  const source = str("source");
-  if (source !== undefined) where.push(eq(subscribers.source, source));
+  if (filters.is_active !== undefined) where.push(eq(subscribers.is_active, filters.is_active));
+  if (filters.source !== undefined) where.push(eq(subscribers.source, filters.source));
   for (const [k, column, op] of [
     ["created_after", subscribers.created_at, gte],
     ["created_before", subscribers.created_at, lte],
     ["subscribed_after", subscribers.subscribed_at, gte],
     ["subscribed_before", subscribers.subscribed_at, lte],
   ] as const) {
-    if (input[k] === undefined || input[k] === "") continue;
-    const ms = parseIsoTime(input[k]);
-    if (ms === null) warnings.push({ code: "parameter_ignored", param: k, message: `${k} ${IGNORED_TIME}` });
-    else where.push(op(column, ms));
+    const ms = filters[k];
+    if (ms !== undefined) where.push(op(column, ms));
   }
-  const email = str("email_contains") ?? str("email");
+  const email = filters.email_contains ?? filters.email;
   if (email !== undefined) where.push(sql`instr(${subscribers.email}, ${email.trim().toLowerCase()}) > 0`);
-  const tagMatch = oneOf("tag_match_type", ["all", "any"] as const) ?? "all";
-  const rawTags = input.tags;
-  if (rawTags !== undefined && rawTags !== "") {
-    const list = (Array.isArray(rawTags) ? rawTags : typeof rawTags === "string" ? rawTags.split(",") : null)?.map((t) => (typeof t === "string" ? t.trim() : t));
-    if (!list || list.some((t) => typeof t !== "string")) errors.tags = ["must be an array of strings"];
-    else {
-      const tags = [...new Set(list as string[])].filter((t) => t !== "");
-      // `id IN (…)` over the (channel_id, tag, subscriber_id) index lets SQLite drive the query from
-      // the tagged ids (rowid lookups, already in id order) instead of probing every subscriber.
-      const has = (tagSql: SQL) => sql`${subscribers.id} IN (SELECT st.subscriber_id FROM subscriber_tags st WHERE ${inArray(sql`st.channel_id`, [...channelIds])} AND ${tagSql})`;
-      if (tags.length > 0 && tagMatch === "any") where.push(has(sql`st.tag IN (${sql.join(tags.map((t) => sql`${t}`), sql`, `)})`));
-      else for (const t of tags) where.push(has(sql`st.tag = ${t}`));
-    }
-  }
-  switch (oneOf("confirmation_status", ["confirmed", "pending", "unconfirmed"] as const)) {
+  const tags = filters.tags ?? [];
+  // `id IN (…)` over the (channel_id, tag, subscriber_id) index lets SQLite drive the query from
+  // the tagged ids (rowid lookups, already in id order) instead of probing every subscriber.
+  const has = (tagSql: SQL) => sql`${subscribers.id} IN (SELECT st.subscriber_id FROM subscriber_tags st WHERE ${inArray(sql`st.channel_id`, [...channelIds])} AND ${tagSql})`;
+  if (tags.length > 0 && filters.tag_match_type === "any") where.push(has(sql`st.tag IN (${sql.join(tags.map((t) => sql`${t}`), sql`, `)})`));
+  else for (const t of tags) where.push(has(sql`st.tag = ${t}`));
+  switch (filters.confirmation_status) {
     case "confirmed": where.push(isNotNull(subscribers.confirmed_at)); break;
     case "pending": where.push(isNull(subscribers.confirmed_at), isNotNull(subscribers.confirmation_sent_at)); break;
     case "unconfirmed": where.push(isNull(subscribers.confirmed_at), isNull(subscribers.confirmation_sent_at)); break;
   }
-  switch (oneOf("subscription_status", ["subscribed", "unsubscribed", "active", "inactive"] as const)) {
+  switch (filters.subscription_status) {
     case "subscribed": where.push(isNull(subscribers.unsubscribed_at)); break;
     case "unsubscribed": where.push(isNotNull(subscribers.unsubscribed_at)); break;
     case "active": where.push(eq(subscribers.is_active, true), isNull(subscribers.unsubscribed_at)); break;
     case "inactive": where.push(eq(subscribers.is_active, false)); break;
   }
-  const custom = input.custom_data;
-  if (custom !== undefined && custom !== "") {
-    if (custom === null || typeof custom !== "object" || Array.isArray(custom)) errors.custom_data = ["must be an object of key=value pairs (custom_data[key]=value)"];
-    else {
-      for (const [key, value] of Object.entries(custom)) {
-        if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
-          (errors[`custom_data.${key}`] ??= []).push("must be a string");
-          continue;
-        }
-        // String equality on a top-level key; json_each avoids JSON-path quoting of arbitrary keys.
-        where.push(sql`EXISTS (SELECT 1 FROM json_each(${subscribers.custom_data}) je WHERE je.key = ${key}
-          AND (CASE je.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(je.atom AS TEXT) END) = ${String(value)})`);
-      }
-    }
+  for (const [key, value] of Object.entries(filters.custom_data ?? {})) {
+    // String equality on a top-level key; json_each avoids JSON-path quoting of arbitrary keys.
+    where.push(sql`EXISTS (SELECT 1 FROM json_each(${subscribers.custom_data}) je WHERE je.key = ${key}
+      AND (CASE je.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(je.atom AS TEXT) END) = ${value})`);
   }
-  if (Object.keys(errors).length > 0) throw validationError(errors);
-  warnings.push(...unrecognizedKeys(input, FILTERS));
   return where;
 }
 
-/** One page of the subscribers of T, both envelopes, plus warnings. */
-export function listSubscribers(deps: Deps, scope: Scope, input: Input) {
-  const page = pageParams(input);
-  const warnings = [...page.warnings];
+/** One page of the subscribers of T matching `filters`, in both envelopes. */
+export function listSubscribers(deps: Deps, scope: Scope, filters: SubscriberFilters, page: PageParams) {
   const ids = [...scope.channelIds];
-  const where = listFilters(input, warnings, ids);
+  const where = listFilters(filters, ids);
   let rows: Subscriber[];
   let total: number;
   if (where.length === 0) {
@@ -158,5 +153,5 @@ export function listSubscribers(deps: Deps, scope: Scope, input: Input) {
     data,
     meta: { current_page: p.current, total_pages: p.total_pages, total_count: p.total, per_page: p.per_page },
   };
-  return warnings.length ? { ...body, warnings } : body;
+  return withWarnings(body, page.warnings);
 }

@@ -2,7 +2,9 @@
  * Subscriber JSON (API.md §3): the derived `status` and `confirmation_status`, and the encoder used
  * by every route and by event payloads (`subscriber.*` data is `{"channel", "subscriber": {…}}`).
  */
+import { t, type Static } from "elysia";
 import type { Subscriber } from "@/db/schema";
+import { Nullable, Strict, Time } from "@/http/schemas";
 import { toIso } from "@/lib/time";
 
 export type SubscriberStatus = "unsubscribed" | "bounced" | "complained" | "inactive" | "pending" | "active";
@@ -25,8 +27,33 @@ export function confirmationStatus(s: Subscriber): ConfirmationStatus {
   return "unconfirmed";
 }
 
+const literals = <T extends string>(values: readonly T[]) => t.Union(values.map((v) => t.Literal(v)));
+
 /** The §3 subscriber object. */
-export function encodeSubscriber(s: Subscriber, channelSlug: string) {
+export const SubscriberSchema = Strict({
+  id: t.Integer(),
+  channel: t.String(),
+  email: t.String(),
+  first_name: Nullable(t.String()),
+  last_name: Nullable(t.String()),
+  ip_address: Nullable(t.String()),
+  is_active: t.Boolean(),
+  status: literals(["unsubscribed", "bounced", "complained", "inactive", "pending", "active"]),
+  source: t.String(),
+  subscribed_at: Time,
+  unsubscribed_at: Time,
+  confirmed_at: Time,
+  confirmation_status: literals(["confirmed", "pending", "unconfirmed"]),
+  bounced_at: Time,
+  complained_at: Time,
+  last_email_sent_at: Time,
+  tags: t.Array(t.String()),
+  custom_data: Nullable(t.Record(t.String(), t.Unknown())),
+  created_at: Time,
+  updated_at: Time,
+});
+
+export function encodeSubscriber(s: Subscriber, channelSlug: string): Static<typeof SubscriberSchema> {
   return {
     id: s.id,
     channel: channelSlug,
@@ -50,4 +77,4 @@ export function encodeSubscriber(s: Subscriber, channelSlug: string) {
     updated_at: toIso(s.updated_at),
   };
 }
-export type SubscriberJson = ReturnType<typeof encodeSubscriber>;
+export type SubscriberJson = Static<typeof SubscriberSchema>;

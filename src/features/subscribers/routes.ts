@@ -1,148 +1,145 @@
-import { Elysia } from "elysia";
-import { requireSomeChannel } from "@/auth/scope";
+import { Elysia, t } from "elysia";
+import type { Principal } from "@/auth/principal";
 import type { Channel, Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { authPlugin } from "@/http/auth";
-import { CsvBody, SELECTOR_KEYS, type Input } from "@/http/compat";
-import { validationError } from "@/lib/errors";
-import { f, withWarnings, type Warning } from "@/http/fields";
-import { BULK_OPTIONS, csvRows, importSubscribers, readBulkRequest } from "./bulk";
-import { listSubscribers } from "./list";
-import { encodeSubscriber } from "./model";
-import { readEmail, readSubscriberFields, SubscriberFields } from "./fields";
-import {
-  addTags, getByEmail, redactSubscriber, removeTags, resubscribe, setActive, unsubscribe, updateSubscriber, upsertSubscriber,
-  type SubscriberValues,
-} from "./service";
+import { CsvBody } from "@/http/compat";
+import { route } from "@/http/contract";
+import { f, withWarnings } from "@/http/fields";
+import { MessageSchema, PaginationSchema, Strict, Warnings } from "@/http/schemas";
+import { BulkFields, csvRows, importSubscribers, readBulkRequest } from "./bulk";
+import { listSubscribers, SubscriberListFilters } from "./list";
+import { encodeSubscriber, SubscriberSchema } from "./model";
+import { DoubleOptInOptions, doubleOptInWarnings, emailField, SubscriberFields, tagsField } from "./fields";
+import { addTags, getByEmail, redactSubscriber, removeTags, resubscribe, setActive, unsubscribe, updateSubscriber, upsertSubscriber } from "./service";
 
-const WRAPPER = { wrapper: "subscriber" } as const;
-const EmailOnly = { email: SubscriberFields.email };
-const EmailAndTags = { email: SubscriberFields.email, tags: f.custom((v) => ({ value: v }), { required: true }) };
+const WRAPPER = "subscriber";
+const EmailOnly = { email: emailField() };
+const EmailAndTags = { email: emailField(), tags: tagsField(true) };
+const UpdateOptions = {
+  email: emailField(),
+  custom_data_mode: f.enum(["merge", "replace"], { message: "must be merge or replace", description: "How a given custom_data meets the stored one (replace by default)" }),
+};
+const write = { permission: "subscribers_write", channel: "one" } as const;
 
-/** Options of the create route that are not fields. */
-const CREATE_OPTIONS = ["double_opt_in", "confirmation_template_id"];
+/** GET /subscribers: both envelopes (`subscribers`+`pagination` for the SDKs, `data`+`meta` for seed 001). */
+const SubscriberListSchema = Strict({
+  subscribers: t.Array(SubscriberSchema),
+  pagination: PaginationSchema,
+  data: t.Array(SubscriberSchema),
+  meta: Strict({ current_page: t.Integer(), total_pages: t.Integer(), total_count: t.Integer(), per_page: t.Integer() }),
+  warnings: t.Optional(Warnings),
+});
+const BulkResultSchema = Strict({
+  created: t.Integer(),
+  updated: t.Integer(),
+  skipped: t.Integer(),
+  errors: t.Array(Strict({ row: t.Integer(), email: t.Union([t.String(), t.Null()]), errors: t.Record(t.String(), t.Array(t.String())) })),
+});
 
-/** Double opt-in needs the confirmation mail of §10.2, not built yet: the subscriber is created without it. */
-function doubleOptInWarnings(input: Input): Warning[] {
-  const out: Warning[] = [];
-  if (input.double_opt_in !== undefined && input.double_opt_in !== false && input.double_opt_in !== "false") {
-    out.push({ code: "parameter_ignored", param: "double_opt_in", message: "double_opt_in is not available yet; no confirmation email was sent" });
-  }
-  if (input.confirmation_template_id !== undefined) {
-    out.push({ code: "parameter_ignored", param: "confirmation_template_id", message: "confirmation_template_id is not available yet and was ignored" });
-  }
-  return out;
-}
+/** A subscriber found by the request's email and changed by `run`. */
+type Action = (c: Channel, s: Subscriber) => Subscriber;
 
 /** §3 /subscribers and §3.1 /subscribers/bulk. Every route but the list needs exactly one channel. */
 export const subscriberRoutes = (deps: Deps) => {
-  /** An email-identified action (`email` top-level or `subscriber.email`) returning the subscriber. */
-  const action = (channel: Channel, input: Input, run: (c: Channel, s: Subscriber) => Subscriber) => {
-    const { values, warnings } = readSubscriberFields(input, WRAPPER, EmailOnly);
-    return withWarnings(encodeSubscriber(run(channel, getByEmail(deps, channel, values.email as string)), channel.slug), warnings);
-  };
+  const action = (summary: string, run: Action) =>
+    route(
+      { summary, ...write, body: { fields: EmailOnly, wrapper: WRAPPER }, response: { 200: SubscriberSchema } },
+      ({ channel, values, warnings }) => withWarnings(encodeSubscriber(run(channel, getByEmail(deps, channel, values.email)), channel.slug), warnings),
+    );
+  const tagAction = (summary: string, change: typeof addTags) =>
+    route({ summary, ...write, body: { fields: EmailAndTags, wrapper: WRAPPER }, response: { 200: SubscriberSchema } }, ({ channel, values, warnings }) => {
+      const row = change(deps, channel, getByEmail(deps, channel, values.email), values.tags ?? []);
+      return withWarnings(encodeSubscriber(row, channel.slug), warnings);
+    });
   return new Elysia()
     .use(authPlugin(deps))
     .get(
       "/subscribers",
-      ({ scope, input }) => {
-        requireSomeChannel(scope);
-        return listSubscribers(deps, scope, input);
-      },
-      { permission: "subscribers_read" },
+      ...route(
+        {
+          summary: "List subscribers",
+          permission: "subscribers_read",
+          channel: "some",
+          pagination: { style: "page" },
+          query: { fields: SubscriberListFilters },
+          response: { 200: SubscriberListSchema },
+        },
+        ({ scope, query, page }) => listSubscribers(deps, scope, query, page),
+      ),
     )
     .get(
       "/subscribers/find",
-      ({ scope, input }) => {
-        const channel = scope.one();
-        const { values, warnings } = readSubscriberFields(input, WRAPPER, EmailOnly);
-        return withWarnings(encodeSubscriber(getByEmail(deps, channel, values.email as string), channel.slug), warnings);
-      },
-      { permission: "subscribers_read" },
+      ...route(
+        { summary: "Find a subscriber by email", permission: "subscribers_read", channel: "one", query: { fields: EmailOnly, wrapper: WRAPPER }, response: { 200: SubscriberSchema } },
+        ({ channel, query, warnings }) => withWarnings(encodeSubscriber(getByEmail(deps, channel, query.email), channel.slug), warnings),
+      ),
     )
     .post(
       "/subscribers",
-      ({ principal, scope, input, set }) => {
-        const channel = scope.one();
-        const ignored = ["unsubscribed_at", ...(principal.scope === "all" ? [] : ["confirmed_at"])];
-        const { values, warnings } = readSubscriberFields(input, { ...WRAPPER, options: CREATE_OPTIONS, ignored });
-        // Subscribers added from the admin page get the system source `dashboard` (§3) unless one is given.
-        if (principal.kind === "admin") values.source ??= "dashboard";
-        const res = upsertSubscriber(deps, channel, values as unknown as SubscriberValues & { email: string });
-        set.status = res.created ? 201 : 200;
-        return withWarnings(encodeSubscriber(res.subscriber, channel.slug), [...warnings, ...doubleOptInWarnings(input), ...res.warnings]);
-      },
-      { permission: "subscribers_write" },
+      ...route(
+        {
+          summary: "Create a subscriber, or update the one with this email (upsert)",
+          ...write,
+          body: {
+            fields: SubscriberFields,
+            wrapper: WRAPPER,
+            options: DoubleOptInOptions,
+            // confirmed_at may be set by scope-all tokens only (imports of already confirmed lists).
+            ignored: (p: Principal) => (p.scope === "all" ? ["unsubscribed_at"] : ["unsubscribed_at", "confirmed_at"]),
+          },
+          response: { 200: SubscriberSchema, 201: SubscriberSchema },
+        },
+        ({ principal, channel, values, options, warnings, set }) => {
+          // Subscribers added from the admin page get the system source `dashboard` (§3) unless one is given.
+          const res = upsertSubscriber(deps, channel, principal.kind === "admin" ? { source: "dashboard", ...values } : values);
+          set.status = res.created ? 201 : 200;
+          const skipped = doubleOptInWarnings(options, "no confirmation email was sent");
+          return withWarnings(encodeSubscriber(res.subscriber, channel.slug), [...warnings, ...skipped, ...res.warnings]);
+        },
+      ),
     )
     .patch(
       "/subscribers",
-      ({ scope, input }) => {
-        const channel = scope.one();
-        const { email: identifying, custom_data_mode: mode, ...fields } = input;
-        const current = readEmail(identifying);
-        if ("error" in current) throw validationError({ email: [current.error] });
-        if (mode !== undefined && mode !== "merge" && mode !== "replace") throw validationError({ custom_data_mode: ["must be merge or replace"] });
-        const { values, warnings } = readSubscriberFields(fields, { ...WRAPPER, partial: true, ignored: ["confirmed_at", "unsubscribed_at"] });
-        const row = updateSubscriber(deps, channel, getByEmail(deps, channel, current.value), values, { mergeCustomData: mode === "merge" });
-        return withWarnings(encodeSubscriber(row, channel.slug), warnings);
-      },
-      { permission: "subscribers_write" },
+      ...route(
+        {
+          summary: "Update the subscriber with this email (subscriber.email renames it)",
+          ...write,
+          body: { fields: SubscriberFields, wrapper: WRAPPER, partial: true, options: UpdateOptions, ignored: ["confirmed_at", "unsubscribed_at"] },
+          response: { 200: SubscriberSchema },
+        },
+        ({ channel, values, options, warnings }) => {
+          const current = getByEmail(deps, channel, options.email);
+          const row = updateSubscriber(deps, channel, current, values, { mergeCustomData: options.custom_data_mode === "merge" });
+          return withWarnings(encodeSubscriber(row, channel.slug), warnings);
+        },
+      ),
     )
-    .post(
-      "/subscribers/add_tag",
-      ({ scope, input }) => {
-        const channel = scope.one();
-        const { values, warnings } = readSubscriberFields(input, WRAPPER, EmailAndTags);
-        const row = addTags(deps, channel, getByEmail(deps, channel, values.email as string), (values.tags as string[] | null) ?? []);
-        return withWarnings(encodeSubscriber(row, channel.slug), warnings);
-      },
-      { permission: "subscribers_write" },
-    )
-    .delete(
-      "/subscribers/remove_tag",
-      ({ scope, input }) => {
-        const channel = scope.one();
-        const { values, warnings } = readSubscriberFields(input, WRAPPER, EmailAndTags);
-        const row = removeTags(deps, channel, getByEmail(deps, channel, values.email as string), (values.tags as string[] | null) ?? []);
-        return withWarnings(encodeSubscriber(row, channel.slug), warnings);
-      },
-      { permission: "subscribers_write" },
-    )
-    .post("/subscribers/deactivate", ({ scope, input }) => action(scope.one(), input, (c, s) => setActive(deps, c, s, false)), {
-      permission: "subscribers_write",
-    })
-    .post("/subscribers/activate", ({ scope, input }) => action(scope.one(), input, (c, s) => setActive(deps, c, s, true)), {
-      permission: "subscribers_write",
-    })
-    .post("/subscribers/unsubscribe", ({ scope, input }) => action(scope.one(), input, (c, s) => unsubscribe(deps, c, s)), {
-      permission: "subscribers_write",
-    })
-    .post("/subscribers/resubscribe", ({ scope, input }) => action(scope.one(), input, (c, s) => resubscribe(deps, c, s)), {
-      permission: "subscribers_write",
-    })
+    .post("/subscribers/add_tag", ...tagAction("Add tags to a subscriber", addTags))
+    .delete("/subscribers/remove_tag", ...tagAction("Remove tags from a subscriber", removeTags))
+    .post("/subscribers/deactivate", ...action("Deactivate a subscriber", (c, s) => setActive(deps, c, s, false)))
+    .post("/subscribers/activate", ...action("Activate a subscriber", (c, s) => setActive(deps, c, s, true)))
+    .post("/subscribers/unsubscribe", ...action("Unsubscribe a subscriber", (c, s) => unsubscribe(deps, c, s)))
+    .post("/subscribers/resubscribe", ...action("Resubscribe a subscriber", (c, s) => resubscribe(deps, c, s)))
     .post(
       "/subscribers/redact",
-      ({ scope, input }) => {
-        const channel = scope.one();
-        const { values, warnings } = readSubscriberFields(input, WRAPPER, EmailOnly);
-        redactSubscriber(deps, channel, getByEmail(deps, channel, values.email as string));
-        return withWarnings({ message: "Subscriber successfully redacted" }, warnings);
-      },
-      { permission: "subscribers_write" },
+      ...route(
+        { summary: "Erase a subscriber's personal data", ...write, body: { fields: EmailOnly, wrapper: WRAPPER }, response: { 200: MessageSchema } },
+        ({ channel, values, warnings }) => {
+          redactSubscriber(deps, channel, getByEmail(deps, channel, values.email));
+          return withWarnings({ message: "Subscriber successfully redacted" }, warnings);
+        },
+      ),
     )
     .post(
       "/subscribers/bulk",
-      ({ scope, input, body }) => {
-        const channel = scope.one();
-        const req = readBulkRequest(input, body instanceof CsvBody ? csvRows(body.text) : null);
-        const { warnings, ...result } = importSubscribers(deps, channel, req);
-        for (const key of Object.keys(input)) {
-          if (!BULK_OPTIONS.includes(key) && !SELECTOR_KEYS.has(key)) {
-            warnings.unshift({ code: "unrecognized_parameter", param: key, message: `${key} is not a parameter of this route` });
-          }
-        }
-        return withWarnings(result, warnings);
-      },
-      { permission: "subscribers_write" },
+      ...route(
+        { summary: "Import up to 10,000 subscribers (JSON or CSV)", ...write, body: { fields: BulkFields, csv: true }, response: { 200: BulkResultSchema } },
+        ({ channel, values, body, warnings }) => {
+          const req = readBulkRequest(values, body instanceof CsvBody ? csvRows(body.text) : null);
+          const { warnings: rowWarnings, ...result } = importSubscribers(deps, channel, req);
+          return withWarnings(result, [...warnings, ...rowWarnings]);
+        },
+      ),
     );
 };

@@ -1,32 +1,19 @@
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import type { Permission } from "@/auth/permissions";
 import type { Principal } from "@/auth/principal";
-import { requireSomeChannel, type Scope } from "@/auth/scope";
+import type { Scope } from "@/auth/scope";
 import type { Deps } from "@/deps";
-import { authPlugin, type RouteRule } from "@/http/auth";
-import type { Input } from "@/http/compat";
-import { validationError } from "@/lib/errors";
-import { f, readFields, unrecognizedKeys, withWarnings } from "@/http/fields";
-import { pageParams, pagination } from "@/http/pagination";
-import { isSuppressed, type SuppressionReason } from "@/features/subscribers/eligibility";
-import { readEmail } from "@/features/subscribers/fields";
-import {
-  addSuppression, bulkAddSuppressions, bulkRemoveSuppressions, encodeSuppression, listSuppressions, MAX_BULK_EMAILS, REASONS,
-  removeSuppression,
-} from "./service";
+import { authPlugin } from "@/http/auth";
+import { route } from "@/http/contract";
+import { withWarnings } from "@/http/fields";
+import { pagination } from "@/http/pagination";
+import { PageList, Strict } from "@/http/schemas";
+import { isSuppressed } from "@/features/subscribers/eligibility";
+import { AddFields, BulkAddSchema, BulkFields, BulkRemoveSchema, CheckSchema, EmailFields, ListFilterFields, SuppressionSchema } from "./model";
+import { addSuppression, bulkAddSuppressions, bulkRemoveSuppressions, encodeSuppression, listSuppressions, removeSuppression } from "./service";
 
-const EmailField = { email: f.custom(readEmail, { required: true }) };
-const AddFields = { ...EmailField, reason: f.enum(REASONS) };
 const sourceOf = (p: Principal) => (p.kind === "admin" ? "dashboard" : "api");
-
-/** `emails` of a bulk call. @throws 422 unless an array of ≤ 10,000 values. */
-function readEmails(input: Input): unknown[] {
-  const emails = input.emails;
-  if (emails === undefined || emails === null) throw validationError({ emails: ["can't be blank"] });
-  if (!Array.isArray(emails)) throw validationError({ emails: ["must be an array"] });
-  if (emails.length > MAX_BULK_EMAILS) throw validationError({ emails: [`is too long (maximum is ${MAX_BULK_EMAILS} addresses per request)`] });
-  return emails;
-}
+const WRAPPER = "suppression";
 
 /**
  * The routes shared by one list kind: `/suppressions` (channel lists; email-keyed routes need
@@ -34,64 +21,76 @@ function readEmails(input: Input): unknown[] {
  */
 function listRoutes(deps: Deps, base: "/suppressions" | "/global_suppressions") {
   const global = base === "/global_suppressions";
-  const rule = (permission: Permission): RouteRule => (global ? { permission, scopeAll: true } : permission);
-  /** The list an email-keyed request works on: null = global. */
-  const target = (scope: Scope) => (global ? null : scope.one().id);
+  const access = (permission: Permission) => ({ permission, scopeAll: global });
+  /** Email-keyed routes work on one channel's list, or on the global one. */
+  const one = global ? undefined : ("one" as const);
+  const list = global ? "the global suppression list" : "a channel's suppression list";
   const slugOf = (scope: Scope, channelId: number | null) => (channelId === null ? null : (scope.channel(channelId)?.slug ?? null));
 
   return new Elysia()
     .use(authPlugin(deps))
     .get(
       base,
-      ({ scope, input }) => {
-        if (!global) requireSomeChannel(scope);
-        const page = pageParams(input, { filters: ["email", "reason"] });
-        const warnings = page.warnings;
-        const email = input.email === undefined || input.email === "" ? undefined : input.email;
-        if (email !== undefined && typeof email !== "string") throw validationError({ email: ["must be a string"] });
-        const reason = input.reason === undefined || input.reason === "" ? undefined : input.reason;
-        if (reason !== undefined && !REASONS.includes(reason as SuppressionReason)) throw validationError({ reason: ["is not included in the list"] });
-        const { rows, total } = listSuppressions(deps, global ? null : scope.channelIds, { email, reason: reason as SuppressionReason }, page.limit, page.offset);
-        const data = rows.map((r) => encodeSuppression(r, slugOf(scope, r.channel_id)));
-        return withWarnings({ suppressions: data, pagination: pagination(total, data.length, page) }, warnings);
-      },
-      { permission: rule("suppressions_read") },
+      ...route(
+        {
+          summary: `List ${global ? "the global suppression list" : "the channels' suppression lists"}`,
+          ...access("suppressions_read"),
+          channel: global ? undefined : ("some" as const),
+          pagination: { style: "page" },
+          query: { fields: ListFilterFields },
+          response: { 200: PageList("suppressions", SuppressionSchema) },
+        },
+        ({ scope, query, page }) => {
+          const { rows, total } = listSuppressions(deps, global ? null : scope.channelIds, query, page.limit, page.offset);
+          const data = rows.map((r) => encodeSuppression(r, slugOf(scope, r.channel_id)));
+          return withWarnings({ suppressions: data, pagination: pagination(total, data.length, page) }, page.warnings);
+        },
+      ),
     )
     .post(
       base,
-      ({ principal, scope, input, set }) => {
-        const channelId = target(scope);
-        const { values, warnings } = readFields(AddFields, input, { wrapper: "suppression" });
-        const { row, created } = addSuppression(deps, channelId, values.email as string, (values.reason as SuppressionReason) ?? "manual", sourceOf(principal));
-        set.status = created ? 201 : 200;
-        return withWarnings({ ...encodeSuppression(row, slugOf(scope, channelId)), created }, warnings);
-      },
-      { permission: rule("suppressions_write") },
+      ...route(
+        {
+          summary: `Add an address to ${list}`,
+          ...access("suppressions_write"),
+          channel: one,
+          body: { fields: AddFields, wrapper: WRAPPER },
+          response: { 200: Strict({ ...SuppressionSchema.properties, created: t.Boolean() }), 201: Strict({ ...SuppressionSchema.properties, created: t.Boolean() }) },
+        },
+        ({ principal, scope, channel, values, warnings, set }) => {
+          const channelId = channel?.id ?? null;
+          const { row, created } = addSuppression(deps, channelId, values.email, values.reason ?? "manual", sourceOf(principal));
+          set.status = created ? 201 : 200;
+          return withWarnings({ ...encodeSuppression(row, slugOf(scope, channelId)), created }, warnings);
+        },
+      ),
     )
     .delete(
       base,
-      ({ scope, input }) => {
-        const channelId = target(scope);
-        const { values, warnings } = readFields(EmailField, input, { wrapper: "suppression" });
-        return withWarnings({ email: values.email as string, removed: removeSuppression(deps, channelId, values.email as string) }, warnings);
-      },
-      { permission: rule("suppressions_write") },
+      ...route(
+        {
+          summary: `Remove an address from ${list}`,
+          ...access("suppressions_write"),
+          channel: one,
+          body: { fields: EmailFields, wrapper: WRAPPER },
+          response: { 200: Strict({ email: t.String(), removed: t.Boolean() }) },
+        },
+        ({ channel, values, warnings }) => withWarnings({ email: values.email, removed: removeSuppression(deps, channel?.id ?? null, values.email) }, warnings),
+      ),
     )
     .post(
       `${base}/bulk`,
-      ({ principal, scope, input }) => {
-        const channelId = target(scope);
-        return withWarnings(bulkAddSuppressions(deps, channelId, readEmails(input), sourceOf(principal)), unrecognizedKeys(input, ["emails"]));
-      },
-      { permission: rule("suppressions_write") },
+      ...route(
+        { summary: `Add up to 10,000 addresses to ${list}`, ...access("suppressions_write"), channel: one, body: { fields: BulkFields }, response: { 200: BulkAddSchema } },
+        ({ principal, channel, values, warnings }) => withWarnings(bulkAddSuppressions(deps, channel?.id ?? null, values.emails, sourceOf(principal)), warnings),
+      ),
     )
     .delete(
       `${base}/bulk`,
-      ({ scope, input }) => {
-        const channelId = target(scope);
-        return withWarnings(bulkRemoveSuppressions(deps, channelId, readEmails(input)), unrecognizedKeys(input, ["emails"]));
-      },
-      { permission: rule("suppressions_write") },
+      ...route(
+        { summary: `Remove up to 10,000 addresses from ${list}`, ...access("suppressions_write"), channel: one, body: { fields: BulkFields }, response: { 200: BulkRemoveSchema } },
+        ({ channel, values, warnings }) => withWarnings(bulkRemoveSuppressions(deps, channel?.id ?? null, values.emails), warnings),
+      ),
     );
 }
 
@@ -101,13 +100,19 @@ export const suppressionRoutes = (deps: Deps) =>
     .use(authPlugin(deps))
     .get(
       "/suppressions/check",
-      ({ scope, input }) => {
-        const channel = scope.one();
-        const { values, warnings } = readFields(EmailField, input, { wrapper: "suppression" });
-        const hit = isSuppressed(deps.db, channel.id, values.email as string);
-        return withWarnings({ email: values.email as string, suppressed: hit !== null, scope: hit?.scope ?? null, reason: hit?.reason ?? null }, warnings);
-      },
-      { permission: "suppressions_read" },
+      ...route(
+        {
+          summary: "Whether an address is suppressed for a channel (its list or the global one)",
+          permission: "suppressions_read",
+          channel: "one",
+          query: { fields: EmailFields, wrapper: WRAPPER },
+          response: { 200: CheckSchema },
+        },
+        ({ channel, query, warnings }) => {
+          const hit = isSuppressed(deps.db, channel.id, query.email);
+          return withWarnings({ email: query.email, suppressed: hit !== null, scope: hit?.scope ?? null, reason: hit?.reason ?? null }, warnings);
+        },
+      ),
     )
     .use(listRoutes(deps, "/suppressions"))
     .use(listRoutes(deps, "/global_suppressions"));

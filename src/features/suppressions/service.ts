@@ -10,6 +10,7 @@ import type { Deps } from "@/deps";
 import { recordComplaint, type SuppressionReason } from "@/features/subscribers/eligibility";
 import { toIso } from "@/lib/time";
 import { isEmail, normalizeEmail } from "@/lib/email";
+import type { SuppressionJson } from "./model";
 
 export const MAX_BULK_EMAILS = 10_000;
 const MAX_LISTED_INVALID = 100;
@@ -17,13 +18,14 @@ export const REASONS = ["manual", "hard_bounce", "complaint"] as const;
 export type SuppressionSource = "api" | "dashboard" | "delivery";
 
 /** The §12 object; global rows have `channel: null`. */
-export function encodeSuppression(row: Suppression, slug: string | null) {
+export function encodeSuppression(row: Suppression, slug: string | null): SuppressionJson {
   return { id: row.id, channel: slug, email: row.email, reason: row.reason, source: row.source, created_at: toIso(row.created_at) };
 }
 
 const onList = (channelId: number | null): SQL => (channelId === null ? isNull(suppressions.channel_id) : eq(suppressions.channel_id, channelId));
 
 export interface SuppressionFilters {
+  /** Part of the address. */
   email?: string;
   reason?: SuppressionReason;
 }

@@ -3,7 +3,9 @@
  */
 import type { Channel, Template } from "@/db/schema";
 import type { FieldErrors } from "@/lib/errors";
-import { f, result, type FieldSpec } from "@/http/fields";
+import { t, type Static } from "elysia";
+import { f, result } from "@/http/fields";
+import { Strict, Time } from "@/http/schemas";
 import { checkLiquid } from "@/lib/liquid";
 import { toIso } from "@/lib/time";
 
@@ -12,25 +14,29 @@ export const CONFIRMATION_PAGE_STATES = ["confirmed", "already_confirmed", "expi
 const PAGE_TEXT_MAX = { heading: 200, body: 5000 } as const;
 
 /** Body: kept verbatim (no trim), ≤ 1 MiB in UTF-8. */
-const body: FieldSpec = f.custom(
+const body = f.custom(
   (v) => {
     if (typeof v !== "string") return result.err("must be a string");
     if (Buffer.byteLength(v, "utf8") > BODY_MAX_BYTES) return result.err(`is too long (maximum is ${BODY_MAX_BYTES} bytes)`);
     return result.ok(v);
   },
-  { nullable: true },
+  { nullable: true, schema: { type: "string", description: "Liquid; at most 1 MiB in UTF-8" } },
 );
 
 /** Shape only; per-state text limits are reported on their own dot-paths by `confirmationPageErrors`. */
-const pageSettings: FieldSpec = f.custom((v) => (isPlainObject(v) ? result.ok(v) : result.err("must be an object")), { nullable: true });
+const PAGE_STATE_SCHEMA = { type: "object", properties: { heading: { type: ["string", "null"], maxLength: 200 }, body: { type: ["string", "null"], maxLength: 5000 } } };
+const pageSettings = f.custom((v) => (isPlainObject(v) ? result.ok(v) : result.err("must be an object")), {
+  nullable: true,
+  schema: { type: "object", properties: Object.fromEntries(CONFIRMATION_PAGE_STATES.map((s) => [s, PAGE_STATE_SCHEMA])) },
+});
 
-export const TemplateFields: Record<string, FieldSpec> = {
+export const TemplateFields = {
   label: f.string({ required: true, max: 255 }),
   subject: f.string({ max: 998, nullable: true, trim: false }),
   preheader: f.string({ max: 255, nullable: true, trim: false }),
   body,
   html_body: f.boolean(),
-  template_purpose: f.enum(["general", "confirmation"]),
+  template_purpose: f.enum(["general", "confirmation"] as const),
   confirmation_text: f.string({ max: 100, nullable: true }),
   default_confirmation: f.boolean(),
   confirmation_page_settings: pageSettings,
@@ -75,21 +81,37 @@ export function liquidErrors(values: Record<string, unknown>): FieldErrors {
 }
 
 /** The §8 template object. */
-export function encodeTemplate(t: Template, channel: Pick<Channel, "slug">) {
+export const TemplateSchema = Strict({
+  id: t.Integer(),
+  channel: t.String(),
+  label: t.String(),
+  subject: t.Union([t.String(), t.Null()]),
+  preheader: t.Union([t.String(), t.Null()]),
+  body: t.Union([t.String(), t.Null()]),
+  html_body: t.Boolean(),
+  template_purpose: t.Union([t.Literal("general"), t.Literal("confirmation")]),
+  confirmation_text: t.Union([t.String(), t.Null()]),
+  default_confirmation: t.Boolean(),
+  confirmation_page_settings: t.Record(t.String(), t.Unknown()),
+  created_at: Time,
+  updated_at: Time,
+});
+
+export function encodeTemplate(tpl: Template, channel: Pick<Channel, "slug">): Static<typeof TemplateSchema> {
   return {
-    id: t.id,
+    id: tpl.id,
     channel: channel.slug,
-    label: t.label,
-    subject: t.subject,
-    preheader: t.preheader,
-    body: t.body,
-    html_body: t.html_body,
-    template_purpose: t.template_purpose,
-    confirmation_text: t.confirmation_text,
-    default_confirmation: t.default_confirmation,
-    confirmation_page_settings: t.confirmation_page_settings,
-    created_at: toIso(t.created_at),
-    updated_at: toIso(t.updated_at),
+    label: tpl.label,
+    subject: tpl.subject,
+    preheader: tpl.preheader,
+    body: tpl.body,
+    html_body: tpl.html_body,
+    template_purpose: tpl.template_purpose,
+    confirmation_text: tpl.confirmation_text,
+    default_confirmation: tpl.default_confirmation,
+    confirmation_page_settings: tpl.confirmation_page_settings,
+    created_at: toIso(tpl.created_at),
+    updated_at: toIso(tpl.updated_at),
   };
 }
-export type TemplateJson = ReturnType<typeof encodeTemplate>;
+export type TemplateJson = Static<typeof TemplateSchema>;

@@ -1,56 +1,61 @@
 import { Elysia } from "elysia";
 import type { Deps } from "@/deps";
 import { authPlugin } from "@/http/auth";
-import { readFields, withWarnings } from "@/http/fields";
-import { offsetEnvelope, offsetParams } from "@/http/pagination";
-import { pathId } from "@/http/params";
+import { route } from "@/http/contract";
+import { withWarnings } from "@/http/fields";
+import { offsetEnvelope } from "@/http/pagination";
+import { idParam } from "@/http/params";
+import { MessageSchema, OffsetList } from "@/http/schemas";
 import type { Template } from "@/db/schema";
-import { encodeTemplate, TemplateFields } from "./model";
+import { encodeTemplate, TemplateFields, TemplateSchema } from "./model";
 import { createTemplate, deleteTemplate, getTemplate, listTemplates, updateTemplate } from "./service";
+
+const params = { id: idParam("Template") };
+const body = { fields: TemplateFields, wrapper: "template" } as const;
 
 /** §8 /templates. */
 export const templateRoutes = (deps: Deps) => {
   const encode = (t: Template) => encodeTemplate(t, deps.auth.cache.channelById(t.channel_id)!);
+  const load = ({ scope, params }: { scope: Parameters<typeof getTemplate>[1]; params: { id: number } }) => getTemplate(deps, scope, params.id);
   return new Elysia()
     .use(authPlugin(deps))
     .get(
       "/templates",
-      ({ scope, input }) => {
-        const page = offsetParams(input, { filters: [] });
-        const { rows, total } = listTemplates(deps, scope, page.limit, page.offset);
-        return offsetEnvelope(rows.map(encode), total, page);
-      },
-      { permission: "templates_read" },
+      ...route(
+        { summary: "List templates", permission: "templates_read", pagination: { style: "offset" }, response: { 200: OffsetList(TemplateSchema) } },
+        ({ scope, page }) => {
+          const { rows, total } = listTemplates(deps, scope, page.limit, page.offset);
+          return offsetEnvelope(rows.map(encode), total, page);
+        },
+      ),
     )
-    .get("/templates/:id", ({ scope, params }) => encode(getTemplate(deps, scope, pathId(params.id, "Template"))), {
-      permission: "templates_read",
-    })
+    .get(
+      "/templates/:id",
+      ...route({ summary: "Get a template", permission: "templates_read", params, load, response: { 200: TemplateSchema } }, ({ record }) => encode(record)),
+    )
     .post(
       "/templates",
-      ({ scope, input, set }) => {
-        const channel = scope.one();
-        const { values, warnings } = readFields(TemplateFields, input, { wrapper: "template" });
-        const row = createTemplate(deps, channel, values);
-        set.status = 201;
-        return withWarnings(encode(row), warnings);
-      },
-      { permission: "templates_write" },
+      ...route(
+        { summary: "Create a template", permission: "templates_write", channel: "one", body, response: { 201: TemplateSchema } },
+        ({ channel, values, warnings, set }) => {
+          const row = createTemplate(deps, channel, values);
+          set.status = 201;
+          return withWarnings(encode(row), warnings);
+        },
+      ),
     )
     .patch(
       "/templates/:id",
-      ({ scope, input, params }) => {
-        const template = getTemplate(deps, scope, pathId(params.id, "Template"));
-        const { values, warnings } = readFields(TemplateFields, input, { wrapper: "template", partial: true });
-        return withWarnings(encode(updateTemplate(deps, template, values)), warnings);
-      },
-      { permission: "templates_write" },
+      ...route(
+        { summary: "Update a template", permission: "templates_write", params, load, body: { ...body, partial: true }, response: { 200: TemplateSchema } },
+        ({ record, values, warnings }) => withWarnings(encode(updateTemplate(deps, record, values)), warnings),
+      ),
     )
     .delete(
       "/templates/:id",
-      ({ scope, params }) => {
-        deleteTemplate(deps, getTemplate(deps, scope, pathId(params.id, "Template")));
+      ...route({ summary: "Delete a template", permission: "templates_write", params, load, response: { 200: MessageSchema } }, ({ record }) => {
+        deleteTemplate(deps, record);
         return { message: "Template deleted successfully" };
-      },
-      { permission: "templates_write" },
+      }),
     );
 };

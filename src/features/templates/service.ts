@@ -8,7 +8,12 @@ import type { Db } from "@/db/client";
 import { templates, type Channel, type Template } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { notFound, unprocessable, validationError, type FieldErrors } from "@/lib/errors";
-import { confirmationPageErrors, liquidErrors } from "./model";
+import type { FieldValues } from "@/http/fields";
+import { confirmationPageErrors, liquidErrors, type TemplateFields } from "./model";
+
+/** A create's fields; an update's are the same, all optional. */
+export type TemplateValues = FieldValues<typeof TemplateFields>;
+export type TemplateChanges = FieldValues<typeof TemplateFields, true>;
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
@@ -30,9 +35,9 @@ export function getTemplate(deps: Deps, scope: Scope, id: number): Template {
 }
 
 /** Field checks that need the merged record: Liquid, confirmation page shape, default_confirmation purpose. */
-function validate(values: Record<string, unknown>, merged: { template_purpose: string; default_confirmation: boolean }) {
+function validate(values: TemplateChanges, merged: { template_purpose: string; default_confirmation: boolean }) {
   const errors: FieldErrors = { ...liquidErrors(values) };
-  if (values.confirmation_page_settings) Object.assign(errors, confirmationPageErrors(values.confirmation_page_settings as Record<string, unknown>));
+  if (values.confirmation_page_settings) Object.assign(errors, confirmationPageErrors(values.confirmation_page_settings));
   if (merged.default_confirmation && merged.template_purpose !== "confirmation") {
     errors.default_confirmation = ["requires template_purpose confirmation"];
   }
@@ -54,21 +59,17 @@ function clearOtherDefaults(tx: Tx, channelId: number, keepId: number, now: numb
 }
 
 /** Creates a template in `channel`. @throws 422 on a taken label, Liquid syntax errors, bad page settings. */
-export function createTemplate(deps: Deps, channel: Channel, values: Record<string, unknown>): Template {
-  validate(values, {
-    template_purpose: (values.template_purpose as string | undefined) ?? "general",
-    default_confirmation: (values.default_confirmation as boolean | undefined) ?? false,
-  });
+export function createTemplate(deps: Deps, channel: Channel, values: TemplateValues): Template {
+  validate(values, { template_purpose: values.template_purpose ?? "general", default_confirmation: values.default_confirmation ?? false });
   const now = deps.clock.now();
   return deps.db.transaction((tx) => {
-    assertLabelFree(tx, channel.id, values.label as string);
+    assertLabelFree(tx, channel.id, values.label);
     const row = tx
       .insert(templates)
       .values({
-        ...(values as object),
-        label: values.label as string,
+        ...values,
         channel_id: channel.id,
-        confirmation_page_settings: (values.confirmation_page_settings as Record<string, unknown> | null | undefined) ?? {},
+        confirmation_page_settings: values.confirmation_page_settings ?? {},
         created_at: now,
         updated_at: now,
       })
@@ -80,12 +81,12 @@ export function createTemplate(deps: Deps, channel: Channel, values: Record<stri
 }
 
 /** Applies present fields (PATCH semantics). @throws 422 as createTemplate. */
-export function updateTemplate(deps: Deps, template: Template, values: Record<string, unknown>): Template {
-  const changes = { ...values };
-  if (changes.confirmation_page_settings === null) changes.confirmation_page_settings = {};
+export function updateTemplate(deps: Deps, template: Template, values: TemplateChanges): Template {
+  const { confirmation_page_settings: pages, ...rest } = values;
+  const changes = { ...rest, ...(pages !== undefined ? { confirmation_page_settings: pages ?? {} } : {}) };
   validate(changes, {
-    template_purpose: (changes.template_purpose as string | undefined) ?? template.template_purpose,
-    default_confirmation: (changes.default_confirmation as boolean | undefined) ?? template.default_confirmation,
+    template_purpose: changes.template_purpose ?? template.template_purpose,
+    default_confirmation: changes.default_confirmation ?? template.default_confirmation,
   });
   const now = deps.clock.now();
   return deps.db.transaction((tx) => {

@@ -1,10 +1,13 @@
 /** Transactional send fields (API.md §4) and the transactional object. */
+import { t, type Static } from "elysia";
 import type { Message } from "@/db/schema";
-import { f, result, type FieldSpec } from "@/http/fields";
+import { f, result } from "@/http/fields";
+import { Nullable, Strict, Time } from "@/http/schemas";
 import { isEmail } from "@/lib/email";
 import { toIso } from "@/lib/time";
 
 const MAX_BODY_BYTES = 1024 * 1024;
+const TRANSACTIONAL_STATUSES_LIST = ["pending_confirmation", "queued", "sending", "sent", "deferred", "failed", "bounced"] as const;
 const MAX_DATA_BYTES = 16 * 1024;
 
 export interface Recipient {
@@ -30,15 +33,18 @@ const bytes = (max: number) =>
   f.custom((v) => {
     if (typeof v !== "string") return result.err("must be a string");
     return Buffer.byteLength(v) > max ? result.err(`is too long (maximum is ${max} bytes)`) : result.ok(v);
-  }, { nullable: true });
+  }, { nullable: true, schema: { type: "string", description: `Liquid; at most ${max} bytes` } });
 
-const email = f.custom((v) => (typeof v === "string" && isEmail(v.trim()) ? result.ok(v.trim()) : result.err("is invalid")), { nullable: true });
+const email = f.custom((v) => (typeof v === "string" && isEmail(v.trim()) ? result.ok(v.trim()) : result.err("is invalid")), {
+  nullable: true,
+  schema: { type: "string", format: "email" },
+});
 
-export const TransactionalFields: Record<string, FieldSpec> = {
+export const TransactionalFields = {
   to: f.custom((v) => {
     const r = parseRecipient(v);
     return "error" in r ? result.err(r.error) : result.ok(r.value);
-  }, { required: true }),
+  }, { required: true, schema: { type: "string", description: "ada@example.com or Ada Lovelace <ada@example.com> (one recipient)" } }),
   subject: f.string({ max: 998, nullable: true }),
   body: bytes(MAX_BODY_BYTES),
   preheader: f.string({ max: 255, nullable: true }),
@@ -46,8 +52,8 @@ export const TransactionalFields: Record<string, FieldSpec> = {
   template_id: f.integer({ min: 1, nullable: true }),
   data: f.custom((v) => {
     if (v === null || typeof v !== "object" || Array.isArray(v)) return result.err("must be an object");
-    return Buffer.byteLength(JSON.stringify(v)) > MAX_DATA_BYTES ? result.err(`is too large (maximum is ${MAX_DATA_BYTES} bytes)`) : result.ok(v);
-  }, { nullable: true }),
+    return Buffer.byteLength(JSON.stringify(v)) > MAX_DATA_BYTES ? result.err(`is too large (maximum is ${MAX_DATA_BYTES} bytes)`) : result.ok(v as Record<string, unknown>);
+  }, { nullable: true, schema: { type: "object", description: `Liquid variables, at most ${MAX_DATA_BYTES} bytes as JSON` } }),
   include_unsubscribe_link: f.boolean(),
   track_opens: f.boolean(),
   track_clicks: f.boolean(),
@@ -60,14 +66,53 @@ export const TransactionalFields: Record<string, FieldSpec> = {
       out[k] = val === null ? null : (val as string).trim();
     }
     return result.ok(out);
+  }, {
+    schema: {
+      type: "object",
+      description: "Creates or updates the channel's subscriber with this email",
+      properties: { first_name: { type: ["string", "null"], maxLength: 100 }, last_name: { type: ["string", "null"], maxLength: 100 } },
+      additionalProperties: false,
+    },
   }),
 };
 
-export const TRANSACTIONAL_STATUSES = ["pending_confirmation", "queued", "sending", "sent", "deferred", "failed", "bounced"] as const;
+/** List filters (an empty value is no filter). */
+export const TransactionalFilterFields = {
+  status: f.enum(TRANSACTIONAL_STATUSES_LIST),
+  source: f.enum(["api", "smtp"] as const),
+  recipient_email: f.string({ description: "Matched case-insensitively" }),
+};
+
+export const TRANSACTIONAL_STATUSES = TRANSACTIONAL_STATUSES_LIST;
 
 export const statusUrl = (publicUrl: string, id: number) => `${publicUrl}/api/v1/transactionals/${id}.json`;
 
-export function encodeTransactional(m: Message, channel: string, publicUrl: string) {
+/** The §4 transactional object. */
+export const TransactionalSchema = Strict({
+  id: t.Integer(),
+  channel: t.String(),
+  recipient_email: t.String(),
+  recipient_name: Nullable(t.String()),
+  subject: Nullable(t.String()),
+  body: Nullable(t.String()),
+  preheader: Nullable(t.String()),
+  reply_to: Nullable(t.String()),
+  template_id: Nullable(t.Integer()),
+  source: t.String(),
+  status: t.Union(TRANSACTIONAL_STATUSES_LIST.map((s) => t.Literal(s))),
+  message_id: Nullable(t.String()),
+  queue_at: Time,
+  sent_at: Time,
+  failed_at: Time,
+  failure_reason: Nullable(t.String()),
+  opened_at: Time,
+  clicked_at: Time,
+  created_at: Time,
+  updated_at: Time,
+  status_url: t.String(),
+});
+
+export function encodeTransactional(m: Message, channel: string, publicUrl: string): Static<typeof TransactionalSchema> {
   return {
     id: m.id,
     channel,

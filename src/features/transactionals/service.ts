@@ -10,12 +10,13 @@ import { chargeQuota, type QuotaState } from "@/features/channels/quota";
 import { isSuppressed } from "@/features/subscribers/eligibility";
 import { upsertSubscriber } from "@/features/subscribers/service";
 import { subscriberIdByEmail } from "@/features/subscribers/store";
-import type { Input } from "@/http/compat";
 import { notFound, unprocessable, validationError, type FieldErrors } from "@/lib/errors";
-import { readFields, withWarnings, type Warning } from "@/http/fields";
+import { withWarnings, type FieldValues, type Warning } from "@/http/fields";
 import { checkLiquid } from "@/lib/liquid";
 import { storeIdempotentResult, type IdempotencyClaim } from "./idempotency";
-import { encodeTransactional, TRANSACTIONAL_STATUSES, TransactionalFields, type Recipient } from "./model";
+import { encodeTransactional, type TransactionalFields, type TransactionalFilterFields } from "./model";
+
+export type TransactionalValues = FieldValues<typeof TransactionalFields>;
 
 const RESOURCE = "Transactional";
 
@@ -25,20 +26,23 @@ export interface SendResult {
 }
 
 /**
- * Sends one transactional from the single channel of T: validates, resolves the template, refuses
+ * Sends one transactional from `channel` with the route's validated values: resolves the template, refuses
  * suppressed recipients (no quota used), then in one transaction (shared with concurrent sends:
  * group commit) charges the quota, links (or, with `subscriber`, upserts) the subscriber, inserts
  * the outbox row and stores the idempotent result. Resolves only after the commit; delivery is woken.
  * @throws 422 validation / no sender_email / unknown template / suppressed, 402 quota.
  */
-export async function sendTransactional(deps: Deps, scope: Scope, input: Input, claim: IdempotencyClaim | null): Promise<SendResult> {
-  const channel = scope.one();
-  const { values, warnings } = readFields(TransactionalFields, input, { wrapper: "transactional", options: DOI_OPTIONS });
-  warnings.unshift(...doiWarnings(input));
+export async function sendTransactional(
+  deps: Deps,
+  channel: Channel,
+  values: TransactionalValues,
+  warnings: readonly Warning[],
+  claim: IdempotencyClaim | null,
+): Promise<SendResult> {
   if (!channel.sender_email) {
     throw unprocessable(`Channel ${channel.slug} has no sender_email; set one before sending`, { errors: { channel: ["has no sender_email"] } });
   }
-  const to = values.to as Recipient;
+  const to = values.to;
   const content = resolveContent(deps, channel, values);
   const hit = isSuppressed(deps.db, channel.id, to.email);
   if (hit) throw validationError({ to: [`is suppressed (${hit.reason})`] });
@@ -47,7 +51,7 @@ export async function sendTransactional(deps: Deps, scope: Scope, input: Input, 
   const publicUrl = deps.config.publicUrl;
   const result = await deps.commits.run((tx) => {
     const quota = chargeQuota(tx, channel, 1, now);
-    const profile = values.subscriber as { first_name?: string | null; last_name?: string | null } | undefined;
+    const profile = values.subscriber;
     const subscriberId = profile
       ? upsertSubscriber(deps, channel, { email: to.email.toLowerCase(), ...profile, source: "transactional" }, tx).subscriber.id
       : subscriberIdByEmail(tx, channel.id, to.email);
@@ -62,12 +66,12 @@ export async function sendTransactional(deps: Deps, scope: Scope, input: Input, 
       subject: content.subject,
       body: content.body,
       preheader: content.preheader,
-      reply_to: (values.reply_to as string | null | undefined) ?? null,
+      reply_to: values.reply_to ?? null,
       template_id: content.templateId,
-      data: (values.data as Record<string, unknown> | null | undefined) ?? null,
-      include_unsubscribe_link: (values.include_unsubscribe_link as boolean | undefined) ?? false,
-      track_opens: (values.track_opens as boolean | undefined) ?? false,
-      track_clicks: (values.track_clicks as boolean | undefined) ?? false,
+      data: values.data ?? null,
+      include_unsubscribe_link: values.include_unsubscribe_link ?? false,
+      track_opens: values.track_opens ?? false,
+      track_clicks: values.track_clicks ?? false,
     }], now);
     const body = withWarnings(encodeTransactional(row!, channel.slug, publicUrl), warnings);
     if (claim) storeIdempotentResult(tx, claim, 201, body, now);
@@ -77,23 +81,12 @@ export async function sendTransactional(deps: Deps, scope: Scope, input: Input, 
   return result;
 }
 
-const DOI_OPTIONS = ["double_opt_in", "confirmation_template_id"];
-
-/** Double opt-in needs the confirmation mail of §10.2 (not built yet): said plainly, the mail is sent without it. */
-function doiWarnings(input: Input): Warning[] {
-  return DOI_OPTIONS.filter((k) => input[k] !== undefined && input[k] !== false && input[k] !== "false").map((param) => ({
-    code: "parameter_ignored" as const,
-    param,
-    message: `${param} is not available yet for transactionals; the message was queued without a confirmation step`,
-  }));
-}
-
 /** Subject, body, preheader: explicit fields over the template's; both subject and body required. */
-function resolveContent(deps: Deps, channel: Channel, values: Record<string, unknown>) {
-  let subject = (values.subject as string | null | undefined) ?? null;
-  let body = (values.body as string | null | undefined) ?? null;
-  let preheader = (values.preheader as string | null | undefined) ?? null;
-  const templateId = (values.template_id as number | null | undefined) ?? null;
+function resolveContent(deps: Deps, channel: Channel, values: TransactionalValues) {
+  let subject = values.subject ?? null;
+  let body = values.body ?? null;
+  let preheader = values.preheader ?? null;
+  const templateId = values.template_id ?? null;
   if (templateId !== null) {
     const t = deps.db
       .select()
@@ -128,25 +121,11 @@ export function getTransactional(deps: Deps, scope: Scope, id: number): Message 
 }
 
 /** Transactionals of T, newest first, filtered by `status`, `recipient_email` (case-insensitive) and `source`. */
-export function listTransactionals(deps: Deps, scope: Scope, input: Input, limit: number, offset: number) {
+export function listTransactionals(deps: Deps, scope: Scope, filters: FieldValues<typeof TransactionalFilterFields, true>, limit: number, offset: number) {
   const where: SQL[] = [inArray(messages.channel_id, [...scope.channelIds]), eq(messages.kind, "transactional")];
-  const errors: FieldErrors = {};
-  const status = input.status;
-  if (status !== undefined && status !== "") {
-    if (typeof status !== "string" || !(TRANSACTIONAL_STATUSES as readonly string[]).includes(status)) errors.status = ["is not included in the list"];
-    else where.push(eq(messages.status, status as Message["status"]));
-  }
-  const source = input.source;
-  if (source !== undefined && source !== "") {
-    if (source !== "api" && source !== "smtp") errors.source = ["is not included in the list"];
-    else where.push(eq(messages.source, source));
-  }
-  const email = input.recipient_email;
-  if (email !== undefined && email !== "") {
-    if (typeof email !== "string") errors.recipient_email = ["must be a string"];
-    else where.push(sql`lower(${messages.recipient_email}) = ${email.trim().toLowerCase()}`);
-  }
-  if (Object.keys(errors).length) throw validationError(errors);
+  if (filters.status !== undefined) where.push(eq(messages.status, filters.status));
+  if (filters.source !== undefined) where.push(eq(messages.source, filters.source));
+  if (filters.recipient_email !== undefined) where.push(sql`lower(${messages.recipient_email}) = ${filters.recipient_email.toLowerCase()}`);
   const cond = and(...where);
   const rows = deps.db.select().from(messages).where(cond).orderBy(desc(messages.id)).limit(limit).offset(offset).all();
   const total = deps.db.select({ n: count() }).from(messages).where(cond).get()!.n;

@@ -1,0 +1,31 @@
+/** The audit row JSON (API.md §2.6) and the list's filters. */
+import { t, type Static } from "elysia";
+import { f } from "@/http/fields";
+import { Nullable, Strict, Time } from "@/http/schemas";
+
+export const AUDIT_ACTOR_TYPES = ["token", "admin", "cli", "system"] as const;
+
+export const AuditFilterFields = {
+  action: f.string({ max: 100 }),
+  actor_type: f.enum(AUDIT_ACTOR_TYPES),
+  target_type: f.string({ max: 100 }),
+  target_id: f.integer({ min: 0 }),
+  created_after: f.timeFilter(),
+  created_before: f.timeFilter(),
+};
+
+const Party = <T extends ReturnType<typeof t.String> | ReturnType<typeof t.Union>>(type: T) =>
+  Strict({ type, id: Nullable(t.Integer()), label: Nullable(t.String()) });
+
+export const AuditRowSchema = Strict({
+  id: t.Integer(),
+  created_at: Time,
+  actor: Party(t.Union(AUDIT_ACTOR_TYPES.map((a) => t.Literal(a)))),
+  action: t.String(),
+  target: Party(t.String()),
+  channel: Nullable(t.String()),
+  ip: Nullable(t.String()),
+  user_agent: Nullable(t.String()),
+  changes: t.Record(t.String(), t.Tuple([t.Unknown(), t.Unknown()]), { description: "field: [before, after]" }),
+});
+export type AuditRowJson = Static<typeof AuditRowSchema>;

@@ -1,0 +1,60 @@
+/**
+ * JSON schemas shared by every route's documentation (OpenAPI) and the response validator of the
+ * tests: the error body of API.md §1.4, warnings (§1.3) and the list envelopes (§1.5). Resource
+ * schemas sit beside their encoders (features/<resource>/model.ts); encoders are typed from them.
+ */
+import { t, type TSchema } from "elysia";
+
+/** An ISO-8601 UTC time or null (§1.3). */
+export const Time = t.Union([t.String({ format: "date-time" }), t.Null()]);
+export const Nullable = <T extends TSchema>(schema: T) => t.Union([schema, t.Null()]);
+/** A strict object: a property the schema does not know is drift. */
+export const Strict = <P extends Parameters<typeof t.Object>[0]>(properties: P, description?: string) =>
+  t.Object(properties, { additionalProperties: false, ...(description ? { description } : {}) });
+
+export const WarningSchema = Strict({
+  code: t.Union(["unrecognized_parameter", "parameter_ignored", "parameter_overridden", "double_opt_in_skipped", "value_adjusted"].map((c) => t.Literal(c))),
+  param: t.String(),
+  message: t.String(),
+});
+export const Warnings = t.Array(WarningSchema, { description: "Present only when non-empty (API.md §1.3)" });
+
+export const ErrorSchema = Strict(
+  {
+    error: t.String(),
+    message: t.Optional(t.String()),
+    errors: t.Optional(t.Record(t.String(), t.Array(t.String()), { description: "Field errors by request param dot-path (422)" })),
+    required_permission: t.Optional(t.String()),
+    required_permissions: t.Optional(t.Array(t.String())),
+    request_id: t.Optional(t.String()),
+  },
+  "Every error has a string `error` (API.md §1.4)",
+);
+
+const OptionalWarnings = t.Optional(Warnings);
+
+/** `{data,total,limit,offset}` (offset style). */
+export const OffsetList = <T extends TSchema>(item: T) =>
+  Strict({ data: t.Array(item), total: t.Integer(), limit: t.Integer(), offset: t.Integer(), warnings: OptionalWarnings });
+
+export const PaginationSchema = Strict({
+  total: t.Integer(),
+  count: t.Integer(),
+  from: Nullable(t.Integer()),
+  to: Nullable(t.Integer()),
+  current: t.Integer(),
+  total_pages: t.Integer(),
+  per_page: t.Integer(),
+});
+
+const arrayOf = <T extends TSchema>(item: T) => t.Array(item);
+
+/** `{<key>: [...], pagination}` (page style). */
+export const PageList = <K extends string, T extends TSchema>(key: K, item: T) =>
+  Strict({ [key]: arrayOf(item), pagination: PaginationSchema, warnings: OptionalWarnings } as { [k in K]: ReturnType<typeof arrayOf<T>> } & {
+    pagination: typeof PaginationSchema;
+    warnings: typeof OptionalWarnings;
+  });
+
+/** `{message}` of deletes and other acknowledgements. */
+export const MessageSchema = Strict({ message: t.String() });
