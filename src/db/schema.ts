@@ -347,8 +347,6 @@ export const messages = sqliteTable(
     index("messages_server_sent_idx").on(t.email_server_id, t.sent_at),
     index("messages_channel_recipient_idx").on(t.channel_id, t.recipient_email),
     index("messages_lease_idx").on(t.lease_expires_at).where(sql`lease_expires_at IS NOT NULL`),
-    // Unfinished messages only, covering the metrics' outbox depth count (metrics.ts: same IN list).
-    index("messages_outbox_depth_idx").on(t.status, t.lane).where(sql`status IN ('pending_confirmation', 'queued', 'sending', 'deferred')`),
   ],
 );
 export type Message = typeof messages.$inferSelect;

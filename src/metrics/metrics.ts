@@ -22,13 +22,18 @@ const METHOD_INDEX = new Map<string, number>(METHODS.map((m, i) => [m, i]));
 const OTHER_METHOD = METHODS.length - 1;
 
 /**
- * Messages not yet finished, by lane and status. The IN list must stay identical to the WHERE of
- * the partial index `messages_outbox_depth_idx` (schema.ts), so the count reads that small covering
- * index instead of the whole table (~0.5 s per 100k stored messages without it).
+ * The outbox depth, read through the claim and lease indexes (schema.ts), which hold exactly the
+ * messages still to deliver: `due` (claimable now) and `scheduled` (a retry, a later send, a wait
+ * for a route), then `in_flight` (leased by the delivery job). A GROUP BY over `status` would scan
+ * the whole table (~0.5 s per 100k stored messages), and an index for it would cost every enqueue
+ * and every outcome a write (~2–3 µs a row).
  */
-export const OUTBOX_DEPTH_SQL =
-  "SELECT lane, status, count(*) AS n FROM messages WHERE status IN ('pending_confirmation', 'queued', 'sending', 'deferred') GROUP BY lane, status";
-const PENDING_STATES = ["pending_confirmation", "queued", "sending", "deferred"] as const;
+export const OUTBOX_DEPTH_SQL = {
+  waiting:
+    "SELECT lane, sum(next_attempt_at <= ?1) AS due, sum(next_attempt_at > ?1) AS scheduled FROM messages WHERE next_attempt_at IS NOT NULL AND lease_expires_at IS NULL GROUP BY lane",
+  inFlight: "SELECT lane, count(*) AS in_flight FROM messages WHERE lease_expires_at IS NOT NULL GROUP BY lane",
+};
+const OUTBOX_STATES = ["due", "scheduled", "in_flight"] as const;
 const LANES = ["priority", "bulk"] as const;
 
 export class Metrics {
@@ -81,18 +86,22 @@ export class Metrics {
       labelNames: ["outcome", "server"] as const,
       registers,
     });
-    let depth: RawStatement | null = null;
+    let depth: { waiting: RawStatement; inFlight: RawStatement } | null = null;
     new Gauge({
       name: "mailroom_outbox_messages",
-      help: "Messages in the outbox not yet sent, bounced or failed, by lane and status.",
-      labelNames: ["lane", "status"] as const,
+      help: "Messages still to deliver, by lane and state: due (claimable now), scheduled (retry, later send, waiting for a route), in_flight (being delivered).",
+      labelNames: ["lane", "state"] as const,
       registers,
       collect() {
         // Prepared on first scrape: the delivery thread builds deps too and never scrapes.
-        depth ??= database.raw.prepare(OUTBOX_DEPTH_SQL);
+        depth ??= { waiting: database.raw.prepare(OUTBOX_DEPTH_SQL.waiting), inFlight: database.raw.prepare(OUTBOX_DEPTH_SQL.inFlight) };
         this.reset();
-        for (const lane of LANES) for (const status of PENDING_STATES) this.set({ lane, status }, 0);
-        for (const row of depth.all() as { lane: string; status: string; n: number }[]) this.set({ lane: row.lane, status: row.status }, row.n);
+        for (const lane of LANES) for (const state of OUTBOX_STATES) this.set({ lane, state }, 0);
+        for (const row of depth.waiting.all(clock.now()) as { lane: string; due: number; scheduled: number }[]) {
+          this.set({ lane: row.lane, state: "due" }, row.due);
+          this.set({ lane: row.lane, state: "scheduled" }, row.scheduled);
+        }
+        for (const row of depth.inFlight.all() as { lane: string; in_flight: number }[]) this.set({ lane: row.lane, state: "in_flight" }, row.in_flight);
       },
     });
     this.jobs = new JobMetrics(this.registry, clock);

@@ -66,7 +66,7 @@ describe("happy", () => {
     // Known label values start at zero, so rates work from the first scrape.
     expect(sample(res.text, "mailroom_auth_failures_total", { reason: "expired" })).toBe(0);
     expect(sample(res.text, "mailroom_rate_limit_rejections_total", { bucket: "send" })).toBe(0);
-    expect(sample(res.text, "mailroom_outbox_messages", { lane: "bulk", status: "queued" })).toBe(0);
+    expect(sample(res.text, "mailroom_outbox_messages", { lane: "bulk", state: "due" })).toBe(0);
   });
 
   test("requests are counted by method, route template and status; unrouted ones as `unmatched`", async () => {
@@ -128,23 +128,32 @@ describe("happy", () => {
 });
 
 describe("outbox and jobs", () => {
-  test("outbox depth: unfinished messages by lane and status, read through the partial index", async () => {
+  test("outbox depth: messages still to deliver by lane and state (due, scheduled, in flight), read through indexes", async () => {
     outbox = await startOutboxTest();
+    const { clock, server: s } = outbox;
+    const depth = async () => {
+      const text = await scrape(s);
+      const out: Record<string, number | undefined> = {};
+      for (const lane of ["priority", "bulk"]) for (const state of ["due", "scheduled", "in_flight"]) out[`${lane} ${state}`] = sample(text, "mailroom_outbox_messages", { lane, state });
+      return out;
+    };
     for (let i = 0; i < 3; i++) await outbox.send();
-    outbox.enqueueBulk(defaultChannelId(outbox), 5);
-    let text = await scrape(outbox.server);
-    expect(sample(text, "mailroom_outbox_messages", { lane: "priority", status: "queued" })).toBe(3);
-    expect(sample(text, "mailroom_outbox_messages", { lane: "bulk", status: "queued" })).toBe(5);
-    expect(sample(text, "mailroom_outbox_messages", { lane: "priority", status: "deferred" })).toBe(0);
-    const plan = outbox.server.sql(`EXPLAIN QUERY PLAN ${OUTBOX_DEPTH_SQL}`).map((r) => r.detail).join(" | ");
-    expect(plan).toContain("USING COVERING INDEX messages_outbox_depth_idx");
-    // Delivered (to local capture: no email server yet) → no longer counted.
+    const channelId = defaultChannelId(outbox);
+    outbox.enqueueBulk(channelId, 5);
+    const later = { channel_id: channelId, kind: "broadcast" as const, source: "broadcast", status: "queued" as const, recipient_email: "later@example.com", subject: "Later", body: "<p>Later</p>" };
+    s.deps.db.transaction(() => s.deps.outbox.enqueue([{ ...later, queue_at: clock.now() + 3_600_000 }], clock.now()));
+    expect(await depth()).toEqual({ "priority due": 3, "priority scheduled": 0, "priority in_flight": 0, "bulk due": 5, "bulk scheduled": 1, "bulk in_flight": 0 });
+    // Delivered (to local capture: no email server yet) → no longer counted; the later one waits.
     await outbox.tick();
     await outbox.tick();
-    text = await scrape(outbox.server);
-    expect(sample(text, "mailroom_outbox_messages", { lane: "priority", status: "queued" })).toBe(0);
-    expect(sample(text, "mailroom_outbox_messages", { lane: "bulk", status: "queued" })).toBe(0);
-    expect(sample(text, "mailroom_deliveries_total", { outcome: "sent", server: "capture" })).toBe(8);
+    expect(sample(await scrape(s), "mailroom_deliveries_total", { outcome: "sent", server: "capture" })).toBe(8);
+    await outbox.send();
+    await outbox.send();
+    expect(s.deps.outbox.claim(clock.now(), clock.now() + 60_000, 50, 0)).toHaveLength(2);
+    expect(await depth()).toEqual({ "priority due": 0, "priority scheduled": 0, "priority in_flight": 2, "bulk due": 0, "bulk scheduled": 1, "bulk in_flight": 0 });
+    const plan = (sql: string, ...params: unknown[]) => s.sql(`EXPLAIN QUERY PLAN ${sql}`, ...params).map((r) => r.detail).join(" | ");
+    expect(plan(OUTBOX_DEPTH_SQL.waiting, clock.now())).toMatch(/USING (COVERING )?INDEX messages_claim_(priority|bulk)_idx/);
+    expect(plan(OUTBOX_DEPTH_SQL.inFlight)).toContain("USING INDEX messages_lease_idx");
   });
 
   test("deliveries are counted by outcome and email server once recorded", async () => {

@@ -1,1 +1,0 @@
-CREATE INDEX `messages_outbox_depth_idx` ON `messages` (`status`,`lane`) WHERE status IN ('pending_confirmation', 'queued', 'sending', 'deferred');
