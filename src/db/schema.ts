@@ -168,6 +168,8 @@ export const events = sqliteTable(
     index("events_channel_idx").on(t.channel_id, t.id),
     index("events_type_idx").on(t.type, t.id),
     index("events_created_idx").on(t.created_at),
+    // Broadcast statistics, timeline and links (§5) read only their own broadcast's events.
+    index("events_broadcast_idx").on(t.broadcast_id, t.type, t.subscriber_id, t.occurred_at).where(sql`broadcast_id IS NOT NULL`),
   ],
 );
 export type EventRow = typeof events.$inferSelect;
@@ -347,6 +349,8 @@ export const messages = sqliteTable(
     index("messages_server_sent_idx").on(t.email_server_id, t.sent_at),
     index("messages_channel_recipient_idx").on(t.channel_id, t.recipient_email),
     index("messages_lease_idx").on(t.lease_expires_at).where(sql`lease_expires_at IS NOT NULL`),
+    // Broadcast progress, pause/resume and statistics; transactionals (no broadcast) stay out of it.
+    index("messages_broadcast_idx").on(t.broadcast_id, t.status).where(sql`broadcast_id IS NOT NULL`),
   ],
 );
 export type Message = typeof messages.$inferSelect;
@@ -508,3 +512,75 @@ export const segment_rules = sqliteTable(
   (t) => [index("segment_rules_group_idx").on(t.group_id, t.position)],
 );
 export type SegmentRule = typeof segment_rules.$inferSelect;
+
+// ---------------------------------------------------------------- broadcasts (§5) and tracking (§16)
+
+export const BROADCAST_STATUSES = ["draft", "future_scheduled", "scheduled", "queueing", "sending", "sent", "failed", "partial_failure", "paused", "aborted"] as const;
+export type BroadcastStatus = (typeof BROADCAST_STATUSES)[number];
+
+/**
+ * Campaigns to a channel's audience. The content is stored once here: the recipients' outbox rows
+ * carry `broadcast_id` and no body (compose renders this row per recipient).
+ */
+export const broadcasts = sqliteTable(
+  "broadcasts",
+  {
+    id: id(),
+    channel_id: integer("channel_id")
+      .notNull()
+      .references(() => channels.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    subject: text("subject").notNull(),
+    preheader: text("preheader"),
+    body: text("body").notNull(),
+    html_body: bool("html_body").notNull().default(true),
+    reply_to: text("reply_to"),
+    status: text("status", { enum: BROADCAST_STATUSES }).notNull().default("draft"),
+    track_opens: bool("track_opens").notNull().default(false),
+    track_clicks: bool("track_clicks").notNull().default(false),
+    include_unsubscribe_link: bool("include_unsubscribe_link").notNull().default(true),
+    segment_ids: json<number[]>("segment_ids").notNull(),
+    excluded_segment_ids: json<number[]>("excluded_segment_ids").notNull(),
+    email_server_ids: json<number[]>("email_server_ids").notNull(),
+    tags: json<string[]>("tags").notNull(),
+    /** Audience size snapshotted when queueing started. */
+    total_recipients: integer("total_recipients").notNull().default(0),
+    /** Recipients handed to the outbox so far (fan-out progress; restarts continue after `fanout_cursor`). */
+    enqueued_count: integer("enqueued_count").notNull().default(0),
+    /** Highest subscriber id of the snapshot already enqueued. */
+    fanout_cursor: integer("fanout_cursor").notNull().default(0),
+    scheduled_send_at: integer("scheduled_send_at"),
+    scheduled_timezone: text("scheduled_timezone"),
+    sent_at: integer("sent_at"),
+    failure_reason: text("failure_reason"),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [index("broadcasts_channel_idx").on(t.channel_id, t.id), index("broadcasts_status_idx").on(t.status, t.scheduled_send_at)],
+);
+export type Broadcast = typeof broadcasts.$inferSelect;
+
+/** The audience snapshot of a broadcast taken at `queueing`, consumed by the fan-out job in subscriber id order. */
+export const broadcast_recipients = sqliteTable(
+  "broadcast_recipients",
+  {
+    broadcast_id: integer("broadcast_id")
+      .notNull()
+      .references(() => broadcasts.id, { onDelete: "cascade" }),
+    subscriber_id: integer("subscriber_id").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.broadcast_id, t.subscriber_id] })],
+);
+
+/** Tracked links of a broadcast's body (§16: click tokens carry the index, never the URL). */
+export const broadcast_links = sqliteTable(
+  "broadcast_links",
+  {
+    broadcast_id: integer("broadcast_id")
+      .notNull()
+      .references(() => broadcasts.id, { onDelete: "cascade" }),
+    link_index: integer("link_index").notNull(),
+    url: text("url").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.broadcast_id, t.link_index] })],
+);
