@@ -63,15 +63,21 @@ export class MessageSender implements Sender {
       // Raw SMTP mail of a capture-only channel may have no sender_email: its From address is the envelope sender then.
       else if (!channel.sender_email && !(m.from_email && (m.raw_mime || m.raw_of))) outcome = { kind: "failed", reason: "sender_missing", response: null };
       else {
-        let composed: Composed | null = null;
-        try {
-          composed = await compose(this.deps, m, channel);
-          subject = composed.subject;
-        } catch (err) {
-          if (!(err instanceof RenderError)) throw err;
-          outcome = { kind: "failed", reason: "render_error", response: err.message };
+        // Mail that has to wait is not rendered for nothing (send() routes again after rendering:
+        // budgets are taken there, in the order messages become ready).
+        const route = this.router.route(m, channel, now);
+        if (route.kind === "wait") outcome = { kind: "wait", reason: route.reason, until: route.until };
+        else {
+          let composed: Composed | null = null;
+          try {
+            composed = await compose(this.deps, m, channel);
+            subject = composed.subject;
+          } catch (err) {
+            if (!(err instanceof RenderError)) throw err;
+            outcome = { kind: "failed", reason: "render_error", response: err.message };
+          }
+          outcome ??= await this.send(m, channel, composed!, now);
         }
-        outcome ??= await this.send(m, channel, composed!, now);
       }
     } catch (err) {
       this.deps.log.error("delivery.message_failed", { message_id: m.id, error: (err as Error).message });
