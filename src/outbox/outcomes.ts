@@ -8,9 +8,9 @@ import type { Database, Db } from "@/db/client";
 import { messages, type Message } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { markServerFailed, markServerHealthy } from "@/features/email_servers/service";
-import { appendEvents, type EventType, type NewEvent } from "@/features/events/service";
+import { emailEvent, type EmailEventType, type EmailExtra, type NewEvent } from "@/features/events/catalogue";
+import { appendEvents } from "@/features/events/service";
 import { recordHardBounce } from "@/features/subscribers/eligibility";
-import { normalizeEmail } from "@/lib/email";
 import type { Metrics } from "@/metrics/metrics";
 import type { WaitReason } from "./routing";
 
@@ -67,10 +67,12 @@ export function recordOutcomes(deps: Deps, batch: readonly Settled[]): void {
   let q = statements.get(deps.database);
   if (!q) statements.set(deps.database, (q = prepare(deps.database)));
   const now = deps.clock.now();
-  const events: NewEvent[] = [];
+  const written: BatchWrites = { events: [], healthy: new Set() };
   deps.db.transaction((tx) => {
-    for (const settled of batch) record(deps, tx, q!, settled, settled.outcome, now, events);
-    appendEvents(tx, deps.clock, events);
+    for (const settled of batch) record(deps, tx, q!, settled, settled.outcome, now, written);
+    // Once per server and batch, not per message.
+    for (const serverId of written.healthy) markServerHealthy(tx, serverId);
+    appendEvents(tx, deps.clock, written.events);
   });
   for (const settled of batch) countOutcome(deps.metrics, settled.outcome);
 }
@@ -91,8 +93,14 @@ function countOutcome(metrics: Metrics, outcome: Outcome): void {
   }
 }
 
-function record(deps: Deps, tx: Db, q: ReturnType<typeof prepare>, { message: m, subject }: Settled, outcome: Outcome, now: number, events: NewEvent[]): void {
-  const event = (type: EventType, extra: Record<string, unknown> = {}) => events.push(emailEvent(deps, m, subject, type, extra));
+/** What a batch writes once, after its messages: events, and servers that accepted mail. */
+interface BatchWrites {
+  events: NewEvent[];
+  healthy: Set<number>;
+}
+
+function record(deps: Deps, tx: Db, q: ReturnType<typeof prepare>, { message: m, subject }: Settled, outcome: Outcome, now: number, batchOf: BatchWrites): void {
+  const event = <T extends EmailEventType>(type: T, extra: EmailExtra<T>) => batchOf.events.push(emailEvent(type, deps.auth.cache.slugOf(m.channel_id) ?? "", { ...m, subject }, extra));
   const set = (values: Partial<Message>) =>
     tx.update(messages).set({ lease_expires_at: null, waiting_for: null, updated_at: now, ...values }).where(eq(messages.id, m.id)).run();
   switch (outcome.kind) {
@@ -100,10 +108,10 @@ function record(deps: Deps, tx: Db, q: ReturnType<typeof prepare>, { message: m,
       return;
     case "server_failed":
       markServerFailed(tx, outcome.serverId, outcome.response, now);
-      return record(deps, tx, q, { message: m, subject, outcome: outcome.then }, outcome.then, now, events);
+      return record(deps, tx, q, { message: m, subject, outcome: outcome.then }, outcome.then, now, batchOf);
     case "sent":
       q.sent.run(m.id, now, outcome.serverId, outcome.response);
-      if (outcome.serverId !== null) markServerHealthy(tx, outcome.serverId);
+      if (outcome.serverId !== null) batchOf.healthy.add(outcome.serverId);
       if (m.subscriber_id) q.subscriberSent.run(m.subscriber_id, now);
       event("email.sent", { smtp_response: outcome.response });
       event("email.delivered", { smtp_response: outcome.response });
@@ -146,27 +154,3 @@ function record(deps: Deps, tx: Db, q: ReturnType<typeof prepare>, { message: m,
   }
 }
 
-function emailEvent(deps: Deps, m: Message, subject: string | null, type: EventType, extra: Record<string, unknown>): NewEvent {
-  const transactionalId = m.kind === "transactional" ? m.id : null;
-  return {
-    type,
-    channelId: m.channel_id,
-    data: {
-      channel: deps.auth.cache.slugOf(m.channel_id),
-      message_id: m.message_id,
-      transactional_id: transactionalId,
-      broadcast_id: m.broadcast_id,
-      sequence_id: null,
-      sequence_step_id: m.sequence_step_id,
-      subscriber_id: m.subscriber_id,
-      recipient_email: m.recipient_email,
-      subject,
-      ...extra,
-    },
-    subscriberId: m.subscriber_id,
-    // Stored form, like every other event writer (redaction finds a subscriber's events by it).
-    email: normalizeEmail(m.recipient_email),
-    broadcastId: m.broadcast_id,
-    transactionalId,
-  };
-}

@@ -1,62 +1,17 @@
 /**
  * The events table (API.md §13, §11.3): every state change appends one row here; the webhooks
- * dispatcher and the /events feed consume it. No feature calls webhooks directly.
+ * dispatcher and the /events feed consume it. No feature calls webhooks directly. Events are built
+ * with the typed catalogue (catalogue.ts).
  */
 import { inArray, lt } from "drizzle-orm";
 import { changes, type Db } from "@/db/client";
 import { events } from "@/db/schema";
 import { retentionJob } from "@/jobs/retention";
 import type { Clock } from "@/lib/time";
+import type { NewEvent } from "./catalogue";
 
-export const EVENT_TYPES = [
-  "email.sent",
-  "email.delivered",
-  "email.delivery_delayed",
-  "email.send_delayed",
-  "email.bounced",
-  "email.failed",
-  "email.opened",
-  "email.clicked",
-  "email.complained",
-  "subscriber.created",
-  "subscriber.updated",
-  "subscriber.deleted",
-  "subscriber.subscribed",
-  "subscriber.unsubscribed",
-  "subscriber.bounced",
-  "subscriber.complained",
-  "broadcast.scheduled",
-  "broadcast.queueing",
-  "broadcast.sending",
-  "broadcast.sent",
-  "broadcast.failed",
-  "broadcast.partial_failure",
-  "broadcast.aborted",
-  "broadcast.paused",
-  "sequence.subscriber_added",
-  "sequence.subscriber_completed",
-  "sequence.subscriber_moved",
-  "sequence.subscriber_removed",
-  "sequence.subscriber_paused",
-  "sequence.subscriber_resumed",
-  "sequence.subscriber_error",
-  "message.attempt.exhausted",
-  "test.webhook",
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
-
-export interface NewEvent {
-  type: EventType;
-  channelId: number | null;
-  /** The webhook/feed `data` object (includes `channel` slug). */
-  data: Record<string, unknown>;
-  occurredAt?: number;
-  /** Denormalised filter columns of the feed. */
-  subscriberId?: number | null;
-  email?: string | null;
-  broadcastId?: number | null;
-  transactionalId?: number | null;
-}
+export { EVENT_TYPES, type EventType } from "./schemas";
+export type { NewEvent } from "./catalogue";
 
 /** Appends events (call inside the transaction of the change they describe). */
 export function appendEvents(db: Db, clock: Clock, list: readonly NewEvent[]): void {

@@ -7,7 +7,8 @@ import { and, desc, eq, isNotNull, isNull, sql, or } from "drizzle-orm";
 import { changes, type Db } from "@/db/client";
 import { messages, subscribers, suppressions, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
-import { appendEvent, appendEvents, type NewEvent } from "@/features/events/service";
+import { emailEvent, subscriberEvent, type NewEvent } from "@/features/events/catalogue";
+import { appendEvents } from "@/features/events/service";
 import { normalizeEmail } from "@/lib/email";
 import { encodeSubscriber, subscriberStatus } from "./model";
 
@@ -79,14 +80,8 @@ export function recordHardBounce(deps: Deps, channelId: number, email: string, t
         .returning()
         .get() ?? null;
     if (subscriber) {
-      const slug = deps.auth.cache.slugOf(channelId);
-      appendEvent(db, deps.clock, {
-        type: "subscriber.bounced",
-        channelId,
-        data: { channel: slug, subscriber: encodeSubscriber(subscriber, slug ?? "") },
-        subscriberId: subscriber.id,
-        email: subscriber.email,
-      });
+      const slug = deps.auth.cache.slugOf(channelId) ?? "";
+      appendEvents(db, deps.clock, [subscriberEvent("subscriber.bounced", channelId, slug, encodeSubscriber(subscriber, slug))]);
     }
     return { suppressionAdded: changes(added) > 0, subscriber };
   };
@@ -111,7 +106,7 @@ export function recordComplaint(deps: Deps, db: Db, channelId: number, email: st
     .get();
   if (!message) return false;
   const now = deps.clock.now();
-  const slug = deps.auth.cache.slugOf(channelId);
+  const slug = deps.auth.cache.slugOf(channelId) ?? "";
   const subscriber =
     db
       .update(subscribers)
@@ -119,31 +114,9 @@ export function recordComplaint(deps: Deps, db: Db, channelId: number, email: st
       .where(and(eq(subscribers.channel_id, channelId), eq(subscribers.email, address)))
       .returning()
       .get() ?? null;
-  const transactionalId = message.kind === "transactional" ? message.id : null;
-  const out: NewEvent[] = [
-    {
-      type: "email.complained",
-      channelId,
-      data: {
-        channel: slug,
-        message_id: message.message_id,
-        transactional_id: transactionalId,
-        broadcast_id: message.broadcast_id,
-        sequence_id: null,
-        sequence_step_id: message.sequence_step_id,
-        subscriber_id: subscriber?.id ?? message.subscriber_id,
-        recipient_email: message.recipient_email,
-        subject: message.subject,
-      },
-      subscriberId: subscriber?.id ?? message.subscriber_id,
-      email: address,
-      broadcastId: message.broadcast_id,
-      transactionalId,
-    },
-  ];
-  if (subscriber) {
-    out.push({ type: "subscriber.complained", channelId, data: { channel: slug, subscriber: encodeSubscriber(subscriber, slug ?? "") }, subscriberId: subscriber.id, email: address });
-  }
+  // The complaint is about the latest message the channel sent to the address.
+  const out: NewEvent[] = [emailEvent("email.complained", slug, { ...message, subscriber_id: subscriber?.id ?? message.subscriber_id }, {})];
+  if (subscriber) out.push(subscriberEvent("subscriber.complained", channelId, slug, encodeSubscriber(subscriber, slug)));
   appendEvents(db, deps.clock, out);
   return true;
 }

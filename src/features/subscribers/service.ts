@@ -8,7 +8,8 @@ import { and, eq, or, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { events, subscribers, type Channel, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
-import { appendEvents, type NewEvent } from "@/features/events/service";
+import { appendEvents } from "@/features/events/service";
+import type { NewEvent, SubscriberEventType } from "@/features/events/catalogue";
 import { notFound, unprocessable, validationError, type FieldErrors } from "@/lib/errors";
 import type { Warning } from "@/http/fields";
 import { isSuppressed } from "./eligibility";
@@ -125,7 +126,7 @@ export function updateSubscriber(deps: Deps, channel: Channel, current: Subscrib
  */
 function applyPatch(
   deps: Deps, db: Db, channel: Channel, current: Subscriber, patch: Partial<Subscriber>, now: number,
-  types: NewEvent["type"][] = ["subscriber.updated"],
+  types: SubscriberEventType[] = ["subscriber.updated"],
 ): Subscriber {
   const changed = Object.fromEntries(
     Object.entries(patch).filter(([k, val]) => JSON.stringify(val) !== JSON.stringify(current[k as keyof Subscriber])),

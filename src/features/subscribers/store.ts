@@ -7,7 +7,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { subscriber_tags, subscribers, type Channel, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
-import type { NewEvent, EventType } from "@/features/events/service";
+import { subscriberEvent as buildSubscriberEvent, type NewEvent, type SubscriberEventType } from "@/features/events/catalogue";
 import { normalizeEmail } from "@/lib/email";
 import { encodeSubscriber } from "./model";
 
@@ -112,8 +112,8 @@ export function syncTags(db: Db, id: number, channelId: number, before: readonly
 }
 
 /** A `subscriber.*` event with the §11.1 data shape `{"channel", "subscriber": {…}}`. */
-export function subscriberEvent(type: EventType, channel: Channel, row: Subscriber): NewEvent {
-  return { type, channelId: channel.id, data: { channel: channel.slug, subscriber: encodeSubscriber(row, channel.slug) }, subscriberId: row.id, email: row.email };
+export function subscriberEvent(type: SubscriberEventType, channel: Channel, row: Subscriber): NewEvent {
+  return buildSubscriberEvent(type, channel.id, channel.slug, encodeSubscriber(row, channel.slug));
 }
 
 /** Runs `fn` atomically: in a savepoint of the caller's transaction `tx`, else in a new transaction. */
