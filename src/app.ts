@@ -22,6 +22,7 @@ import { transactionalRoutes } from "./features/transactionals/routes";
 import { subscriberRoutes } from "./features/subscribers/routes";
 import { suppressionRoutes } from "./features/suppressions/routes";
 import { segmentRoutes } from "./features/segments/routes";
+import { eventRoutes } from "./features/events/routes";
 import { adminRoutes } from "./admin/routes";
 import { metricsRoutes } from "./metrics/routes";
 import type { RouteInfo } from "./features/discovery/service";
@@ -40,6 +41,7 @@ export const apiFeatures = (deps: Deps, routes: () => readonly RouteInfo[]) => [
   segmentRoutes(deps),
   emailServerRoutes(deps),
   transactionalRoutes(deps),
+  eventRoutes(deps),
 ];
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
