@@ -25,6 +25,8 @@ import { segmentRoutes } from "./features/segments/routes";
 import { eventRoutes } from "./features/events/routes";
 import { adminRoutes } from "./admin/routes";
 import { metricsRoutes } from "./metrics/routes";
+import { apiDocsRoutes, openApiRoutes } from "./http/api-docs";
+import type { RegisteredRoute } from "./http/openapi";
 import type { RouteInfo } from "./features/discovery/service";
 import { VERSION } from "./version";
 
@@ -53,6 +55,7 @@ export function createApp(deps: Deps) {
   let routeInfo: RouteInfo[] | null = null;
   const routes = () => (routeInfo ??= apiRoutes(app.routes));
   for (const feature of apiFeatures(deps, routes)) api.use(feature);
+  api.use(openApiRoutes(deps, () => app.routes));
 
   const app = new Elysia()
     // Elysia's default for a returned object is `application/json;charset=utf-8`; §1.3 spells it
@@ -94,6 +97,7 @@ export function createApp(deps: Deps) {
       return new Response(JSON.stringify({ status: "error", version: VERSION, db }), { status: 503, headers });
     })
     .use(api)
+    .use(apiDocsRoutes())
     .use(adminRoutes(deps, (request): Promise<Response> => app.handle(request)));
 
   const allowed = createAllowLookup(() => app.routes);
@@ -102,19 +106,14 @@ export function createApp(deps: Deps) {
 
 export type App = ReturnType<typeof createApp>;
 
-interface RegisteredRoute {
-  method: string;
-  path: string;
-  hooks?: { detail?: Record<string, unknown> };
-}
-
-/** The /api/v1 routes with the access rule their `permission` macro published. */
+/** The /api/v1 routes with the access rule their contract published (`permission` macro). */
 export function apiRoutes(routes: readonly RegisteredRoute[]): RouteInfo[] {
   return routes
-    .filter((r) => r.path.startsWith("/api/v1/") && r.hooks?.detail && "x-required-permissions" in r.hooks.detail)
+    .filter((r) => r.path.startsWith("/api/v1/") && r.hooks?.detail && "x-access" in r.hooks.detail)
     .map((r) => ({
       method: r.method,
       path: r.path,
+      access: r.hooks!.detail!["x-access"] as RouteInfo["access"],
       permissions: r.hooks!.detail!["x-required-permissions"] as string[],
       scopeAll: !!r.hooks!.detail!["x-scope-all"],
     }));

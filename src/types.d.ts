@@ -13,3 +13,8 @@ declare module "*/public/admin/app.js" {
   const text: string;
   export default text;
 }
+/** Redoc's standalone renderer, embedded into the binary for the /api/docs page. */
+declare module "redoc/bundles/redoc.standalone.js" {
+  const text: string;
+  export default text;
+}

@@ -12,6 +12,7 @@ import { createMemoryLogger } from "@/lib/log";
 import type { Clock } from "@/lib/time";
 import { startMailroom, type Running } from "@/runtime";
 import { createTestToken } from "./fixtures";
+import { checkResponse } from "./response-validator";
 
 export interface TestServer {
   url: string;
@@ -26,7 +27,10 @@ export interface TestServer {
   /** Scope `all`, every permission. */
   adminToken: string;
   log: ReturnType<typeof createMemoryLogger>;
+  /** A request with the admin token by default; the response is checked against the OpenAPI document (response-validator.ts). */
   request(method: string, path: string, options?: RequestOptions): Promise<TestResponse>;
+  /** `fetch(url + path)`, the response checked against the OpenAPI document like `request`'s. */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
   /** Rows of a raw SQL query against the server's database (assert on what was stored). */
   sql(query: string, ...params: unknown[]): any[];
   stop(): Promise<void>;
@@ -117,11 +121,18 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       }
       const res = await fetch(url + path, { method, headers, body });
       const text = await res.text();
+      checkResponse(deps, method, path, res.status, res.headers.get("content-type"), text);
       let parsed: unknown = text;
       try {
         parsed = JSON.parse(text);
       } catch {}
       return { status: res.status, headers: res.headers, body: parsed, text };
+    },
+    async fetch(path, init = {}) {
+      const res = await fetch(url + path, init);
+      const text = await res.text();
+      checkResponse(deps, init.method ?? "GET", path, res.status, res.headers.get("content-type"), text);
+      return new Response(text === "" ? null : text, { status: res.status, statusText: res.statusText, headers: res.headers });
     },
     sql: (query, ...params) => database.raw.prepare(query).all(...params) as any[],
     async stop() {

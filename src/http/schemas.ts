@@ -3,7 +3,14 @@
  * tests: the error body of API.md §1.4, warnings (§1.3) and the list envelopes (§1.5). Resource
  * schemas sit beside their encoders (features/<resource>/model.ts); encoders are typed from them.
  */
-import { t, type TSchema } from "elysia";
+import { t, type Static, type TSchema } from "elysia";
+
+/** An integer (Elysia's `t.Integer` also accepts digit strings, which no response contains). */
+export const Int = (options: { description?: string } = {}) => t.Unsafe<number>({ type: "integer", ...options });
+
+/** A fixed-length array (`prefixItems`, JSON Schema 2020-12 as in OpenAPI 3.1). */
+export const Pair = <A extends TSchema, B extends TSchema>(a: A, b: B, description?: string) =>
+  t.Unsafe<[Static<A>, Static<B>]>({ type: "array", prefixItems: [a, b], minItems: 2, maxItems: 2, ...(description ? { description } : {}) });
 
 /** An ISO-8601 UTC time or null (§1.3). */
 export const Time = t.Union([t.String({ format: "date-time" }), t.Null()]);
@@ -35,16 +42,16 @@ const OptionalWarnings = t.Optional(Warnings);
 
 /** `{data,total,limit,offset}` (offset style). */
 export const OffsetList = <T extends TSchema>(item: T) =>
-  Strict({ data: t.Array(item), total: t.Integer(), limit: t.Integer(), offset: t.Integer(), warnings: OptionalWarnings });
+  Strict({ data: t.Array(item), total: Int(), limit: Int(), offset: Int(), warnings: OptionalWarnings });
 
 export const PaginationSchema = Strict({
-  total: t.Integer(),
-  count: t.Integer(),
-  from: Nullable(t.Integer()),
-  to: Nullable(t.Integer()),
-  current: t.Integer(),
-  total_pages: t.Integer(),
-  per_page: t.Integer(),
+  total: Int(),
+  count: Int(),
+  from: Nullable(Int()),
+  to: Nullable(Int()),
+  current: Int(),
+  total_pages: Int(),
+  per_page: Int(),
 });
 
 const arrayOf = <T extends TSchema>(item: T) => t.Array(item);

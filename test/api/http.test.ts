@@ -9,7 +9,7 @@ let server: TestServer;
 beforeAll(async () => (server = await startTestServer({ env: { MAILROOM_RATE_LIMIT_GENERAL: "0" } })));
 afterAll(() => server.stop());
 
-const raw = (path: string, init: RequestInit = {}) => fetch(server.url + path, init);
+const raw = (path: string, init: RequestInit = {}) => server.fetch(path, init);
 const auth = () => ({ authorization: `Bearer ${server.adminToken}` });
 
 /** Sends `text` as is over a TCP socket (headers a fetch client would fix) and returns the whole response. */

@@ -1,7 +1,9 @@
 /**
  * The route matrix (Unkey's runSharedRoleTests): walks every registered /api/v1 route of the real
  * app — including routes added later, with no edit here — and proves for each:
- *   no token → 401; a token with every permission but the route's → 403 naming it;
+ *   it declares exactly one access rule: a permission, any valid token, or public (no token);
+ *   public routes answer without a token; every other route: no token → 401;
+ *   a token with every permission but the route's → 403 naming it;
  *   the right permissions but a selector outside the token's channels → 403;
  *   scope-all routes refuse channel-scoped tokens.
  */
@@ -13,7 +15,9 @@ import { createTestChannel, createTestToken } from "../fixtures";
 import { startTestServer, type TestServer } from "../harness";
 
 let server: TestServer;
+/** The routes that take a token. */
 let routes: RouteInfo[];
+let publicRoutes: RouteInfo[];
 let allRoutes: { method: string; path: string; hooks?: { detail?: Record<string, unknown> } }[];
 let fakeIp = 0;
 
@@ -26,7 +30,9 @@ beforeAll(async () => {
   createTestChannel(server.deps, "Other");
   const app = createApp(server.deps);
   allRoutes = app.routes as never;
-  routes = apiRoutes(allRoutes);
+  const declared = apiRoutes(allRoutes);
+  routes = declared.filter((r) => r.access !== "public");
+  publicRoutes = declared.filter((r) => r.access === "public");
 });
 afterAll(() => server.stop());
 
@@ -39,11 +45,29 @@ const call = (r: RouteInfo, token: string | null, query = "") =>
   });
 
 describe("permissions", () => {
-  test("every /api/v1 route declares its access rule", () => {
+  test("every /api/v1 route declares exactly one rule: a permission, any token, or public", () => {
     const api = allRoutes.filter((r) => r.path.startsWith("/api/v1/"));
-    const undeclared = api.filter((r) => !r.hooks?.detail || !("x-required-permissions" in r.hooks.detail) && !r.hooks.detail["x-public"]);
-    expect(undeclared.map((r) => `${r.method} ${r.path}`)).toEqual([]);
+    const rules = api.map((r) => {
+      const d = r.hooks?.detail ?? {};
+      const permissions = (d["x-required-permissions"] as string[] | undefined) ?? [];
+      const rule = d["x-access"] === "permission" && permissions.length > 0 ? "permission" : d["x-access"] !== "permission" && permissions.length === 0 ? d["x-access"] : "inconsistent";
+      return { route: `${r.method} ${r.path}`, rule, publishedTo: { security: d.security, summary: typeof d.summary } };
+    });
+    for (const r of rules) {
+      expect(r).toEqual({ route: r.route, rule: expect.stringMatching(/^(permission|any_token|public)$/), publishedTo: expect.anything() });
+      // The OpenAPI operation says the same: public routes need no bearer token, the others do.
+      expect(r.publishedTo).toEqual({ security: r.rule === "public" ? [] : [{ bearer: [] }], summary: "string" });
+    }
     expect(routes.length).toBeGreaterThanOrEqual(15);
+    expect(publicRoutes.map((r) => `${r.method} ${r.path}`)).toContain("GET /api/v1/openapi");
+  });
+
+  test("public routes answer without a token, and the same with any Authorization header", async () => {
+    for (const r of publicRoutes) {
+      const anonymous = await call(r, null);
+      const garbage = await call(r, "not-a-token");
+      expect({ route: `${r.method} ${r.path}`, anonymous: anonymous.status, garbage: garbage.status }).toEqual({ route: `${r.method} ${r.path}`, anonymous: 200, garbage: 200 });
+    }
   });
 
   test("no token → 401 on every route", async () => {

@@ -4,7 +4,7 @@ import type { AccessToken } from "@/db/schema";
 import { f, result } from "@/http/fields";
 import { formatCidr, parseCidr } from "@/auth/ip";
 import { canonicalPermission, isPreset, permissionMap, PERMISSIONS, PRESETS, type Permission } from "@/auth/permissions";
-import { Nullable, Strict, Time } from "@/http/schemas";
+import { Int, Nullable, Strict, Time } from "@/http/schemas";
 import { toIso } from "@/lib/time";
 
 const RATE_LIMIT_MAX = 100_000;
@@ -111,11 +111,11 @@ export interface TokenView {
   channels: string[];
 }
 
-const Limits = Strict({ general_per_minute: Nullable(t.Integer()), send_per_minute: Nullable(t.Integer()) });
+const Limits = Strict({ general_per_minute: Nullable(Int()), send_per_minute: Nullable(Int()) });
 
 /** The §2.4 token object (never the value or its hash). */
 export const TokenSchema = Strict({
-  id: t.Integer(),
+  id: Int(),
   name: t.String(),
   label: t.String(),
   type: t.Union([t.Literal("admin_cross_channel"), t.Literal("channel_scoped")]),
@@ -126,12 +126,12 @@ export const TokenSchema = Strict({
   allowed_ips: t.Array(t.String()),
   expires_at: Time,
   rate_limits: Limits,
-  effective_rate_limits: Strict({ general_per_minute: t.Integer(), send_per_minute: t.Integer() }),
+  effective_rate_limits: Strict({ general_per_minute: Int(), send_per_minute: Int() }),
   last_used_at: Time,
   last_used_ip: Nullable(t.String()),
-  request_count: t.Integer(),
+  request_count: Int(),
   previous_value_expires_at: Time,
-  created_by: Strict({ type: t.String(), id: Nullable(t.Integer()) }),
+  created_by: Strict({ type: t.String(), id: Nullable(Int()) }),
   created_at: Time,
   updated_at: Time,
 });

@@ -6,7 +6,7 @@ import { route } from "@/http/contract";
 import { withWarnings } from "@/http/fields";
 import { offsetEnvelope } from "@/http/pagination";
 import { idParam } from "@/http/params";
-import { OffsetList, Strict } from "@/http/schemas";
+import { Int, OffsetList, Strict } from "@/http/schemas";
 import type { Principal } from "@/auth/principal";
 import { encodeToken, RefreshFields, TokenFields, TokenSchema, TokenWithValueSchema } from "./model";
 import { createToken, deleteToken, getToken, listTokens, refreshToken, updateToken } from "./service";
@@ -85,7 +85,7 @@ export const accessTokenRoutes = (deps: Deps) => {
     .delete(
       "/access_tokens/:id",
       ...route(
-        { summary: "Delete an access token", permission: "access_tokens_write", params, response: { 200: Strict({ message: t.String(), id: t.Integer() }) } },
+        { summary: "Delete an access token", permission: "access_tokens_write", params, response: { 200: Strict({ message: t.String(), id: Int() }) } },
         ({ principal, params }) => {
           deleteToken(deps, actorOf(principal), params.id);
           return { message: "Access token deleted successfully", id: params.id };

@@ -1,7 +1,7 @@
 /** The audit row JSON (API.md §2.6) and the list's filters. */
 import { t, type Static } from "elysia";
 import { f } from "@/http/fields";
-import { Nullable, Strict, Time } from "@/http/schemas";
+import { Int, Nullable, Pair, Strict, Time } from "@/http/schemas";
 
 export const AUDIT_ACTOR_TYPES = ["token", "admin", "cli", "system"] as const;
 
@@ -15,10 +15,10 @@ export const AuditFilterFields = {
 };
 
 const Party = <T extends ReturnType<typeof t.String> | ReturnType<typeof t.Union>>(type: T) =>
-  Strict({ type, id: Nullable(t.Integer()), label: Nullable(t.String()) });
+  Strict({ type, id: Nullable(Int()), label: Nullable(t.String()) });
 
 export const AuditRowSchema = Strict({
-  id: t.Integer(),
+  id: Int(),
   created_at: Time,
   actor: Party(t.Union(AUDIT_ACTOR_TYPES.map((a) => t.Literal(a)))),
   action: t.String(),
@@ -26,6 +26,6 @@ export const AuditRowSchema = Strict({
   channel: Nullable(t.String()),
   ip: Nullable(t.String()),
   user_agent: Nullable(t.String()),
-  changes: t.Record(t.String(), t.Tuple([t.Unknown(), t.Unknown()]), { description: "field: [before, after]" }),
+  changes: t.Record(t.String(), Pair(t.Unknown(), t.Unknown(), "[before, after]")),
 });
 export type AuditRowJson = Static<typeof AuditRowSchema>;

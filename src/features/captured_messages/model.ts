@@ -1,7 +1,7 @@
 import { t, type Static } from "elysia";
 import type { CapturedMessage } from "@/db/schema";
 import { f } from "@/http/fields";
-import { Nullable, Strict, Time } from "@/http/schemas";
+import { Int, Nullable, Pair, Strict, Time } from "@/http/schemas";
 import { toIso } from "@/lib/time";
 
 export const CapturedFilterFields = {
@@ -13,20 +13,20 @@ export const CapturedFilterFields = {
 };
 
 const capturedProperties = {
-  id: t.Integer(),
+  id: Int(),
   channel: t.String(),
   message_id: Nullable(t.String()),
-  transactional_id: Nullable(t.Integer()),
-  broadcast_id: Nullable(t.Integer()),
-  sequence_step_id: Nullable(t.Integer()),
+  transactional_id: Nullable(Int()),
+  broadcast_id: Nullable(Int()),
+  sequence_step_id: Nullable(Int()),
   from: Nullable(t.String()),
   to: t.Array(t.String()),
   cc: t.Array(t.String()),
   subject: Nullable(t.String()),
-  size: t.Integer(),
+  size: Int(),
   has_html: t.Boolean(),
   has_text: t.Boolean(),
-  attachments: t.Array(Strict({ filename: Nullable(t.String()), content_type: t.String(), size: t.Integer() })),
+  attachments: t.Array(Strict({ filename: Nullable(t.String()), content_type: t.String(), size: Int() })),
   received_at: Time,
 };
 /** The list object of API.md §18. */
@@ -34,7 +34,7 @@ export const CapturedSchema = Strict(capturedProperties);
 /** The show object: the list object plus what the raw MIME holds. */
 export const CapturedDetailSchema = Strict({
   ...capturedProperties,
-  headers: t.Array(t.Tuple([t.String(), t.String()])),
+  headers: t.Array(Pair(t.String(), t.String(), "[name, value]")),
   html: Nullable(t.String()),
   text: Nullable(t.String()),
 });

@@ -4,7 +4,7 @@ import { authPlugin } from "@/http/auth";
 import { rawResponse, route } from "@/http/contract";
 import { offsetEnvelope } from "@/http/pagination";
 import { idParam } from "@/http/params";
-import { MessageSchema, OffsetList, Strict } from "@/http/schemas";
+import { Int, MessageSchema, OffsetList, Strict } from "@/http/schemas";
 import { CapturedDetailSchema, CapturedFilterFields, CapturedSchema, encodeCaptured } from "./model";
 import { deleteAllCaptured, deleteCaptured, getCaptured, getCapturedRaw, listCaptured, readCapturedContent, type CapturedMeta } from "./service";
 
@@ -59,7 +59,7 @@ export const capturedMessageRoutes = (deps: Deps) => {
     .delete(
       "/captured_messages",
       ...route(
-        { summary: "Delete every captured message of the target channels", permission: "email_servers_write", channel: "some", response: { 200: Strict({ deleted: t.Integer() }) } },
+        { summary: "Delete every captured message of the target channels", permission: "email_servers_write", channel: "some", response: { 200: Strict({ deleted: Int() }) } },
         ({ scope }) => ({ deleted: deleteAllCaptured(deps, scope) }),
       ),
     );

@@ -1,7 +1,7 @@
 import { t, type Static } from "elysia";
 import type { Channel } from "@/db/schema";
 import { f, result } from "@/http/fields";
-import { Nullable, Strict, Time } from "@/http/schemas";
+import { Int, Nullable, Strict, Time } from "@/http/schemas";
 import { isEmail } from "@/lib/email";
 import { toIso } from "@/lib/time";
 
@@ -53,7 +53,7 @@ export function slugify(name: string): string {
 
 /** The §15 channel object. */
 export const ChannelSchema = Strict({
-  id: t.Integer(),
+  id: Int(),
   name: t.String(),
   slug: t.String(),
   sender_email: Nullable(t.String()),
@@ -61,7 +61,7 @@ export const ChannelSchema = Strict({
   reply_to: Nullable(t.String()),
   timezone: t.String(),
   physical_address: Nullable(t.String()),
-  monthly_send_quota: Nullable(t.Integer()),
+  monthly_send_quota: Nullable(Int()),
   default: t.Boolean(),
   created_at: Time,
   updated_at: Time,

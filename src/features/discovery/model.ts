@@ -2,13 +2,13 @@
 import { t } from "elysia";
 import { PERMISSIONS } from "@/auth/permissions";
 import { PURPOSES } from "@/features/email_servers/model";
-import { Nullable, Strict, Time } from "@/http/schemas";
+import { Int, Nullable, Strict, Time } from "@/http/schemas";
 
-const Bucket = Strict({ limit: t.Integer(), remaining: t.Integer(), reset: t.Integer({ description: "Unix seconds" }), window_seconds: t.Integer() });
+const Bucket = Strict({ limit: Int(), remaining: Int(), reset: Int({ description: "Unix seconds" }), window_seconds: Int() });
 const RateLimits = Strict({ general: t.Optional(Bucket), send: t.Optional(Bucket) }, "Absent buckets are unlimited");
 const TokenType = t.Union([t.Literal("admin_cross_channel"), t.Literal("channel_scoped")]);
 const TokenMeta = Strict({
-  id: t.Integer(),
+  id: Int(),
   label: t.String(),
   name: t.String(),
   type: TokenType,
@@ -21,20 +21,20 @@ const TokenMeta = Strict({
   channels: t.Array(t.String()),
   allowed_ips: t.Array(t.String()),
 });
-const ChannelBrief = Nullable(Strict({ id: t.Integer(), name: t.String(), slug: t.String() }));
+const ChannelBrief = Nullable(Strict({ id: Int(), name: t.String(), slug: t.String() }));
 const byPurpose = <T extends Parameters<typeof t.Array>[0]>(value: T) => Strict(Object.fromEntries(PURPOSES.map((p) => [p, value])));
 
 export const WhoamiSchema = Strict({ type: TokenType, token_type: TokenType, token: TokenMeta, channel: ChannelBrief, rate_limits: RateLimits });
 
 export const StatusSchema = t.Union([
-  Strict({ channel: t.Null(), channels: t.Array(Strict({ id: t.Integer(), slug: t.String(), name: t.String() })) }, "Several target channels: pick one"),
+  Strict({ channel: t.Null(), channels: t.Array(Strict({ id: Int(), slug: t.String(), name: t.String() })) }, "Several target channels: pick one"),
   Strict({
-    channel: Strict({ id: t.Integer(), slug: t.String(), name: t.String(), sender_email: Nullable(t.String()), sender_name: Nullable(t.String()) }),
-    subscribers: Strict({ total: t.Integer(), active: t.Integer() }),
+    channel: Strict({ id: Int(), slug: t.String(), name: t.String(), sender_email: Nullable(t.String()), sender_name: Nullable(t.String()) }),
+    subscribers: Strict({ total: Int(), active: Int() }),
     readiness: byPurpose(t.Boolean()),
     delivery: byPurpose(t.Union([t.Literal("servers"), t.Literal("capture"), t.Literal("none")])),
     issues: t.Array(Strict({ code: t.String(), message: t.String() })),
-    quota: Strict({ monthly_send_quota: Nullable(t.Integer()), used: t.Integer(), remaining: Nullable(t.Integer()), resets_at: t.String({ format: "date-time" }) }),
+    quota: Strict({ monthly_send_quota: Nullable(Int()), used: Int(), remaining: Nullable(Int()), resets_at: t.String({ format: "date-time" }) }),
   }),
 ]);
 
@@ -45,7 +45,7 @@ export const PrimeSchema = Strict({
   base_url: t.String(),
   token: TokenMeta,
   channel: ChannelBrief,
-  channels: t.Array(Strict({ id: t.Integer(), slug: t.String(), readiness: byPurpose(t.Boolean()) })),
+  channels: t.Array(Strict({ id: Int(), slug: t.String(), readiness: byPurpose(t.Boolean()) })),
   permissions: t.Array(t.String()),
   endpoints: t.Array(Strict({ method: t.String(), path: t.String(), permission: Nullable(t.String()) })),
   rate_limits: RateLimits,

@@ -19,6 +19,8 @@ import { VERSION } from "@/version";
 export interface RouteInfo {
   method: string;
   path: string;
+  /** Exactly one rule per route: a permission (or several), any valid token, or no token. */
+  access: "permission" | "any_token" | "public";
   permissions: string[];
   scopeAll: boolean;
 }

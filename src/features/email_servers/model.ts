@@ -2,7 +2,7 @@
 import { t, type Static } from "elysia";
 import type { EmailServer } from "@/db/schema";
 import { f, result } from "@/http/fields";
-import { Nullable, Strict, Time } from "@/http/schemas";
+import { Int, Nullable, Strict, Time } from "@/http/schemas";
 import { toIso } from "@/lib/time";
 
 export const VENDORS = ["smtp", "aws_ses", "sendgrid", "postmark", "mailgun", "resend", "inboxroad", "smtp_com", "other"] as const;
@@ -66,24 +66,24 @@ export const EmailServerFields = {
 
 /** The §9 email server object (the password masked). */
 export const EmailServerSchema = Strict({
-  id: t.Integer(),
+  id: Int(),
   channel: t.String(),
   label: t.String(),
   vendor: t.String(),
   delivery_method: t.String(),
   active: t.Boolean(),
   smtp_address: t.String(),
-  smtp_port: t.Integer(),
+  smtp_port: Int(),
   smtp_username: Nullable(t.String()),
   smtp_password: Nullable(t.Literal(MASKED)),
   smtp_authentication: Nullable(t.Union([t.Literal("plain"), t.Literal("login"), t.Literal("cram_md5")])),
   smtp_enable_starttls_auto: t.Boolean(),
   smtp_tls: t.Boolean(),
-  emails_per_hour: Nullable(t.Integer()),
-  emails_per_minute: Nullable(t.Integer()),
-  emails_per_day: Nullable(t.Integer()),
-  max_connections: t.Integer(),
-  priority: t.Integer(),
+  emails_per_hour: Nullable(Int()),
+  emails_per_minute: Nullable(Int()),
+  emails_per_day: Nullable(Int()),
+  max_connections: Int(),
+  priority: Int(),
   use_for_broadcasts: t.Boolean(),
   use_for_sequences: t.Boolean(),
   use_for_transactionals: t.Boolean(),

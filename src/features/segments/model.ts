@@ -4,7 +4,7 @@
 import { t, type Static } from "elysia";
 import type { Channel, Segment, SegmentGroup, SegmentRule } from "@/db/schema";
 import { f, result, type FieldValues, type JsonSchema } from "@/http/fields";
-import { Nullable, Strict, Time } from "@/http/schemas";
+import { Int, Nullable, Strict, Time } from "@/http/schemas";
 import type { SegmentInput } from "./service";
 import { MAX_GROUPS, MAX_RULES, readGroups } from "./rules";
 import { toIso } from "@/lib/time";
@@ -48,21 +48,21 @@ export const SegmentFields = {
 export type GroupWithRules = SegmentGroup & { rules: SegmentRule[] };
 
 const RuleSchema = Strict({
-  id: t.Integer(),
+  id: Int(),
   field: t.String(),
   operator: t.String(),
   value: Nullable(t.String()),
   secondary_value: Nullable(t.String()),
   rule_type: t.String(),
   value_type: Nullable(t.String()),
-  position: t.Integer(),
+  position: Int(),
   is_negative: t.Boolean(),
   case_sensitive: t.Boolean(),
 });
 
 /** A list item: no groups, no count. */
 export const SegmentSummarySchema = Strict({
-  id: t.Integer(),
+  id: Int(),
   channel: t.String(),
   name: t.String(),
   description: Nullable(t.String()),
@@ -73,8 +73,8 @@ export const SegmentSummarySchema = Strict({
 /** The full §7 segment object. */
 export const SegmentSchema = Strict({
   ...SegmentSummarySchema.properties,
-  subscribers_count: t.Integer(),
-  segment_groups: t.Array(Strict({ id: t.Integer(), match_type: t.Union([t.Literal("all"), t.Literal("any")]), position: t.Integer(), segment_rules: t.Array(RuleSchema) })),
+  subscribers_count: Int(),
+  segment_groups: t.Array(Strict({ id: Int(), match_type: t.Union([t.Literal("all"), t.Literal("any")]), position: Int(), segment_rules: t.Array(RuleSchema) })),
 });
 
 const encodeRule = (r: SegmentRule): Static<typeof RuleSchema> => ({

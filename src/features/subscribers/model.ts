@@ -4,7 +4,7 @@
  */
 import { t, type Static } from "elysia";
 import type { Subscriber } from "@/db/schema";
-import { Nullable, Strict, Time } from "@/http/schemas";
+import { Int, Nullable, Strict, Time } from "@/http/schemas";
 import { toIso } from "@/lib/time";
 
 export type SubscriberStatus = "unsubscribed" | "bounced" | "complained" | "inactive" | "pending" | "active";
@@ -31,7 +31,7 @@ const literals = <T extends string>(values: readonly T[]) => t.Union(values.map(
 
 /** The §3 subscriber object. */
 export const SubscriberSchema = Strict({
-  id: t.Integer(),
+  id: Int(),
   channel: t.String(),
   email: t.String(),
   first_name: Nullable(t.String()),

@@ -6,7 +6,7 @@ import { authPlugin } from "@/http/auth";
 import { CsvBody } from "@/http/compat";
 import { route } from "@/http/contract";
 import { f, withWarnings } from "@/http/fields";
-import { MessageSchema, PaginationSchema, Strict, Warnings } from "@/http/schemas";
+import { Int, MessageSchema, PaginationSchema, Strict, Warnings } from "@/http/schemas";
 import { BulkFields, csvRows, importSubscribers, readBulkRequest } from "./bulk";
 import { listSubscribers, SubscriberListFilters } from "./list";
 import { encodeSubscriber, SubscriberSchema } from "./model";
@@ -27,14 +27,14 @@ const SubscriberListSchema = Strict({
   subscribers: t.Array(SubscriberSchema),
   pagination: PaginationSchema,
   data: t.Array(SubscriberSchema),
-  meta: Strict({ current_page: t.Integer(), total_pages: t.Integer(), total_count: t.Integer(), per_page: t.Integer() }),
+  meta: Strict({ current_page: Int(), total_pages: Int(), total_count: Int(), per_page: Int() }),
   warnings: t.Optional(Warnings),
 });
 const BulkResultSchema = Strict({
-  created: t.Integer(),
-  updated: t.Integer(),
-  skipped: t.Integer(),
-  errors: t.Array(Strict({ row: t.Integer(), email: t.Union([t.String(), t.Null()]), errors: t.Record(t.String(), t.Array(t.String())) })),
+  created: Int(),
+  updated: Int(),
+  skipped: Int(),
+  errors: t.Array(Strict({ row: Int(), email: t.Union([t.String(), t.Null()]), errors: t.Record(t.String(), t.Array(t.String())) })),
 });
 
 /** A subscriber found by the request's email and changed by `run`. */

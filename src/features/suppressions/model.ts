@@ -2,7 +2,7 @@
 import { t, type Static } from "elysia";
 import { emailField } from "@/features/subscribers/fields";
 import { f, result } from "@/http/fields";
-import { Nullable, Strict, Time } from "@/http/schemas";
+import { Int, Nullable, Strict, Time } from "@/http/schemas";
 import { MAX_BULK_EMAILS, REASONS } from "./service";
 
 const reasons = () => t.Union(REASONS.map((r) => t.Literal(r)));
@@ -28,7 +28,7 @@ export const BulkFields = {
 
 /** The §12 object; global rows have `channel: null`. */
 export const SuppressionSchema = Strict({
-  id: t.Integer(),
+  id: Int(),
   channel: Nullable(t.String()),
   email: t.String(),
   reason: reasons(),
@@ -38,5 +38,5 @@ export const SuppressionSchema = Strict({
 export type SuppressionJson = Static<typeof SuppressionSchema>;
 
 export const CheckSchema = Strict({ email: t.String(), suppressed: t.Boolean(), scope: Nullable(t.String()), reason: Nullable(reasons()) });
-export const BulkAddSchema = Strict({ added: t.Integer(), already_suppressed: t.Integer(), invalid: t.Integer(), invalid_emails: t.Array(t.Unknown()) });
-export const BulkRemoveSchema = Strict({ removed: t.Integer(), not_found: t.Integer() });
+export const BulkAddSchema = Strict({ added: Int(), already_suppressed: Int(), invalid: Int(), invalid_emails: t.Array(t.Unknown()) });
+export const BulkRemoveSchema = Strict({ removed: Int(), not_found: Int() });

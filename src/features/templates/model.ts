@@ -5,7 +5,7 @@ import type { Channel, Template } from "@/db/schema";
 import type { FieldErrors } from "@/lib/errors";
 import { t, type Static } from "elysia";
 import { f, result } from "@/http/fields";
-import { Strict, Time } from "@/http/schemas";
+import { Int, Strict, Time } from "@/http/schemas";
 import { checkLiquid } from "@/lib/liquid";
 import { toIso } from "@/lib/time";
 
@@ -82,7 +82,7 @@ export function liquidErrors(values: Record<string, unknown>): FieldErrors {
 
 /** The §8 template object. */
 export const TemplateSchema = Strict({
-  id: t.Integer(),
+  id: Int(),
   channel: t.String(),
   label: t.String(),
   subject: t.Union([t.String(), t.Null()]),

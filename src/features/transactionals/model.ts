@@ -2,7 +2,7 @@
 import { t, type Static } from "elysia";
 import type { Message } from "@/db/schema";
 import { f, result } from "@/http/fields";
-import { Nullable, Strict, Time } from "@/http/schemas";
+import { Int, Nullable, Strict, Time } from "@/http/schemas";
 import { isEmail } from "@/lib/email";
 import { toIso } from "@/lib/time";
 
@@ -89,7 +89,7 @@ export const statusUrl = (publicUrl: string, id: number) => `${publicUrl}/api/v1
 
 /** The §4 transactional object. */
 export const TransactionalSchema = Strict({
-  id: t.Integer(),
+  id: Int(),
   channel: t.String(),
   recipient_email: t.String(),
   recipient_name: Nullable(t.String()),
@@ -97,7 +97,7 @@ export const TransactionalSchema = Strict({
   body: Nullable(t.String()),
   preheader: Nullable(t.String()),
   reply_to: Nullable(t.String()),
-  template_id: Nullable(t.Integer()),
+  template_id: Nullable(Int()),
   source: t.String(),
   status: t.Union(TRANSACTIONAL_STATUSES_LIST.map((s) => t.Literal(s))),
   message_id: Nullable(t.String()),
