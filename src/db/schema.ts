@@ -584,3 +584,61 @@ export const broadcast_links = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.broadcast_id, t.link_index] })],
 );
+
+// ---------------------------------------------------------------- webhooks (§11)
+
+export const webhook_endpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    id: id(),
+    channel_id: integer("channel_id")
+      .notNull()
+      .references(() => channels.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    description: text("description"),
+    active: bool("active").notNull().default(true),
+    event_types: json<string[]>("event_types").notNull(),
+    retries_to_attempt: integer("retries_to_attempt").notNull().default(6),
+    /** `whsec_…`, encrypted at rest (lib/secrets.ts); the API shows it in full only at create. */
+    secret_enc: text("secret_enc").notNull(),
+    /** First 4 + last 4 characters of the secret, for the masked form. */
+    secret_hint: text("secret_hint").notNull(),
+    last_response_code: integer("last_response_code"),
+    last_sent_at: integer("last_sent_at"),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [index("webhook_endpoints_channel_idx").on(t.channel_id, t.id)],
+);
+export type WebhookEndpoint = typeof webhook_endpoints.$inferSelect;
+
+/** One durable delivery of one event to one endpoint; the body is stored so every attempt sends the same bytes. */
+export const webhook_deliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: id(),
+    endpoint_id: integer("endpoint_id")
+      .notNull()
+      .references(() => webhook_endpoints.id, { onDelete: "cascade" }),
+    event_id: integer("event_id"),
+    event_type: text("event_type").notNull(),
+    body: text("body").notNull(),
+    status: text("status", { enum: ["pending", "succeeded", "failed", "exhausted", "cancelled"] }).notNull(),
+    test: bool("test").notNull().default(false),
+    attempts: integer("attempts").notNull().default(0),
+    response_status: integer("response_status"),
+    response_body_excerpt: text("response_body_excerpt"),
+    duration_ms: integer("duration_ms"),
+    error: text("error"),
+    /** Due time of the next attempt (null = finished or being attempted). */
+    next_attempt_at: integer("next_attempt_at"),
+    created_at: createdAt(),
+    last_attempt_at: integer("last_attempt_at"),
+    delivered_at: integer("delivered_at"),
+  },
+  (t) => [
+    index("webhook_deliveries_endpoint_idx").on(t.endpoint_id, t.id),
+    index("webhook_deliveries_due_idx").on(t.next_attempt_at).where(sql`next_attempt_at IS NOT NULL`),
+  ],
+);
+export type WebhookDelivery = typeof webhook_deliveries.$inferSelect;
