@@ -13,8 +13,8 @@ declare module "*/public/admin/app.js" {
   const text: string;
   export default text;
 }
-/** Redoc's standalone renderer, embedded into the binary for the /api/docs page. */
+/** Redoc's standalone renderer, embedded into the binary for the /api/docs page (a file path). */
 declare module "redoc/bundles/redoc.standalone.js" {
-  const text: string;
-  export default text;
+  const path: string;
+  export default path;
 }

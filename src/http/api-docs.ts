@@ -4,7 +4,8 @@
  * renderer served from the binary. The page loads nothing from elsewhere, and its CSP says so.
  */
 import { Elysia, t } from "elysia";
-import redoc from "redoc/bundles/redoc.standalone.js" with { type: "text" };
+// Embedded as a file of the executable (as text it would be kept twice: in the source and the bytecode).
+import redocFile from "redoc/bundles/redoc.standalone.js" with { type: "file" };
 import type { Deps } from "@/deps";
 import { VERSION } from "@/version";
 import { authPlugin } from "./auth";
@@ -13,7 +14,11 @@ import { openApiDocument, type RegisteredRoute } from "./openapi";
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
 /** Redoc's sidebar footer shows a logo from its CDN (unconditionally): an empty image instead, hidden by Redoc's own onError. */
-const RENDERER = redoc.replaceAll("https://cdn.redoc.ly/redoc/logo-mini.svg", "data:,");
+let renderer: Promise<string> | null = null;
+const loadRenderer = () =>
+  (renderer ??= Bun.file(redocFile)
+    .text()
+    .then((js) => js.replaceAll("https://cdn.redoc.ly/redoc/logo-mini.svg", "data:,")));
 const DOCS_PAGE = `<!doctype html>
 <html lang="en">
 <head>
@@ -55,5 +60,5 @@ export const apiDocsRoutes = () =>
     .get("/api/docs", () => new Response(DOCS_PAGE, { headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": DOCS_CSP, ...SAFE } }))
     .get(
       "/api/docs/redoc.standalone.js",
-      () => new Response(RENDERER, { headers: { "content-type": "text/javascript; charset=utf-8", ...SAFE } }),
+      async () => new Response(await loadRenderer(), { headers: { "content-type": "text/javascript; charset=utf-8", ...SAFE } }),
     );
