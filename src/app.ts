@@ -17,6 +17,7 @@ import { capturedMessageRoutes } from "./features/captured_messages/routes";
 import { channelRoutes } from "./features/channels/routes";
 import { discoveryRoutes } from "./features/discovery/routes";
 import { emailServerRoutes } from "./features/email_servers/routes";
+import { broadcastRoutes } from "./features/broadcasts/routes";
 import { templateRoutes } from "./features/templates/routes";
 import { transactionalRoutes } from "./features/transactionals/routes";
 import { subscriberRoutes } from "./features/subscribers/routes";
@@ -43,6 +44,7 @@ export const apiFeatures = (deps: Deps, routes: () => readonly RouteInfo[]) => [
   segmentRoutes(deps),
   emailServerRoutes(deps),
   transactionalRoutes(deps),
+  broadcastRoutes(deps),
   eventRoutes(deps),
 ];
 
@@ -114,6 +116,7 @@ export function apiRoutes(routes: readonly RegisteredRoute[]): RouteInfo[] {
       method: r.method,
       path: r.path,
       access: r.hooks!.detail!["x-access"] as RouteInfo["access"],
+      summary: r.hooks!.detail!.summary as string,
       permissions: r.hooks!.detail!["x-required-permissions"] as string[],
       scopeAll: !!r.hooks!.detail!["x-scope-all"],
     }));

@@ -80,6 +80,8 @@ describe("happy", () => {
     expect(paths).toContain("POST /api/v1/transactionals");
     expect(paths).toContain("GET /api/v1/whoami");
     expect(paths).not.toContain("GET /api/v1/subscribers");
+    // Each endpoint carries the one-line summary its route contract declares.
+    expect(res.body.endpoints).toContainEqual({ method: "POST", path: "/api/v1/transactionals", permission: "transactionals_write", summary: "Send a transactional email" });
     expect(res.body.channels[0]).toMatchObject({ slug: "default", readiness: { transactionals: true } });
   });
 
@@ -88,7 +90,8 @@ describe("happy", () => {
     const res = await server.request("GET", "/api/v1/skill", { token });
     expect(res.headers.get("content-type")).toBe("text/plain; charset=utf-8");
     expect(res.text).toStartWith("---\nname: mailroom\n");
-    expect(res.text).toContain("`POST /api/v1/transactionals`");
+    expect(res.text).toContain("- `POST /api/v1/transactionals` — Send a transactional email (transactionals_write)");
+    expect(res.text).toContain("/api/v1/openapi.json");
     expect(res.text).not.toContain("/api/v1/subscribers`");
     expect(res.text).toContain("Idempotency-Key");
     expect(res.text).not.toContain(token);

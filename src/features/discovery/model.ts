@@ -47,7 +47,7 @@ export const PrimeSchema = Strict({
   channel: ChannelBrief,
   channels: t.Array(Strict({ id: Int(), slug: t.String(), readiness: byPurpose(t.Boolean()) })),
   permissions: t.Array(t.String()),
-  endpoints: t.Array(Strict({ method: t.String(), path: t.String(), permission: Nullable(t.String()) })),
+  endpoints: t.Array(Strict({ method: t.String(), path: t.String(), permission: Nullable(t.String()), summary: t.String() })),
   rate_limits: RateLimits,
   idempotency: Strict({ header: t.String(), routes: t.Array(t.String()) }),
   tips: t.Array(t.String()),

@@ -21,6 +21,8 @@ export interface RouteInfo {
   path: string;
   /** Exactly one rule per route: a permission (or several), any valid token, or no token. */
   access: "permission" | "any_token" | "public";
+  /** The route's one-line description, from its contract. */
+  summary: string;
   permissions: string[];
   scopeAll: boolean;
 }
@@ -152,7 +154,7 @@ export function prime(deps: Deps, scope: Scope, routes: readonly RouteInfo[]) {
       return { id: c.id, slug: c.slug, readiness: channelReadiness(deps, c).readiness };
     }),
     permissions: PERMISSIONS.filter((perm) => p.permissions.has(perm)),
-    endpoints: reachable(p, routes).map((r) => ({ method: r.method, path: r.path, permission: r.permissions[0] ?? null })),
+    endpoints: reachable(p, routes).map((r) => ({ method: r.method, path: r.path, permission: r.permissions[0] ?? null, summary: r.summary })),
     rate_limits: rateLimits(deps.auth, p),
     idempotency: { header: "Idempotency-Key", routes: ["POST /api/v1/transactionals"] },
     tips: [
@@ -167,7 +169,7 @@ export function prime(deps: Deps, scope: Scope, routes: readonly RouteInfo[]) {
 /** Markdown with YAML front matter for agents: auth, reachable routes, safety rules. */
 export function skill(deps: Deps, scope: Scope, routes: readonly RouteInfo[]): string {
   const base = `${deps.config.publicUrl}/api/v1`;
-  const lines = reachable(scope.principal, routes).map((r) => `- \`${r.method} ${r.path}\`${r.permissions.length ? ` (${r.permissions.join(" + ")})` : ""}`);
+  const lines = reachable(scope.principal, routes).map((r) => `- \`${r.method} ${r.path}\` — ${r.summary}${r.permissions.length ? ` (${r.permissions.join(" + ")})` : ""}`);
   return `---
 name: mailroom
 description: Send and manage email through a Mailroom instance (Broadcast API v1 compatible).
@@ -181,6 +183,8 @@ Authenticate every request with \`Authorization: Bearer $MAILROOM_TOKEN\`. Bodie
 Errors have a string \`error\`; 401 = bad token, 403 = missing permission or channel, 422 = invalid input.
 
 ## Routes this token can reach
+
+The full description of every route (parameters, bodies, responses): \`GET ${base}/openapi.json\`.
 
 ${lines.join("\n")}
 
