@@ -77,7 +77,7 @@ export function checkResponse(deps: Deps, method: string, url: string, status: n
   let documented: Json | undefined;
   if (op) documented = op.responses[String(status)] && resolve(op.responses[String(status)]);
   // Unknown routes and methods (404/405) and refusals at the HTTP edge answer the shared error body.
-  else if (status >= 400) documented = resolve({ $ref: "#/components/responses/404" });
+  else if (status >= 400) documented = resolve({ $ref: `#/components/responses/${status === 405 ? 405 : 404}` });
   if (!documented) throw new Error(`${where}: ${op ? `status not documented for ${op.method} ${op.template}` : "route not in the OpenAPI document"}`);
   if (method === "HEAD" || !documented.content) return;
   const type = mediaType(contentType);

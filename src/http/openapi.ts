@@ -28,6 +28,8 @@ const ERRORS: Record<string, [string, Record<string, unknown>?]> = {
   "402": ["Monthly send quota exhausted"],
   "403": ["Missing permission (`required_permission`), IP, channel, scope `all`, escalation or plain HTTP"],
   "404": ["Unknown route, record missing or outside the target channels, unknown channel"],
+  // Answered for a path that exists under other methods: no operation of its own, listed for its shape.
+  "405": ["Method not allowed for this path", { Allow: header("The methods the path answers to", "string") }],
   "409": ["A request with this Idempotency-Key is still being processed"],
   "413": ["Body over the limit (2 MiB; 10 MiB on the bulk routes)"],
   "414": ["Query string over 8 KiB"],
