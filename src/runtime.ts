@@ -8,6 +8,7 @@ import { createApp } from "./app";
 import { sessionRetentionJob } from "./admin/session";
 import type { Deps } from "./deps";
 import { auditRetentionJob } from "./features/audit_log/service";
+import { broadcastsJob } from "./features/broadcasts/jobs";
 import { eventRetentionJob } from "./features/events/service";
 import { idempotencyRetentionJob } from "./features/transactionals/idempotency";
 import { listenHttp, type HttpServer } from "./http/server";
@@ -57,7 +58,13 @@ function coalescedWake(wake: () => void): () => void {
 
 /** Jobs of the features, run on the main thread's connection. */
 function featureJobs(deps: Deps) {
-  return [auditRetentionJob(deps.db), eventRetentionJob(deps.db, deps.config.eventRetentionDays), sessionRetentionJob(deps.db), idempotencyRetentionJob(deps.db)];
+  return [
+    auditRetentionJob(deps.db),
+    eventRetentionJob(deps.db, deps.config.eventRetentionDays),
+    sessionRetentionJob(deps.db),
+    idempotencyRetentionJob(deps.db),
+    broadcastsJob(deps),
+  ];
 }
 
 export async function startMailroom(deps: Deps, options: StartOptions = {}): Promise<Running> {

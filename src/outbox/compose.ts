@@ -9,7 +9,8 @@ import type { Deps } from "@/deps";
 import { escapeHtml } from "@/lib/html";
 import { linkSecret } from "@/db/settings";
 import { captureHeaderValue, signLink } from "@/lib/links";
-import { buildVariables, renderLiquid } from "@/lib/liquid";
+import { broadcastContent, rewriteLinks, type BroadcastContent } from "@/features/broadcasts/content";
+import { buildVariables, RenderError, renderLiquid } from "@/lib/liquid";
 import type { OutboundMessage, Target } from "./transport";
 
 /** Content rendered once per attempt; headers are added per target. */
@@ -41,6 +42,23 @@ export function unsubscribeUrl(deps: Deps, m: Pick<Message, "id" | "subscriber_i
   return `${deps.config.publicUrl}/u/${signLink(linkSecret(deps), "unsub", [m.subscriber_id ?? 0, m.id])}`;
 }
 
+/** What is rendered per recipient: a transactional's own fields, or the broadcast's (stored once). */
+interface Source {
+  subject: string;
+  body: string;
+  preheader: string | null;
+  /** null: decided by looking at the rendered body (transactionals). */
+  html: boolean | null;
+  broadcast: BroadcastContent | null;
+}
+
+function sourceOf(deps: Deps, m: Message): Source {
+  if (m.broadcast_id === null) return { subject: m.subject ?? "", body: m.body ?? "", preheader: m.preheader, html: null, broadcast: null };
+  const b = broadcastContent(deps.db, m.broadcast_id);
+  if (!b) throw new RenderError("the broadcast was deleted", "error");
+  return { subject: b.subject, body: b.body, preheader: b.preheader, html: b.html, broadcast: b };
+}
+
 /** Renders a structured message or loads a raw one. @throws RenderError (Liquid) — the caller fails the message. */
 export async function compose(deps: Deps, m: Message, channel: Channel): Promise<Composed> {
   const envelope = { from: (channel.sender_email ?? m.from_email)!, to: [m.recipient_email] };
@@ -49,23 +67,30 @@ export async function compose(deps: Deps, m: Message, channel: Channel): Promise
     if (!raw) throw new Error("raw MIME missing");
     return { kind: "raw", subject: m.subject, message: { kind: "raw", envelope, raw: Buffer.from(raw), headers: {} } };
   }
+  const source = sourceOf(deps, m);
   const subscriber = m.subscriber_id ? deps.db.select().from(subscribers).where(eq(subscribers.id, m.subscriber_id)).get() : undefined;
   const unsub = unsubscribeUrl(deps, m);
+  const b = source.broadcast;
   const variables = buildVariables({
     subscriber: subscriber ?? { email: m.recipient_email },
     channel,
     data: m.data ?? {},
     unsubscribe_url: unsub,
+    ...(b ? { broadcast: { name: b.name, subject: b.subject } } : {}),
   });
-  const subject = (await renderLiquid(m.subject, variables)).replace(/[\r\n]+/g, " ");
-  const body = await renderLiquid(m.body, variables);
-  const preheader = m.preheader ? await renderLiquid(m.preheader, variables) : "";
-  const isHtml = looksLikeHtml(body);
-  let html = isHtml ? body : `<p>${escapeHtml(body).replace(/\r?\n/g, "<br>")}</p>`;
+  const subject = (await renderLiquid(source.subject, variables)).replace(/[\r\n]+/g, " ");
+  const rendered = await renderLiquid(source.body, variables);
+  const preheader = source.preheader ? await renderLiquid(source.preheader, variables) : "";
+  const isHtml = source.html ?? looksLikeHtml(rendered);
+  let html = isHtml ? rendered : `<p>${escapeHtml(rendered).replace(/\r?\n/g, "<br>")}</p>`;
+  if (b) html = beforeBodyEnd(html, footer(b, channel, unsub));
+  // The text part shows the real URLs (it is not tracked).
+  const text = isHtml || b ? htmlToText(html) : rendered;
   if (preheader) {
     const hidden = `<div style="display:none;max-height:0;overflow:hidden;opacity:0">${escapeHtml(preheader)}</div>`;
     html = /<body[^>]*>/i.test(html) ? html.replace(/<body[^>]*>/i, (tag) => tag + hidden) : hidden + html;
   }
+  if (b) html = track(deps, m, b, html);
   return {
     kind: "structured",
     subject,
@@ -78,11 +103,38 @@ export async function compose(deps: Deps, m: Message, channel: Channel): Promise
       replyTo: m.reply_to ?? channel.reply_to,
       subject,
       html,
-      text: isHtml ? htmlToText(body) : body,
+      text,
       messageId: m.message_id,
       headers: {},
     },
   };
+}
+
+/** Inserts `fragment` before `</body>` when there is one, else appends it. */
+const beforeBodyEnd = (html: string, fragment: string) =>
+  !fragment ? html : /<\/body>/i.test(html) ? html.replace(/<\/body>/i, `${fragment}</body>`) : html + fragment;
+
+/**
+ * The broadcast footer (§5): the unsubscribe link and the channel's physical address, left out when
+ * the body places `{{unsubscribe_url}}` itself; without `include_unsubscribe_link`, the address only.
+ */
+function footer(b: BroadcastContent, channel: Channel, unsub: string): string {
+  if (/\{\{-?\s*unsubscribe_url\b/.test(b.body)) return "";
+  const parts = [
+    ...(b.includeUnsubscribeLink ? [`<a href="${escapeHtml(unsub)}" data-mr-notrack>Unsubscribe</a>`] : []),
+    ...(channel.physical_address ? [escapeHtml(channel.physical_address)] : []),
+  ];
+  return parts.length ? `<p style="font-size:12px;color:#666">${parts.join("<br>")}</p>` : "";
+}
+
+/** Signed click links and the open pixel (§16), when the message asks for them. */
+function track(deps: Deps, m: Message, b: BroadcastContent, html: string): string {
+  if (!m.track_clicks && !m.track_opens) return html;
+  const secret = linkSecret(deps);
+  const base = deps.config.publicUrl;
+  let out = m.track_clicks ? rewriteLinks(html, b.links, (index) => `${base}/t/c/${signLink(secret, "click", [m.id, index])}`) : html;
+  if (m.track_opens) out = beforeBodyEnd(out, `<img src="${base}/t/o/${signLink(secret, "open", [m.id])}.gif" width="1" height="1" alt="" style="display:none">`);
+  return out;
 }
 
 /**

@@ -34,6 +34,7 @@ const LAYERS: Record<string, readonly string[]> = {
 const FEATURE_EDGES: Record<string, readonly string[]> = {
   access_tokens: ["audit_log"],
   audit_log: [],
+  broadcasts: ["channels", "events", "segments", "subscribers"],
   captured_messages: [],
   channels: ["audit_log"],
   discovery: ["channels", "email_servers"],
@@ -43,6 +44,7 @@ const FEATURE_EDGES: Record<string, readonly string[]> = {
   subscribers: ["events"],
   suppressions: ["subscribers"],
   templates: [],
+  tracking: ["broadcasts", "events", "subscribers"],
   transactionals: ["channels", "subscribers"],
 };
 

@@ -3,7 +3,7 @@
  * delivery worker): suppression lookups over the channel and global lists, eligibility (API.md §3),
  * and the hard-bounce side effects of delivery (§9, §12).
  */
-import { and, desc, eq, isNotNull, isNull, sql, or } from "drizzle-orm";
+import { and, desc, eq, isNotNull, isNull, sql, or, type SQL } from "drizzle-orm";
 import { changes, type Db } from "@/db/client";
 import { messages, subscribers, suppressions, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
@@ -47,6 +47,20 @@ export function isSuppressed(db: Db, channelId: number, email: string): Suppress
  */
 export function isEligible(db: Db, subscriber: Subscriber): boolean {
   return subscriberStatus(subscriber) === "active" && isSuppressed(db, subscriber.channel_id, subscriber.email) === null;
+}
+
+/**
+ * The same rule as `isEligible`, as one SQL condition over `subscribers` (audiences of broadcasts
+ * and sequences are selected with it, never row by row): the channel, not redacted, active, not
+ * unsubscribed, bounced, complained or pending confirmation, and on neither suppression list (one
+ * probe of each list's unique index per subscriber).
+ */
+export function eligibleCondition(channelId: number): SQL {
+  const s = subscribers;
+  return sql`(${s.channel_id} = ${channelId} AND ${s.redacted_at} IS NULL AND ${s.is_active} = 1 AND ${s.unsubscribed_at} IS NULL
+    AND ${s.bounced_at} IS NULL AND ${s.complained_at} IS NULL AND (${s.confirmation_sent_at} IS NULL OR ${s.confirmed_at} IS NOT NULL)
+    AND NOT EXISTS (SELECT 1 FROM ${suppressions} WHERE ${suppressions.channel_id} = ${channelId} AND ${suppressions.email} = ${s.email})
+    AND NOT EXISTS (SELECT 1 FROM ${suppressions} WHERE ${suppressions.channel_id} IS NULL AND ${suppressions.email} = ${s.email}))`;
 }
 
 export interface HardBounceResult {
