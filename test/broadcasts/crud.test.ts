@@ -43,8 +43,10 @@ test("bad input: blank fields, a segment both included and excluded, ids of anot
   const both = await req("POST", "/broadcasts", { channel: "default", subject: "s", body: "b", segment_ids: [seg.body.id], excluded_segment_ids: [seg.body.id] });
   expect(both.status).toBe(422);
   expect(both.body.errors.excluded_segment_ids[0]).toContain("segment_ids");
-  const missing = await req("POST", "/broadcasts", { channel: "default", subject: "s", body: "b", segment_ids: [999], email_server_ids: ["x"] });
-  expect(missing.body.errors).toEqual({ "segment_ids.0": ["does not exist in this channel"], "email_server_ids.0": ["must be an id"] });
+  const malformed = await req("POST", "/broadcasts", { channel: "default", subject: "s", body: "b", email_server_ids: ["x"] });
+  expect(malformed.body.errors).toEqual({ "email_server_ids.0": ["must be an id"] });
+  const missing = await req("POST", "/broadcasts", { channel: "default", subject: "s", body: "b", segment_ids: [seg.body.id, 999], email_server_ids: [999] });
+  expect(missing.body.errors).toEqual({ "segment_ids.1": ["does not exist in this channel"], "email_server_ids.0": ["does not exist in this channel"] });
   const liquid = await req("POST", "/broadcasts", { channel: "default", subject: "{% if %}", body: "b" });
   expect(liquid.body.errors.subject).toBeDefined();
 });
