@@ -126,6 +126,12 @@ interface Resolved {
 
 const noPage = { limit: 0, offset: 0, page: 0, perPage: 0, warnings: [] as Warning[] };
 
+/** readFields over a declared query or body; `ignored` may depend on the caller. */
+function readDeclared(declared: FieldsContract<Specs, Specs, boolean>, input: Input, principal: Principal | null) {
+  const ignored = typeof declared.ignored === "function" ? declared.ignored(principal!) : declared.ignored;
+  return readFields(declared.fields, input, { ...declared, ignored });
+}
+
 /**
  * The handler and options of a route: `.get(path, ...route(contract, handler))`.
  * A replayed idempotent response is answered before anything is parsed (§1.9).
@@ -142,7 +148,7 @@ export function route<
 >(
   contract: A & ContractBase<P, Q, B, O, Partial, Ch, R>,
   handler: (c: RouteContext<A, P, Q, B, O, Partial, Ch, R>) => unknown,
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Elysia's context: `run` reads what the macro resolved
+  // `any`: Elysia's context, of which `run` reads what the macro resolved.
 ): [(c: any) => unknown, { permission: AnyContract }] {
   const c = contract as unknown as AnyContract;
   const run = ({ principal, scope, input, body, replay, request, set, params }: Resolved) => {
@@ -160,18 +166,18 @@ export function route<
     const page = !c.pagination ? noPage : c.pagination.style === "offset" ? { ...noPage, ...offsetParams(input, c.pagination) } : { ...noPage, ...pageParams(input, c.pagination) };
     const warnings = [...page.warnings];
     let query = {};
+    // A list without filters still reads its query: every key it does not define is warned about.
     if (c.query || c.pagination) {
-      const fields = c.query?.fields ?? {};
+      const fields: Specs = c.query?.fields ?? {};
       const given = Object.fromEntries(Object.entries(input).filter(([k, v]) => !(v === "" && k in fields)));
-      const read = readFields(fields, given, { ...c.query, ignored: undefined });
+      const read = readDeclared({ fields, ...c.query }, given, principal);
       query = read.values;
       warnings.push(...read.warnings);
     }
     let values = {};
     let options = {};
     if (c.body) {
-      const ignored = typeof c.body.ignored === "function" ? c.body.ignored(principal!) : c.body.ignored;
-      const read = readFields(c.body.fields, input, { ...c.body, ignored });
+      const read = readDeclared(c.body, input, principal);
       ({ values, options } = read);
       warnings.push(...read.warnings);
     }

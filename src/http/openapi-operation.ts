@@ -31,8 +31,19 @@ function withWarningsProperty(schema: JsonSchema): JsonSchema {
   return { ...schema, properties: { ...properties, warnings: { $ref: "#/components/schemas/Warnings" } } };
 }
 
-/** A JSON schema without TypeBox's symbol keys (plain data for the document). */
-const plain = (schema: unknown): JsonSchema => JSON.parse(JSON.stringify(schema));
+/** Elysia's `t.Integer()` also admits digit strings (for query coercion); a response holds integers only. */
+const isCoercingInteger = (v: Record<string, unknown>) => {
+  const [text, int] = (v.anyOf as Record<string, unknown>[] | undefined) ?? [];
+  return (v.anyOf as unknown[]).length === 2 && text?.type === "string" && text.format === "integer" && int?.type === "integer";
+};
+
+/** A JSON schema as plain data for the document: without TypeBox's symbol keys, integers as integers. */
+export const plainSchema = (schema: unknown): JsonSchema =>
+  JSON.parse(JSON.stringify(schema), (_key, v) => {
+    if (!v || typeof v !== "object" || !Array.isArray(v.anyOf) || !isCoercingInteger(v)) return v;
+    const { anyOf: _, ...rest } = v;
+    return { ...rest, type: "integer" };
+  });
 
 function objectSchema(fields: Specs, required: string[]): JsonSchema {
   const properties = Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, f.schema]));
@@ -93,7 +104,7 @@ export function contractDetail(c: AnyContract): Record<string, unknown> {
   for (const [status, schema] of Object.entries(c.response as Record<string, unknown>)) {
     const content = isRaw(schema)
       ? { [schema.contentType]: { schema: schema.schema } }
-      : { "application/json": { schema: withWarningsProperty(plain(schema)) } };
+      : { "application/json": { schema: withWarningsProperty(plainSchema(schema)) } };
     responses[status] = { description: Number(status) === 201 ? "Created" : "OK", headers, content };
   }
   const errors = [...COMMON_ERRORS, ...(token ? TOKEN_ERRORS : []), ...(c.bucket === "send" ? ["402"] : []), ...(c.replay ? ["409"] : [])];

@@ -4,6 +4,7 @@
  * gathers them by path and adds the shared components (bearer scheme, error bodies, rate-limit and
  * quota headers). Nothing here is written per route.
  */
+import { plainSchema as plain } from "./openapi-operation";
 import { ErrorSchema, WarningSchema, Warnings } from "./schemas";
 
 export interface RegisteredRoute {
@@ -17,7 +18,6 @@ const API_PREFIX = "/api/v1/";
 const DISCOVERY = new Set(["whoami", "status", "prime", "skill", "openapi"]);
 
 const json = (schema: unknown) => ({ "application/json": { schema } });
-const plain = (schema: unknown) => JSON.parse(JSON.stringify(schema)) as Record<string, unknown>;
 const errorBody = json({ $ref: "#/components/schemas/Error" });
 const header = (description: string, type: "integer" | "string" = "integer") => ({ description, schema: { type } });
 
