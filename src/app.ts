@@ -24,6 +24,7 @@ import { subscriberRoutes } from "./features/subscribers/routes";
 import { suppressionRoutes } from "./features/suppressions/routes";
 import { segmentRoutes } from "./features/segments/routes";
 import { eventRoutes } from "./features/events/routes";
+import { webhookRoutes } from "./features/webhooks/routes";
 import { adminRoutes } from "./admin/routes";
 import { metricsRoutes } from "./metrics/routes";
 import { apiDocsRoutes, openApiRoutes } from "./http/api-docs";
@@ -46,6 +47,7 @@ export const apiFeatures = (deps: Deps, routes: () => readonly RouteInfo[]) => [
   transactionalRoutes(deps),
   broadcastRoutes(deps),
   eventRoutes(deps),
+  webhookRoutes(deps),
 ];
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };

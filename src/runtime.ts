@@ -10,6 +10,8 @@ import type { Deps } from "./deps";
 import { auditRetentionJob } from "./features/audit_log/service";
 import { broadcastsJob } from "./features/broadcasts/jobs";
 import { eventRetentionJob } from "./features/events/service";
+import { WebhookDeliveryJob } from "./features/webhooks/delivery";
+import { webhookDispatchJob } from "./features/webhooks/dispatch";
 import { idempotencyRetentionJob } from "./features/transactionals/idempotency";
 import { listenHttp, type HttpServer } from "./http/server";
 import { JobRunner } from "./jobs/runner";
@@ -57,13 +59,16 @@ function coalescedWake(wake: () => void): () => void {
 }
 
 /** Jobs of the features, run on the main thread's connection. */
-function featureJobs(deps: Deps) {
+function featureJobs(deps: Deps, jobs: JobRunner) {
   return [
     auditRetentionJob(deps.db),
     eventRetentionJob(deps.db, deps.config.eventRetentionDays),
     sessionRetentionJob(deps.db),
     idempotencyRetentionJob(deps.db),
     broadcastsJob(deps),
+    // Deliveries written by the dispatcher are attempted at once, not on the next interval.
+    webhookDispatchJob(deps, () => jobs.wake("webhooks.delivery")),
+    new WebhookDeliveryJob(deps),
   ];
 }
 
@@ -72,7 +77,7 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
   const http = listenHttp(app, deps, options);
   const ticker = setInterval(() => deps.auth.tick(), 1000);
   const jobs = new JobRunner(deps.log, deps.clock, deps.metrics.jobs);
-  for (const job of featureJobs(deps)) jobs.add(job);
+  for (const job of featureJobs(deps, jobs)) jobs.add(job);
   const stops: (() => Promise<void> | void)[] = [];
   let stopped: Promise<void> | null = null;
   const smtpPort = options.smtpPort ?? (deps.config.smtpPort || null);

@@ -8,7 +8,7 @@ import { randomBase62 } from "@/lib/tokens";
 import type { Db, RawDb } from "./client";
 import { settings } from "./schema";
 
-export type SettingKey = "link_secret" | "session_secret" | "healthz_probe";
+export type SettingKey = "link_secret" | "session_secret" | "healthz_probe" | "webhooks_dispatch_position";
 
 /**
  * The value of `key`, stored as `make()` when absent. Reads first, so a present value costs no write

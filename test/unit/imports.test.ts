@@ -46,6 +46,7 @@ const FEATURE_EDGES: Record<string, readonly string[]> = {
   templates: [],
   tracking: ["broadcasts", "events", "subscribers"],
   transactionals: ["channels", "subscribers"],
+  webhooks: ["events"],
 };
 
 /** Entry points that wire everything together: they may import anything. */

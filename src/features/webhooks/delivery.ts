@@ -1,0 +1,130 @@
+/**
+ * The webhook delivery job (API.md §11.2): claims due deliveries, at most 4 in flight per endpoint,
+ * attempts each (attempt.ts) and records the outcome in its own transaction — success, a retry on
+ * the schedule with ±10 % jitter, exhaustion (one `message.attempt.exhausted` event), or a 410 that
+ * disables the endpoint. A claimed row has no due time until its outcome is written; rows left so
+ * by a crash are released when the job starts, so nothing is lost.
+ */
+import { and, eq, inArray, isNull, lte, sql } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { webhook_deliveries, webhook_endpoints, type WebhookDelivery, type WebhookEndpoint } from "@/db/schema";
+import type { Deps } from "@/deps";
+import { attemptExhaustedEvent } from "@/features/events/catalogue";
+import { appendEvents } from "@/features/events/service";
+import type { Job } from "@/jobs/runner";
+import { decryptSecret } from "@/lib/secrets";
+import { systemLookup, type Lookup } from "./address";
+import { attemptWebhook, type AttemptResult } from "./attempt";
+import { addressPolicy } from "./service";
+
+export const PER_ENDPOINT_CONCURRENCY = 4;
+const CLAIM_LIMIT = 500;
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+/** Wait before retry n (1-based); every later retry waits 24 h. */
+export const RETRY_SCHEDULE = [30_000, 2 * MINUTE, 10 * MINUTE, 30 * MINUTE, HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, 24 * HOUR];
+export const retryDelay = (retry: number, random: () => number = Math.random) =>
+  Math.round(RETRY_SCHEDULE[Math.min(retry, RETRY_SCHEDULE.length) - 1] * (0.9 + 0.2 * random()));
+
+type Claimed = { delivery: WebhookDelivery; endpoint: WebhookEndpoint };
+
+export interface WebhookDeliveryOptions {
+  /** DNS at the edge (tests pass a fake). */
+  lookup?: Lookup;
+  random?: () => number;
+}
+
+export class WebhookDeliveryJob implements Job {
+  readonly name = "webhooks.delivery";
+  readonly intervalMs = 1000;
+  private readonly lookup: Lookup;
+  private readonly random: () => number;
+  private readonly secrets = new Map<number, string>();
+
+  constructor(
+    private readonly deps: Deps,
+    options: WebhookDeliveryOptions = {},
+  ) {
+    this.lookup = options.lookup ?? systemLookup;
+    this.random = options.random ?? Math.random;
+    // Claimed by a process that stopped before writing the outcome: due again now.
+    deps.db
+      .update(webhook_deliveries)
+      .set({ next_attempt_at: deps.clock.now() })
+      .where(and(isNull(webhook_deliveries.next_attempt_at), inArray(webhook_deliveries.status, ["pending", "failed"])))
+      .run();
+  }
+
+  async tick(now: number): Promise<boolean> {
+    const claimed = this.claim(now);
+    const queues = new Map<number, Claimed[]>();
+    for (const c of claimed) queues.set(c.endpoint.id, [...(queues.get(c.endpoint.id) ?? []), c]);
+    const workers = [...queues.values()].flatMap((queue) =>
+      Array.from({ length: Math.min(PER_ENDPOINT_CONCURRENCY, queue.length) }, async () => {
+        for (let next = queue.shift(); next; next = queue.shift()) await this.deliver(next);
+      }),
+    );
+    await Promise.all(workers);
+    return claimed.length === CLAIM_LIMIT;
+  }
+
+  /** Due deliveries of active endpoints, oldest first; their due time is cleared (claimed). */
+  private claim(now: number): Claimed[] {
+    return this.deps.db.transaction((tx) => {
+      const rows = tx
+        .select({ delivery: webhook_deliveries, endpoint: webhook_endpoints })
+        .from(webhook_deliveries)
+        .innerJoin(webhook_endpoints, eq(webhook_endpoints.id, webhook_deliveries.endpoint_id))
+        .where(lte(webhook_deliveries.next_attempt_at, now))
+        .orderBy(webhook_deliveries.next_attempt_at, webhook_deliveries.id)
+        .limit(CLAIM_LIMIT)
+        .all();
+      if (rows.length) tx.update(webhook_deliveries).set({ next_attempt_at: null }).where(inArray(webhook_deliveries.id, rows.map((r) => r.delivery.id))).run();
+      return rows;
+    });
+  }
+
+  private async deliver({ delivery, endpoint }: Claimed): Promise<void> {
+    if (!endpoint.active) {
+      this.deps.db.update(webhook_deliveries).set({ status: "cancelled", error: "endpoint_inactive" }).where(eq(webhook_deliveries.id, delivery.id)).run();
+      return;
+    }
+    const result = await this.attempt(endpoint, delivery, this.deps.clock.now());
+    this.deps.db.transaction((tx) => recordAttempt(this.deps, tx, endpoint, delivery, result, this.deps.clock.now(), this.random));
+  }
+
+  private attempt(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: number): Promise<AttemptResult> {
+    let secret = this.secrets.get(endpoint.id);
+    if (!secret) this.secrets.set(endpoint.id, (secret = decryptSecret(this.deps.config.dataDir, endpoint.secret_enc)));
+    return attemptDelivery(this.deps, endpoint, secret, delivery, now, this.lookup);
+  }
+}
+
+/** One attempt of `delivery` (the job's, and the synchronous `test` route's). */
+export function attemptDelivery(deps: Deps, endpoint: WebhookEndpoint, secret: string, d: WebhookDelivery, now: number, lookup: Lookup = systemLookup): Promise<AttemptResult> {
+  const request = { url: endpoint.url, secret, body: d.body, eventId: d.event_id, eventType: d.event_type, deliveryId: d.id, attempt: d.attempts + 1, now };
+  return attemptWebhook(request, addressPolicy(deps), lookup);
+}
+
+/** Writes one attempt's outcome (and what follows from it) inside `tx`. */
+export function recordAttempt(deps: Deps, tx: Db, endpoint: WebhookEndpoint, d: WebhookDelivery, r: AttemptResult, now: number, random: () => number): void {
+  const attempts = d.attempts + 1;
+  const seen = { attempts, response_status: r.status, response_body_excerpt: r.excerpt, duration_ms: r.durationMs, error: r.error, last_attempt_at: now };
+  const set = (values: Partial<WebhookDelivery>) => void tx.update(webhook_deliveries).set({ ...seen, ...values }).where(eq(webhook_deliveries.id, d.id)).run();
+  if (r.status !== null) tx.update(webhook_endpoints).set({ last_response_code: r.status, last_sent_at: now }).where(eq(webhook_endpoints.id, endpoint.id)).run();
+  if (r.ok) return set({ status: "succeeded", delivered_at: now, next_attempt_at: null });
+  if (d.test) return set({ status: "failed", next_attempt_at: null });
+  if (r.status === 410) {
+    // Gone: the receiver asks for no more; the endpoint is disabled and its queue cancelled.
+    set({ status: "cancelled", next_attempt_at: null });
+    tx.update(webhook_endpoints).set({ active: false, updated_at: now }).where(eq(webhook_endpoints.id, endpoint.id)).run();
+    tx.update(webhook_deliveries).set({ status: "cancelled", next_attempt_at: null }).where(and(eq(webhook_deliveries.endpoint_id, endpoint.id), inArray(webhook_deliveries.status, ["pending", "failed"]), sql`${webhook_deliveries.next_attempt_at} IS NOT NULL`)).run();
+    return;
+  }
+  if (attempts <= endpoint.retries_to_attempt) return set({ status: "failed", next_attempt_at: now + retryDelay(attempts, random) });
+  set({ status: "exhausted", next_attempt_at: null });
+  // Exhaustion of an exhaustion event never emits another (§11.2).
+  if (d.event_type === "message.attempt.exhausted") return;
+  const data = { channel: deps.auth.cache.slugOf(endpoint.channel_id) ?? "", webhook_endpoint_id: endpoint.id, delivery_id: d.id, event_id: d.event_id ?? 0, event_type: d.event_type, attempts, last_response_status: r.status, last_error: r.error };
+  appendEvents(tx, deps.clock, [attemptExhaustedEvent(endpoint.channel_id, data)]);
+}
