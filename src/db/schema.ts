@@ -642,3 +642,28 @@ export const webhook_deliveries = sqliteTable(
   ],
 );
 export type WebhookDelivery = typeof webhook_deliveries.$inferSelect;
+
+// ---------------------------------------------------------------- reputation (§14)
+
+/**
+ * Message outcomes per channel × sending domain × UTC day, kept by triggers on messages and events
+ * (migration reputation_counts_triggers), so GET /reputation sums a few rows instead of scanning mail.
+ * `sent` = messages that reached an outcome (delivered + bounced + failed).
+ */
+export const reputation_counts = sqliteTable(
+  "reputation_counts",
+  {
+    channel_id: integer("channel_id").notNull(),
+    domain: text("domain").notNull(),
+    /** Days since the epoch (UTC) of the message's creation. */
+    day: integer("day").notNull(),
+    sent: integer("sent").notNull().default(0),
+    delivered: integer("delivered").notNull().default(0),
+    bounced: integer("bounced").notNull().default(0),
+    failed: integer("failed").notNull().default(0),
+    complained: integer("complained").notNull().default(0),
+    opened: integer("opened").notNull().default(0),
+    clicked: integer("clicked").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.channel_id, t.domain, t.day] })],
+);
