@@ -37,7 +37,7 @@ const FEATURE_EDGES: Record<string, readonly string[]> = {
   broadcasts: ["channels", "events", "segments", "subscribers"],
   captured_messages: [],
   channels: ["audit_log"],
-  discovery: ["channels", "email_servers"],
+  discovery: ["channels", "email_servers", "subscribers"],
   email_servers: ["audit_log"],
   events: [],
   segments: ["subscribers"],

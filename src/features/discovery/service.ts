@@ -6,11 +6,12 @@ import type { Authenticator, BucketName } from "@/auth/authenticator";
 import { permissionMap, PERMISSIONS } from "@/auth/permissions";
 import type { Principal } from "@/auth/principal";
 import type { Scope } from "@/auth/scope";
-import { and, count, eq, isNotNull, isNull, or } from "drizzle-orm";
+import { count, eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { subscriber_counts, subscribers, type Channel } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { peekQuota } from "@/features/channels/quota";
+import { eligibleCondition } from "@/features/subscribers/eligibility";
 import { deliveryMode, type DeliveryMode } from "@/features/email_servers/service";
 import { PURPOSES, type Purpose } from "@/features/email_servers/model";
 import { toIso } from "@/lib/time";
@@ -119,24 +120,13 @@ export function status(deps: Deps, scope: Scope) {
   };
 }
 
-/** Total subscribers (trigger-maintained counter) and those whose derived status is `active` (§3). */
+/**
+ * Total subscribers (trigger-maintained counter) and the eligible ones — exactly the audience a
+ * broadcast to the whole channel would reach (`eligibleCondition`, the rule fan-out uses).
+ */
 function subscriberTotals(db: Db, channelId: number) {
   const total = db.select({ n: subscriber_counts.total }).from(subscriber_counts).where(eq(subscriber_counts.channel_id, channelId)).get()?.n ?? 0;
-  const active = db
-    .select({ n: count() })
-    .from(subscribers)
-    .where(
-      and(
-        eq(subscribers.channel_id, channelId),
-        eq(subscribers.is_active, true),
-        isNull(subscribers.unsubscribed_at),
-        isNull(subscribers.bounced_at),
-        isNull(subscribers.complained_at),
-        isNull(subscribers.redacted_at),
-        or(isNull(subscribers.confirmation_sent_at), isNotNull(subscribers.confirmed_at)),
-      ),
-    )
-    .get()!.n;
+  const active = db.select({ n: count() }).from(subscribers).where(eligibleCondition(channelId)).get()!.n;
   return { total, active };
 }
 
