@@ -18,13 +18,16 @@ import { channelRoutes } from "./features/channels/routes";
 import { discoveryRoutes } from "./features/discovery/routes";
 import { emailServerRoutes } from "./features/email_servers/routes";
 import { broadcastRoutes } from "./features/broadcasts/routes";
+import { broadcastStatisticsRoutes } from "./features/broadcasts/statistics-routes";
 import { templateRoutes } from "./features/templates/routes";
+import { trackingRoutes } from "./features/tracking/routes";
 import { transactionalRoutes } from "./features/transactionals/routes";
 import { subscriberRoutes } from "./features/subscribers/routes";
 import { suppressionRoutes } from "./features/suppressions/routes";
 import { segmentRoutes } from "./features/segments/routes";
 import { eventRoutes } from "./features/events/routes";
 import { webhookRoutes } from "./features/webhooks/routes";
+import { reputationRoutes } from "./features/reputation/routes";
 import { adminRoutes } from "./admin/routes";
 import { metricsRoutes } from "./metrics/routes";
 import { apiDocsRoutes, openApiRoutes } from "./http/api-docs";
@@ -46,8 +49,10 @@ export const apiFeatures = (deps: Deps, routes: () => readonly RouteInfo[]) => [
   emailServerRoutes(deps),
   transactionalRoutes(deps),
   broadcastRoutes(deps),
+  broadcastStatisticsRoutes(deps),
   eventRoutes(deps),
   webhookRoutes(deps),
+  reputationRoutes(deps),
 ];
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
@@ -101,6 +106,7 @@ export function createApp(deps: Deps) {
       return new Response(JSON.stringify({ status: "error", version: VERSION, db }), { status: 503, headers });
     })
     .use(api)
+    .use(trackingRoutes(deps))
     .use(apiDocsRoutes())
     .use(adminRoutes(deps, (request): Promise<Response> => app.handle(request)));
 

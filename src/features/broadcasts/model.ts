@@ -188,3 +188,24 @@ export function stateMessage(action: string, allowed: readonly BroadcastStatus[]
   const list = allowed.length > 1 ? `${allowed.slice(0, -1).join(", ")} or ${allowed[allowed.length - 1]}` : allowed[0];
   return `Broadcast can only be ${action} from ${list} (current: ${current})`;
 }
+
+const Rate = t.Number({ description: "% of delivery.sent, 2 decimals" });
+const Engagement = Strict({ count: Int(), unique: Int(), rate: Rate });
+export const StatisticsSchema = Strict({
+  id: Int(),
+  status: Status,
+  delivery: Strict({ recipients: Int(), sent: Int(), delivered: Int(), failed: Int(), pending: Int(), delivery_rate: Rate }),
+  engagement: Strict({ opens: Engagement, clicks: Engagement }),
+  issues: Strict({
+    bounces: Strict({ count: Int(), hard: Int(), rate: Rate }),
+    complaints: Strict({ count: Int(), rate: Rate }),
+    unsubscribes: Strict({ count: Int(), rate: Rate }),
+  }),
+});
+export const TimelineSchema = Strict({
+  timeframe: t.String(),
+  interval_seconds: Int(),
+  starts_at: t.String({ format: "date-time" }),
+  series: t.Array(Strict({ metric: t.String(), points: t.Array(Strict({ t: t.String({ format: "date-time" }), count: Int() })) })),
+});
+export const LinksSchema = Strict({ links: t.Array(Strict({ url: t.String(), clicks: Int(), unique_clicks: Int() })) });

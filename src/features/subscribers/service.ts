@@ -127,6 +127,7 @@ export function updateSubscriber(deps: Deps, channel: Channel, current: Subscrib
 function applyPatch(
   deps: Deps, db: Db, channel: Channel, current: Subscriber, patch: Partial<Subscriber>, now: number,
   types: SubscriberEventType[] = ["subscriber.updated"],
+  broadcastId: number | null = null,
 ): Subscriber {
   const changed = Object.fromEntries(
     Object.entries(patch).filter(([k, val]) => JSON.stringify(val) !== JSON.stringify(current[k as keyof Subscriber])),
@@ -140,7 +141,7 @@ function applyPatch(
   if (changed.tags && changed.tags.length > MAX_TAGS) throw validationError({ tags: [`has too many tags (maximum is ${MAX_TAGS})`] });
   const row = db.update(subscribers).set({ ...changed, updated_at: now }).where(eq(subscribers.id, current.id)).returning().get()!;
   if (changed.tags) syncTags(deps.db, row.id, channel.id, current.tags, row.tags);
-  appendEvents(db, deps.clock, types.map((t) => subscriberEvent(t, channel, row)));
+  appendEvents(db, deps.clock, types.map((t) => ({ ...subscriberEvent(t, channel, row), broadcastId })));
   return row;
 }
 
@@ -160,12 +161,15 @@ export function setActive(deps: Deps, channel: Channel, s: Subscriber, active: b
   return atomically(deps, undefined, (db) => applyPatch(deps, db, channel, s, { is_active: active }, deps.clock.now()));
 }
 
-/** Sets `unsubscribed_at` (kept if already set) and `is_active:false`; emits `subscriber.unsubscribed` on the change. */
-export function unsubscribe(deps: Deps, channel: Channel, s: Subscriber): Subscriber {
+/**
+ * Sets `unsubscribed_at` (kept if already set) and `is_active:false`; emits `subscriber.unsubscribed`
+ * on the change, linked to the broadcast whose unsubscribe link was used (its statistics count it).
+ */
+export function unsubscribe(deps: Deps, channel: Channel, s: Subscriber, broadcastId: number | null = null): Subscriber {
   if (s.unsubscribed_at !== null && !s.is_active) return s;
   return atomically(deps, undefined, (db) => {
     const now = deps.clock.now();
-    return applyPatch(deps, db, channel, s, { unsubscribed_at: s.unsubscribed_at ?? now, is_active: false }, now, ["subscriber.unsubscribed"]);
+    return applyPatch(deps, db, channel, s, { unsubscribed_at: s.unsubscribed_at ?? now, is_active: false }, now, ["subscriber.unsubscribed"], broadcastId);
   });
 }
 
