@@ -28,6 +28,7 @@ import { segmentRoutes } from "./features/segments/routes";
 import { eventRoutes } from "./features/events/routes";
 import { webhookRoutes } from "./features/webhooks/routes";
 import { reputationRoutes } from "./features/reputation/routes";
+import { reputationRoutes } from "./features/reputation/routes";
 import { adminRoutes } from "./admin/routes";
 import { metricsRoutes } from "./metrics/routes";
 import { apiDocsRoutes, openApiRoutes } from "./http/api-docs";
@@ -52,6 +53,7 @@ export const apiFeatures = (deps: Deps, routes: () => readonly RouteInfo[]) => [
   broadcastStatisticsRoutes(deps),
   eventRoutes(deps),
   webhookRoutes(deps),
+  reputationRoutes(deps),
   reputationRoutes(deps),
 ];
 

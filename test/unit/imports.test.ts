@@ -47,6 +47,7 @@ const FEATURE_EDGES: Record<string, readonly string[]> = {
   tracking: ["broadcasts", "events", "subscribers"],
   transactionals: ["channels", "subscribers"],
   webhooks: ["events"],
+  reputation: [],
 };
 
 /** Entry points that wire everything together: they may import anything. */
