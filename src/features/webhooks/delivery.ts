@@ -2,10 +2,10 @@
  * The webhook delivery job (API.md §11.2): claims due deliveries, at most 4 in flight per endpoint,
  * attempts each (attempt.ts) and records the outcome in its own transaction — success, a retry on
  * the schedule with ±10 % jitter, exhaustion (one `message.attempt.exhausted` event), or a 410 that
- * disables the endpoint. A claimed row has no due time until its outcome is written; rows left so
+ * disables the endpoint. Each loop of the job takes endpoints no other loop is working on. A claimed row has no due time until its outcome is written; rows left so
  * by a crash are released when the job starts, so nothing is lost.
  */
-import { and, eq, inArray, isNull, lte, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, lte, notInArray, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { webhook_deliveries, webhook_endpoints, type WebhookDelivery, type WebhookEndpoint } from "@/db/schema";
 import type { Deps } from "@/deps";
@@ -37,9 +37,13 @@ export interface WebhookDeliveryOptions {
 export class WebhookDeliveryJob implements Job {
   readonly name = "webhooks.delivery";
   readonly intervalMs = 1000;
+  /** Several loops, each working its own endpoints: a slow receiver holds up only its own queue. */
+  readonly concurrency = 4;
   private readonly lookup: Lookup;
   private readonly random: () => number;
   private readonly secrets = new Map<number, string>();
+  /** Endpoints a loop is working on now (one loop per endpoint keeps it at PER_ENDPOINT_CONCURRENCY). */
+  private readonly busy = new Set<number>();
 
   constructor(
     private readonly deps: Deps,
@@ -59,12 +63,17 @@ export class WebhookDeliveryJob implements Job {
     const claimed = this.claim(now);
     const queues = new Map<number, Claimed[]>();
     for (const c of claimed) queues.set(c.endpoint.id, [...(queues.get(c.endpoint.id) ?? []), c]);
+    for (const id of queues.keys()) this.busy.add(id);
     const workers = [...queues.values()].flatMap((queue) =>
       Array.from({ length: Math.min(PER_ENDPOINT_CONCURRENCY, queue.length) }, async () => {
         for (let next = queue.shift(); next; next = queue.shift()) await this.deliver(next);
       }),
     );
-    await Promise.all(workers);
+    try {
+      await Promise.all(workers);
+    } finally {
+      for (const id of queues.keys()) this.busy.delete(id);
+    }
     return claimed.length === CLAIM_LIMIT;
   }
 
@@ -75,7 +84,7 @@ export class WebhookDeliveryJob implements Job {
         .select({ delivery: webhook_deliveries, endpoint: webhook_endpoints })
         .from(webhook_deliveries)
         .innerJoin(webhook_endpoints, eq(webhook_endpoints.id, webhook_deliveries.endpoint_id))
-        .where(lte(webhook_deliveries.next_attempt_at, now))
+        .where(and(lte(webhook_deliveries.next_attempt_at, now), this.busy.size ? notInArray(webhook_deliveries.endpoint_id, [...this.busy]) : undefined))
         .orderBy(webhook_deliveries.next_attempt_at, webhook_deliveries.id)
         .limit(CLAIM_LIMIT)
         .all();
