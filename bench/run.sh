@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benches against dist/mailroom: bench/http.ts (auth path, start-up, memory; args go to it),
-# then bench/delivery.ts (the send path: accept, delivery, lanes, whoami under delivery, RSS).
+# bench/broadcasts.ts (fan-out of 100k recipients, statistics), then bench/delivery.ts (the send path:
+# accept, delivery, lanes, whoami under delivery, RSS).
 #   bash bench/run.sh                 full run (~6 min)
 #   bash bench/run.sh --seconds 3 --cold-runs 3   quicker HTTP part
 set -euo pipefail
@@ -21,4 +22,5 @@ if [ ! -x "${MAILROOM_BIN:-dist/mailroom}" ]; then
   bun run build
 fi
 bun bench/http.ts "$@"
+bun bench/broadcasts.ts
 exec bun bench/delivery.ts
