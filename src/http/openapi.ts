@@ -2,8 +2,10 @@
  * The OpenAPI 3.1 document of /api/v1, generated from the registered routes: each route's
  * `permission` macro published its operation (openapi-operation.ts) in `detail`; this file only
  * gathers them by path and adds the shared components (bearer scheme, error bodies, rate-limit and
- * quota headers). Nothing here is written per route.
+ * quota headers), and one `webhooks` entry per event type from the events catalogue (the payload
+ * an endpoint receives). Nothing here is written per route or per event.
  */
+import { EVENT_TYPES, eventEnvelope } from "@/features/events/schemas";
 import { plainSchema as plain } from "./openapi-operation";
 import { ErrorSchema, WarningSchema, Warnings } from "./schemas";
 
@@ -63,6 +65,36 @@ const DESCRIPTION = `Mailroom's HTTP API, wire-compatible with Broadcast API v1.
 
 Conventions (docs/api-reference.md §1): every route also answers with a \`.json\` suffix; \`PUT\` = \`PATCH\`; fields may be sent top-level or under the resource's wrapper key (the wrapped one wins, with a \`parameter_overridden\` warning); query strings use SDK style (\`k[]=a\`, \`k[sub]=v\`); booleans accept \`true\`/\`false\`/\`1\`/\`0\` and integers digit strings. A 2xx object body may carry \`warnings\`. Every error has a string \`error\`.`;
 
+/** What every delivery carries (API.md §11.2); the body is the event envelope of §11.1. */
+const WEBHOOK_HEADERS = [
+  { name: "broadcast-webhook-id", in: "header", required: true, description: "The event id: the same on every retry (ignore duplicates)", schema: { type: "string" } },
+  { name: "broadcast-webhook-timestamp", in: "header", required: true, description: "Unix seconds; also sent as X-Broadcast-Timestamp", schema: { type: "string" } },
+  {
+    name: "broadcast-webhook-signature",
+    in: "header",
+    required: true,
+    description: 'v1,<base64 HMAC-SHA256(secret, "<timestamp>.<raw body>")>; also sent as X-Broadcast-Signature',
+    schema: { type: "string" },
+  },
+];
+
+/** One POST per event type, as a webhook endpoint subscribed to it receives it. */
+const webhooks = () =>
+  Object.fromEntries(
+    EVENT_TYPES.map((type) => [
+      type,
+      {
+        post: {
+          summary: `${type} delivered to a subscribed webhook endpoint`,
+          tags: ["webhooks"],
+          parameters: WEBHOOK_HEADERS,
+          requestBody: { required: true, content: json(plain(eventEnvelope(type))) },
+          responses: { "200": { description: "Any 2xx within 10 s acknowledges it; anything else is retried (a 410 disables the endpoint)" } },
+        },
+      },
+    ]),
+  );
+
 const tagOf = (path: string) => {
   const first = path.slice(API_PREFIX.length).split("/")[0];
   return DISCOVERY.has(first) ? "discovery" : first;
@@ -85,6 +117,7 @@ export function openApiDocument(routes: readonly RegisteredRoute[], o: { version
     servers: [{ url: o.serverUrl }],
     security: [{ bearer: [] }],
     paths,
+    webhooks: webhooks(),
     components: {
       securitySchemes: {
         bearer: { type: "http", scheme: "bearer", description: "An access token `mr_…` (§2): Authorization: Bearer <token>" },

@@ -7,8 +7,11 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { chromium } from "playwright-core";
+import Ajv2020 from "ajv/dist/2020";
+import addFormats from "ajv-formats";
 import { apiRoutes, createApp } from "@/app";
-import { startTestServer, type TestServer } from "../harness";
+import { EVENT_TYPES } from "@/features/events/schemas";
+import { fakeClock, startTestServer, type TestServer } from "../harness";
 import { checkResponse } from "../response-validator";
 
 let server: TestServer;
@@ -76,6 +79,53 @@ describe("the document", () => {
     const names = (op: any) => op.parameters.map(resolve).filter((p: any) => p.in === "query").map((p: any) => p.name);
     expect(names(doc.paths["/api/v1/subscribers"].get)).toEqual(expect.arrayContaining(["page", "per_page", "tags", "custom_data", "created_after", "channel"]));
     expect(names(doc.paths["/api/v1/transactionals"].get)).toEqual(expect.arrayContaining(["limit", "offset", "status", "source", "recipient_email"]));
+  });
+});
+
+describe("webhooks", () => {
+  test("every event type is documented as the signed POST an endpoint receives", () => {
+    expect(Object.keys(doc.webhooks).sort()).toEqual([...EVENT_TYPES].sort());
+    const delivered = doc.webhooks["email.delivered"].post;
+    expect(delivered.parameters.map((p: any) => p.name)).toEqual(["broadcast-webhook-id", "broadcast-webhook-timestamp", "broadcast-webhook-signature"]);
+    expect(delivered.requestBody.content["application/json"].schema.properties.type).toEqual({ const: "email.delivered", type: "string" });
+  });
+
+  test("what a real endpoint receives matches the documented payload", async () => {
+    const received: { type: string; body: unknown }[] = [];
+    const receiver = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        const body = await req.json();
+        received.push({ type: body.type, body });
+        return new Response("ok");
+      },
+    });
+    const clock = fakeClock(Date.now());
+    const s = await startTestServer({ clock, startJobs: false, env: { MAILROOM_ALLOW_HTTP_WEBHOOKS: "1" } });
+    try {
+      const types = ["subscriber.created", "subscriber.subscribed", "subscriber.updated", "subscriber.unsubscribed"];
+      const created = await s.request("POST", "/api/v1/webhook_endpoints", {
+        body: { channel: "default", webhook_endpoint: { url: `http://127.0.0.1:${receiver.port}/hook`, event_types: types } },
+      });
+      expect(created.status).toBe(201);
+      expect((await s.request("POST", `/api/v1/webhook_endpoints/${created.body.id}/test`)).body.success).toBe(true);
+      const subscriber = { channel: "default", email: "hook@example.com" };
+      await s.request("POST", "/api/v1/subscribers", { body: { ...subscriber, first_name: "Ada", tags: ["a"] } });
+      await s.request("PATCH", "/api/v1/subscribers", { body: { ...subscriber, subscriber: { last_name: "Lovelace" } } });
+      await s.request("POST", "/api/v1/subscribers/unsubscribe", { body: subscriber });
+      await s.running.jobs.get("webhooks.dispatch")!.tick(clock.now());
+      await s.running.jobs.get("webhooks.delivery")!.tick(clock.now());
+      expect(received.map((r) => r.type).sort()).toEqual(["test.webhook", ...types].sort());
+      const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
+      for (const { type, body } of received) {
+        const validate = ajv.compile(doc.webhooks[type].post.requestBody.content["application/json"].schema);
+        expect({ type, valid: validate(body), errors: validate.errors ?? null }).toEqual({ type, valid: true, errors: null });
+      }
+    } finally {
+      await s.stop();
+      receiver.stop(true);
+    }
   });
 });
 
