@@ -25,6 +25,7 @@ import { randomBase62 } from "./lib/tokens";
 import { Metrics } from "./metrics/metrics";
 import { Outbox } from "./outbox/outbox";
 import { openMessagesUsingTemplate } from "./outbox/references";
+import { broadcastsUsingSegment } from "./features/broadcasts/references";
 import { SmtpTransport } from "./outbox/transport-smtp";
 
 export const databasePath = (config: Pick<Config, "dataDir">) => join(config.dataDir, "mailroom.db");
@@ -69,9 +70,9 @@ export function openDataDir(
 
 /**
  * Which module references what: each holder of a reference registers its finder here, and the owning
- * feature asks before a delete (broadcasts and sequences add theirs to segments when they land).
+ * feature asks before a delete (sequences add theirs to segments when they land).
  */
-const references = () => new References<Db>().register("template", openMessagesUsingTemplate);
+const references = () => new References<Db>().register("template", openMessagesUsingTemplate).register("segment", broadcastsUsingSegment);
 
 export function buildDeps(config: Readonly<Config>, database: Database, log: Logger, clock: Clock): Deps {
   const cache = new AuthCache(database);

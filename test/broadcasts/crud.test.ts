@@ -99,3 +99,13 @@ test("a created future_scheduled broadcast can be cancelled; a due one that does
   expect(await t.get(b.id)).toMatchObject({ status: "failed", failure_reason: "quota_exhausted" });
   expect(t.server.sql("SELECT count(*) AS n FROM messages")[0].n).toBe(0);
 });
+
+test("a segment used by a draft broadcast cannot be deleted; once the broadcast is gone it can", async () => {
+  const seg = await req("POST", "/segments", { channel: "default", name: "Used" });
+  const b = await t.create({ excluded_segment_ids: [seg.body.id] });
+  const refused = await req("DELETE", `/segments/${seg.body.id}`);
+  expect(refused.status).toBe(422);
+  expect(refused.body.error).toBe(`Segment is in use by: broadcast ${b.id}`);
+  await req("DELETE", `/broadcasts/${b.id}`);
+  expect((await req("DELETE", `/segments/${seg.body.id}`)).status).toBe(200);
+});
