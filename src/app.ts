@@ -18,7 +18,6 @@ import { channelRoutes } from "./features/channels/routes";
 import { discoveryRoutes } from "./features/discovery/routes";
 import { emailServerRoutes } from "./features/email_servers/routes";
 import { broadcastRoutes } from "./features/broadcasts/routes";
-import { broadcastStatisticsRoutes } from "./features/broadcasts/statistics-routes";
 import { templateRoutes } from "./features/templates/routes";
 import { trackingRoutes } from "./features/tracking/routes";
 import { transactionalRoutes } from "./features/transactionals/routes";
@@ -27,7 +26,6 @@ import { suppressionRoutes } from "./features/suppressions/routes";
 import { segmentRoutes } from "./features/segments/routes";
 import { eventRoutes } from "./features/events/routes";
 import { webhookRoutes } from "./features/webhooks/routes";
-import { reputationRoutes } from "./features/reputation/routes";
 import { reputationRoutes } from "./features/reputation/routes";
 import { adminRoutes } from "./admin/routes";
 import { metricsRoutes } from "./metrics/routes";
@@ -50,10 +48,8 @@ export const apiFeatures = (deps: Deps, routes: () => readonly RouteInfo[]) => [
   emailServerRoutes(deps),
   transactionalRoutes(deps),
   broadcastRoutes(deps),
-  broadcastStatisticsRoutes(deps),
   eventRoutes(deps),
   webhookRoutes(deps),
-  reputationRoutes(deps),
   reputationRoutes(deps),
 ];
 

@@ -4,20 +4,48 @@ import type { Deps } from "@/deps";
 import { peekQuota, quotaHeaders } from "@/features/channels/quota";
 import { authPlugin } from "@/http/auth";
 import { route } from "@/http/contract";
-import { withWarnings } from "@/http/fields";
+import { f, result, withWarnings } from "@/http/fields";
 import { offsetEnvelope } from "@/http/pagination";
 import { idParam } from "@/http/params";
 import { MessageSchema, OffsetList } from "@/http/schemas";
 import type { Scope } from "@/auth/scope";
 import { abortBroadcast, pauseBroadcast, resumeBroadcast } from "./control";
-import { BroadcastFields, BroadcastFilterFields, BroadcastSchema, BroadcastSummarySchema, encodeBroadcast, encodeSummary, ScheduleFields, SendResultSchema } from "./model";
+import {
+  BroadcastFields,
+  BroadcastFilterFields,
+  BroadcastSchema,
+  BroadcastSummarySchema,
+  encodeBroadcast,
+  encodeSummary,
+  LinksSchema,
+  ScheduleFields,
+  SendResultSchema,
+  StatisticsSchema,
+  TimelineSchema,
+} from "./model";
 import { sendBroadcast } from "./send";
+import { broadcastLinks, broadcastStatistics, broadcastTimeline, METRICS, readMetrics, TIMEFRAMES } from "./statistics";
 import { cancelSchedule, createBroadcast, deleteBroadcast, getBroadcast, listBroadcasts, scheduleBroadcast, updateBroadcast } from "./service";
 
 const params = { id: idParam("Broadcast") };
 const body = { fields: BroadcastFields, wrapper: "broadcast" } as const;
+const TimelineQuery = {
+  timeframe: f.enum(Object.keys(TIMEFRAMES)),
+  metrics: f.custom(
+    (v) => {
+      try {
+        return result.ok(readMetrics(v));
+      } catch {
+        return result.err(`must be a subset of ${Object.keys(METRICS).join(", ")}`);
+      }
+    },
+    { schema: { type: "string", description: `comma list of ${Object.keys(METRICS).join(", ")}` } },
+  ),
+};
+const LinksQuery = { sort: f.enum(["clicks", "unique_clicks", "url"] as const), order: f.enum(["asc", "desc"] as const) };
 
-/** §5 /broadcasts (statistics: statistics-routes.ts). Sends and schedules use the `send` bucket and answer quota headers. */
+
+/** §5 /broadcasts with statistics, timeline and links. Sends and schedules use the `send` bucket and answer quota headers. */
 export const broadcastRoutes = (deps: Deps) => {
   const slug = (b: Broadcast) => ({ slug: deps.auth.cache.slugOf(b.channel_id) ?? "" });
   const encode = (b: Broadcast) => encodeBroadcast(b, slug(b));
@@ -100,5 +128,25 @@ export const broadcastRoutes = (deps: Deps) => {
     .post("/broadcasts/:id/cancel_schedule", ...action("Cancel a schedule (back to draft)", (b) => cancelSchedule(deps, b)))
     .post("/broadcasts/:id/pause", ...action("Pause a sending broadcast", (b) => pauseBroadcast(deps, b)))
     .post("/broadcasts/:id/resume", ...action("Resume a paused broadcast", (b) => resumeBroadcast(deps, b)))
-    .post("/broadcasts/:id/abort", ...action("Abort a broadcast: unsent messages are not sent", (b) => abortBroadcast(deps, b)));
+    .post("/broadcasts/:id/abort", ...action("Abort a broadcast: unsent messages are not sent", (b) => abortBroadcast(deps, b)))
+    .get(
+      "/broadcasts/:id/statistics",
+      ...route({ summary: "Delivery, engagement and issues of a broadcast", permission: "broadcasts_read", params, load, response: { 200: StatisticsSchema } }, ({ record }) =>
+        broadcastStatistics(deps, record),
+      ),
+    )
+    .get(
+      "/broadcasts/:id/statistics/timeline",
+      ...route(
+        { summary: "Events of a broadcast per interval", permission: "broadcasts_read", params, load, query: { fields: TimelineQuery }, response: { 200: TimelineSchema } },
+        ({ record, query }) => broadcastTimeline(deps, record, query.timeframe ?? "24h", query.metrics ?? readMetrics(undefined)),
+      ),
+    )
+    .get(
+      "/broadcasts/:id/statistics/links",
+      ...route(
+        { summary: "Clicks per tracked link of a broadcast", permission: "broadcasts_read", params, load, query: { fields: LinksQuery }, response: { 200: LinksSchema } },
+        ({ record, query }) => broadcastLinks(deps, record, query.sort ?? "clicks", query.order ?? "desc"),
+      ),
+    );
 };
