@@ -144,3 +144,29 @@ test("abort: unsent messages are never sent and are marked aborted", async () =>
   expect(t.server.sql("SELECT count(*) AS n FROM messages WHERE broadcast_id = ? AND failure_reason = 'aborted'", b.id)[0].n).toBe(300 - before);
   expect((await t.get(b.id)).status).toBe("aborted");
 });
+
+test("a row whose in-flight attempt ends after a pause or an abort (a retry makes it due) is held or failed again", async () => {
+  await t.subscribers(0, 3);
+  const b = await t.create({});
+  await req("POST", `/broadcasts/${b.id}/send_broadcast`);
+  await t.tickBroadcasts();
+  const [first] = t.server.sql("SELECT id FROM messages WHERE broadcast_id = ? ORDER BY id", b.id);
+  // A lease taken before the pause keeps the row out of reach of pause; its retry makes it due again later.
+  t.server.sql("UPDATE messages SET lease_expires_at = ? WHERE id = ?", t.clock.now() + 60_000, first.id);
+  await req("POST", `/broadcasts/${b.id}/pause`);
+  t.server.sql("UPDATE messages SET lease_expires_at = NULL, status = 'sending', next_attempt_at = ? WHERE id = ?", t.clock.now(), first.id);
+  await t.tickBroadcasts();
+  expect(t.server.sql("SELECT next_attempt_at FROM messages WHERE id = ?", first.id)[0].next_attempt_at).toBeNull();
+  await t.drain();
+  expect(sink.accepted).toBe(0);
+
+  await req("POST", `/broadcasts/${b.id}/resume`);
+  t.server.sql("UPDATE messages SET lease_expires_at = ? WHERE id = ?", t.clock.now() + 60_000, first.id);
+  await req("POST", `/broadcasts/${b.id}/abort`);
+  t.server.sql("UPDATE messages SET lease_expires_at = NULL, next_attempt_at = ? WHERE id = ?", t.clock.now() + 60_000, first.id);
+  t.clock.advance(60_000);
+  await t.tickBroadcasts();
+  expect(t.server.sql("SELECT status, failure_reason FROM messages WHERE id = ?", first.id)[0]).toEqual({ status: "failed", failure_reason: "aborted" });
+  await t.drain();
+  expect(sink.accepted).toBe(0);
+});

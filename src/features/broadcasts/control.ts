@@ -32,6 +32,17 @@ const prepared = (deps: Deps) => {
   return q;
 };
 
+/**
+ * Re-applies a pause or an abort to rows whose in-flight attempt ended after it (a retry or a wait
+ * makes a row due again): the broadcasts job calls this each tick for paused broadcasts and for
+ * aborted ones while a lease taken before the abort may still run out.
+ */
+export function enforceStop(deps: Deps, b: Broadcast, now: number): void {
+  const q = prepared(deps);
+  if (b.status === "paused") q.hold.run(b.id, now);
+  else if (b.status === "aborted") q.abort.run(b.id, now);
+}
+
 /** Stops the fan-out and holds the unsent rows. */
 export function pauseBroadcast(deps: Deps, b: Broadcast): Broadcast {
   requireStatus(b, "paused", ["queueing", "sending"]);

@@ -7,9 +7,10 @@
  *    outbox's enqueue-many, in a short transaction that also advances `fanout_cursor`, so a crash
  *    neither loses nor repeats a recipient and a restart continues after the cursor;
  * 3. completion — a `sending` broadcast with nothing left to send becomes `sent`,
- *    `partial_failure` or `failed`.
+ *    `partial_failure` or `failed`;
+ * 4. stops — paused and just-aborted broadcasts hold or fail rows an in-flight attempt made due again.
  */
-import { and, asc, eq, lte } from "drizzle-orm";
+import { and, asc, eq, gte, lte } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { broadcast_recipients, broadcasts, type Broadcast } from "@/db/schema";
 import type { Deps } from "@/deps";
@@ -19,11 +20,14 @@ import { appendEvent } from "@/features/events/service";
 import { AppError } from "@/lib/errors";
 import { eventBroadcast } from "./model";
 import { NO_RECIPIENTS, startSending } from "./send";
+import { enforceStop } from "./control";
 import { transition } from "./service";
 
 /** Recipients per fan-out transaction: ~20 ms of write lock, so API writes never wait long. */
 export const FANOUT_BATCH = 2000;
 const DUE_PER_TICK = 20;
+/** How long after an abort rows may come back from an attempt in flight: the delivery lease (5 min) and its first retry delay. */
+const STOP_WINDOW = 10 * 60_000;
 
 type OutboxRow = Parameters<Deps["outbox"]["enqueue"]>[0][number];
 interface Recipient {
@@ -56,6 +60,14 @@ function failureReason(err: AppError): string {
 export function broadcastsJob(deps: Deps): Job {
   const q = prepare(deps);
   const byStatus = (status: Broadcast["status"]) => deps.db.select().from(broadcasts).where(eq(broadcasts.status, status)).orderBy(asc(broadcasts.id)).all();
+
+  // A retry of an attempt in flight at the abort is scheduled at least a minute after its lease ends.
+  const recentlyAborted = (now: number) =>
+    deps.db
+      .select()
+      .from(broadcasts)
+      .where(and(eq(broadcasts.status, "aborted"), gte(broadcasts.updated_at, now - STOP_WINDOW)))
+      .all();
 
   const startDue = (now: number) => {
     const due = deps.db
@@ -119,6 +131,8 @@ export function broadcastsJob(deps: Deps): Job {
       let more = false;
       for (const b of byStatus("queueing")) more = fanOut(b.id, now) || more;
       for (const b of byStatus("sending")) settle(b);
+      for (const b of byStatus("paused")) enforceStop(deps, b, now);
+      for (const b of recentlyAborted(now)) enforceStop(deps, b, now);
       return more;
     },
   };
