@@ -23,4 +23,5 @@ if [ ! -x "${MAILROOM_BIN:-dist/mailroom}" ]; then
 fi
 bun bench/http.ts "$@"
 bun bench/broadcasts.ts
-exec bun bench/delivery.ts
+bun bench/delivery.ts
+exec bun bench/webhooks.ts

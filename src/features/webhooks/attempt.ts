@@ -54,6 +54,28 @@ export function webhookHeaders(r: AttemptRequest): Record<string, string> {
   };
 }
 
+/**
+ * Kept-alive connections per checked address (and host name, for Host and SNI): a reused socket is
+ * always one that was opened to an address the guard allowed. At most 4 sockets each, like the
+ * deliveries in flight per endpoint.
+ */
+const agents = new Map<string, http.Agent>();
+const MAX_AGENTS = 256;
+function agentFor(url: URL, target: { address: string }): http.Agent {
+  const key = `${url.protocol}|${target.address}|${url.host}`;
+  let agent = agents.get(key);
+  if (!agent) {
+    if (agents.size >= MAX_AGENTS) {
+      const [oldest, old] = agents.entries().next().value!;
+      agents.delete(oldest);
+      old.destroy();
+    }
+    const options = { keepAlive: true, maxSockets: 4, timeout: 30_000 };
+    agents.set(key, (agent = url.protocol === "https:" ? new https.Agent(options) : new http.Agent(options)));
+  }
+  return agent;
+}
+
 export async function attemptWebhook(r: AttemptRequest, policy: AddressPolicy, lookup: Lookup): Promise<AttemptResult> {
   const started = performance.now();
   const done = (status: number | null, excerpt: string | null, error: string | null): AttemptResult => ({
@@ -81,7 +103,7 @@ export async function attemptWebhook(r: AttemptRequest, policy: AddressPolicy, l
         headers: { ...webhookHeaders(r), "content-length": String(body.length) },
         // The socket connects to the checked address; Host and SNI stay the URL's name.
         lookup: ((_host: string, o: { all?: boolean }, cb: (...args: unknown[]) => void) => (o?.all ? cb(null, [target]) : cb(null, target!.address, target!.family))) as never,
-        agent: false,
+        agent: agentFor(url, target),
     };
     const request = url.protocol === "https:" ? https.request : http.request;
     const req = request(options, (res) => {
@@ -106,7 +128,11 @@ export async function attemptWebhook(r: AttemptRequest, policy: AddressPolicy, l
     );
     const timer = setTimeout(() => fail("timeout"), ATTEMPT_TIMEOUT_MS);
     const connectTimer = setTimeout(() => fail("connect_timeout"), CONNECT_TIMEOUT_MS);
-    req.on("socket", (socket) => socket.once(url.protocol === "https:" ? "secureConnect" : "connect", () => clearTimeout(connectTimer)));
+    req.on("socket", (socket) => {
+      // A kept-alive socket is connected already.
+      if (!socket.connecting) clearTimeout(connectTimer);
+      else socket.once(url.protocol === "https:" ? "secureConnect" : "connect", () => clearTimeout(connectTimer));
+    });
     req.on("response", () => clearTimeout(connectTimer));
     let settled = false;
     function fail(error: string) {

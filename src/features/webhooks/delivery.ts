@@ -5,8 +5,8 @@
  * disables the endpoint. Each loop of the job takes endpoints no other loop is working on. A claimed row has no due time until its outcome is written; rows left so
  * by a crash are released when the job starts, so nothing is lost.
  */
-import { and, eq, inArray, isNull, lte, notInArray, sql } from "drizzle-orm";
-import type { Db } from "@/db/client";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import type { Database, Db } from "@/db/client";
 import { webhook_deliveries, webhook_endpoints, type WebhookDelivery, type WebhookEndpoint } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { attemptExhaustedEvent } from "@/features/events/catalogue";
@@ -18,7 +18,7 @@ import { attemptWebhook, type AttemptResult } from "./attempt";
 import { addressPolicy } from "./service";
 
 export const PER_ENDPOINT_CONCURRENCY = 4;
-const CLAIM_LIMIT = 500;
+const CLAIM_LIMIT = 200;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 /** Wait before retry n (1-based); every later retry waits 24 h. */
@@ -27,6 +27,26 @@ export const retryDelay = (retry: number, random: () => number = Math.random) =>
   Math.round(RETRY_SCHEDULE[Math.min(retry, RETRY_SCHEDULE.length) - 1] * (0.9 + 0.2 * random()));
 
 type Claimed = { delivery: WebhookDelivery; endpoint: WebhookEndpoint };
+
+/** The statements of every attempt, prepared once per connection. */
+function prepare(database: Database) {
+  const raw = database.raw;
+  return {
+    claim: raw.prepare(
+      "UPDATE webhook_deliveries SET next_attempt_at = NULL WHERE id IN (SELECT id FROM webhook_deliveries WHERE next_attempt_at <= ?1 AND endpoint_id NOT IN (SELECT value FROM json_each(?2)) ORDER BY next_attempt_at, id LIMIT ?3) RETURNING *",
+    ),
+    succeeded: raw.prepare(
+      "UPDATE webhook_deliveries SET status = 'succeeded', attempts = ?2, response_status = ?3, response_body_excerpt = ?4, duration_ms = ?5, error = NULL, last_attempt_at = ?6, delivered_at = ?6, next_attempt_at = NULL WHERE id = ?1",
+    ),
+    endpointSeen: raw.prepare("UPDATE webhook_endpoints SET last_response_code = ?2, last_sent_at = ?3 WHERE id = ?1"),
+  };
+}
+const statements = new WeakMap<Database, ReturnType<typeof prepare>>();
+function statementsOf(database: Database) {
+  let q = statements.get(database);
+  if (!q) statements.set(database, (q = prepare(database)));
+  return q;
+}
 
 export interface WebhookDeliveryOptions {
   /** DNS at the edge (tests pass a fake). */
@@ -77,19 +97,15 @@ export class WebhookDeliveryJob implements Job {
     return claimed.length === CLAIM_LIMIT;
   }
 
-  /** Due deliveries of active endpoints, oldest first; their due time is cleared (claimed). */
+  /** Due deliveries, oldest first, of endpoints no other loop is working on; their due time is cleared (claimed). */
   private claim(now: number): Claimed[] {
-    return this.deps.db.transaction((tx) => {
-      const rows = tx
-        .select({ delivery: webhook_deliveries, endpoint: webhook_endpoints })
-        .from(webhook_deliveries)
-        .innerJoin(webhook_endpoints, eq(webhook_endpoints.id, webhook_deliveries.endpoint_id))
-        .where(and(lte(webhook_deliveries.next_attempt_at, now), this.busy.size ? notInArray(webhook_deliveries.endpoint_id, [...this.busy]) : undefined))
-        .orderBy(webhook_deliveries.next_attempt_at, webhook_deliveries.id)
-        .limit(CLAIM_LIMIT)
-        .all();
-      if (rows.length) tx.update(webhook_deliveries).set({ next_attempt_at: null }).where(inArray(webhook_deliveries.id, rows.map((r) => r.delivery.id))).run();
-      return rows;
+    const q = statementsOf(this.deps.database);
+    return this.deps.db.transaction(() => {
+      const rows = (q.claim.all(now, JSON.stringify([...this.busy]), CLAIM_LIMIT) as (Omit<WebhookDelivery, "test"> & { test: number })[]).sort((x, y) => x.id - y.id);
+      if (rows.length === 0) return [];
+      const ids = [...new Set(rows.map((r) => r.endpoint_id))];
+      const endpoints = new Map(this.deps.db.select().from(webhook_endpoints).where(inArray(webhook_endpoints.id, ids)).all().map((e) => [e.id, e]));
+      return rows.map((r) => ({ delivery: { ...r, test: !!r.test }, endpoint: endpoints.get(r.endpoint_id)! }));
     });
   }
 
@@ -120,8 +136,9 @@ export function recordAttempt(deps: Deps, tx: Db, endpoint: WebhookEndpoint, d: 
   const attempts = d.attempts + 1;
   const seen = { attempts, response_status: r.status, response_body_excerpt: r.excerpt, duration_ms: r.durationMs, error: r.error, last_attempt_at: now };
   const set = (values: Partial<WebhookDelivery>) => void tx.update(webhook_deliveries).set({ ...seen, ...values }).where(eq(webhook_deliveries.id, d.id)).run();
-  if (r.status !== null) tx.update(webhook_endpoints).set({ last_response_code: r.status, last_sent_at: now }).where(eq(webhook_endpoints.id, endpoint.id)).run();
-  if (r.ok) return set({ status: "succeeded", delivered_at: now, next_attempt_at: null });
+  const q = statementsOf(deps.database);
+  if (r.status !== null) q.endpointSeen.run(endpoint.id, r.status, now);
+  if (r.ok) return void q.succeeded.run(d.id, attempts, r.status, r.excerpt, r.durationMs, now);
   if (d.test) return set({ status: "failed", next_attempt_at: null });
   if (r.status === 410) {
     // Gone: the receiver asks for no more; the endpoint is disabled and its queue cancelled.

@@ -79,7 +79,7 @@ export const webhookRoutes = (deps: Deps) => {
             .values({ endpoint_id: record.id, event_id: null, event_type: type, body: "", status: "pending", test: true, created_at: now })
             .returning()
             .get();
-          const bodyText = webhookBody({ id: delivery.id, type, created_at: now, occurred_at: now, data });
+          const bodyText = webhookBody({ id: delivery.id, type, created_at: now, occurred_at: now }, JSON.stringify(data));
           deps.db.update(webhook_deliveries).set({ body: bodyText }).where(eq(webhook_deliveries.id, delivery.id)).run();
           const result = await attemptDelivery(deps, record, decryptSecret(deps.config.dataDir, record.secret_enc), { ...delivery, body: bodyText }, now);
           deps.db.transaction((tx) => recordAttempt(deps, tx, record, delivery, result, deps.clock.now(), Math.random));
