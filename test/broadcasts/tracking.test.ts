@@ -116,3 +116,22 @@ test("unsubscribe: GET shows a button and changes nothing; one-click POST answer
   expect(forged.status).toBe(404);
   expect(t.server.sql("SELECT count(*) AS n FROM subscribers WHERE unsubscribed_at IS NOT NULL")[0].n).toBe(1);
 });
+
+test("a transactional's List-Unsubscribe link unsubscribes the channel's subscriber with that address", async () => {
+  await t.subscribers(0, 1);
+  const sent = await t.send({ to: "SUB0@example.com", include_unsubscribe_link: true });
+  expect(t.server.sql("SELECT subscriber_id FROM messages WHERE id = ?", sent.id)[0].subscriber_id).not.toBeNull();
+  // A message sent before the address became a subscriber names none in its link.
+  const before = await t.send({ to: "late@example.com", include_unsubscribe_link: true });
+  await t.drain();
+  const mails = await sink.waitFor(2);
+  const mail = mails.find((m) => m.envelope.to[0] === "SUB0@example.com");
+  const lateMail = mails.find((m) => m.envelope.to[0] === "late@example.com");
+  const url = (m: SinkMessage) => local(m.header("List-Unsubscribe")!.slice(1, -1));
+  expect((await fetch(url(lateMail!), { method: "POST", body: "List-Unsubscribe=One-Click" })).status).toBe(404);
+  await req("POST", "/subscribers", { channel: "default", email: "late@example.com" });
+  expect((await fetch(url(lateMail!), { method: "POST", body: "List-Unsubscribe=One-Click" })).status).toBe(200);
+  expect((await fetch(url(mail!), { method: "POST", body: "List-Unsubscribe=One-Click" })).status).toBe(200);
+  expect(t.server.sql("SELECT email FROM subscribers WHERE unsubscribed_at IS NOT NULL ORDER BY email").map((r) => r.email)).toEqual(["late@example.com", "sub0@example.com"]);
+  expect(before.id).toBeGreaterThan(sent.id);
+});

@@ -64,7 +64,7 @@ export const trackingRoutes = (deps: Deps) => {
           { summary: "Unsubscribe page (changes nothing)", public: true, params: { token: textParam("signed unsubscribe token") }, response: { 200: rawResponse("text/html"), 404: rawResponse("text/html") } },
           ({ params }) => {
             const payload = readToken(deps, "unsub", params.token, 2);
-            const s = payload && unsubscribeTarget(deps, payload[0]!);
+            const s = payload && unsubscribeTarget(deps, payload);
             if (!s) return notFoundPage();
             return page(
               "Unsubscribe",
@@ -81,7 +81,7 @@ export const trackingRoutes = (deps: Deps) => {
         const limit = posts.take(ip, POSTS_PER_MINUTE, deps.clock.now());
         if (!limit.allowed) return new Response("Too many requests", { status: 429, headers: { "content-type": "text/plain; charset=utf-8", "retry-after": String(limit.retryAfter) } });
         const payload = readToken(deps, "unsub", params.token, 2);
-        if (!payload || !unsubscribeByLink(deps, payload[0]!, payload[1]!)) return notFoundPage();
+        if (!payload || !unsubscribeByLink(deps, payload)) return notFoundPage();
         const body = (await request.text().catch(() => "")).trim();
         if (body === "List-Unsubscribe=One-Click") return new Response("Unsubscribed", { headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" } });
         return page("Unsubscribed", "<h1>Unsubscribed</h1><p>You will not receive these emails any more.</p>");

@@ -7,11 +7,13 @@
  */
 import { and, eq, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
-import { broadcast_links, messages, subscribers, type Message } from "@/db/schema";
+import { broadcast_links, messages, subscribers, type Message, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { emailEvent } from "@/features/events/catalogue";
 import { appendEvent } from "@/features/events/service";
 import { unsubscribe } from "@/features/subscribers/service";
+import { findByEmail } from "@/features/subscribers/store";
+import { normalizeEmail } from "@/lib/email";
 import { linkSecret } from "@/db/settings";
 import { verifyLink, type LinkPurpose } from "@/lib/links";
 
@@ -84,19 +86,26 @@ export function clickTarget(deps: Deps, [messageId, index]: number[]): string | 
   return link?.url ?? null;
 }
 
-/** The subscriber an unsubscribe token names (null when gone or redacted). */
-export function unsubscribeTarget(deps: Deps, subscriberId: number) {
-  const s = deps.db.select().from(subscribers).where(eq(subscribers.id, subscriberId)).get();
+/**
+ * The subscriber an unsubscribe token names (null when gone or redacted). A transactional to an
+ * address that was no subscriber when it was sent names none (`0`): the channel's subscriber with the
+ * recipient's address then, if there is one now.
+ */
+export function unsubscribeTarget(deps: Deps, [subscriberId, messageId]: number[]): Subscriber | null {
+  const m = messageId ? messageById(deps, messageId) : undefined;
+  const s = subscriberId
+    ? deps.db.select().from(subscribers).where(eq(subscribers.id, subscriberId)).get()
+    : m && findByEmail(deps.db, m.channel_id, normalizeEmail(m.recipient_email));
   return s && s.redacted_at === null ? s : null;
 }
 
 /** Unsubscribes from the channel (idempotent); the message's broadcast, if any, is named on the event. */
-export function unsubscribeByLink(deps: Deps, subscriberId: number, messageId: number): boolean {
-  const s = unsubscribeTarget(deps, subscriberId);
+export function unsubscribeByLink(deps: Deps, payload: number[]): boolean {
+  const s = unsubscribeTarget(deps, payload);
   const channel = s && deps.auth.cache.channelById(s.channel_id);
   if (!s || !channel) return false;
-  const m = messageId ? messageById(deps, messageId) : undefined;
-  unsubscribe(deps, channel, s, m?.subscriber_id === s.id ? m.broadcast_id : null);
+  const m = payload[1] ? messageById(deps, payload[1]) : undefined;
+  unsubscribe(deps, channel, s, m?.channel_id === s.channel_id ? m.broadcast_id : null);
   return true;
 }
 
