@@ -18,7 +18,7 @@ import { attemptWebhook, type AttemptResult } from "./attempt";
 import { addressPolicy } from "./service";
 
 export const PER_ENDPOINT_CONCURRENCY = 4;
-const CLAIM_LIMIT = 200;
+const CLAIM_LIMIT = 50;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 /** Wait before retry n (1-based); every later retry waits 24 h. */

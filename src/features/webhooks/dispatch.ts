@@ -12,7 +12,7 @@ import type { Job } from "@/jobs/runner";
 import { toIso } from "@/lib/time";
 
 /** Events per transaction: small enough that a batch holds the event loop for a few ms only. */
-const BATCH = 250;
+const BATCH = 100;
 
 interface EventText {
   id: number;
