@@ -1,0 +1,1 @@
+CREATE INDEX `messages_held_idx` ON `messages` (`subscriber_id`,`created_at`) WHERE status = 'pending_confirmation';
