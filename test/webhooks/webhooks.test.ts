@@ -167,6 +167,27 @@ describe("delivery", () => {
     }
   });
 
+  test("a receiver that is down, then one slower than 10 s: failed with a retry scheduled, nothing lost", async () => {
+    const closed = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+    const downUrl = `http://127.0.0.1:${closed.port}/hook`;
+    closed.stop(true);
+    const slow = Bun.serve({ port: 0, hostname: "127.0.0.1", idleTimeout: 30, fetch: () => new Promise<Response>((resolve) => setTimeout(() => resolve(new Response("late")), 11_000)) });
+    try {
+      const down = (await createEndpoint({ url: downUrl, event_types: ["subscriber.created"] })).body;
+      const late = (await createEndpoint({ url: `http://127.0.0.1:${slow.port}/hook`, event_types: ["subscriber.created"] })).body;
+      await subscribe("ada@example.com");
+      await dispatch();
+      await deliver();
+      const rows = s.sql("SELECT endpoint_id, status, error, attempts, next_attempt_at FROM webhook_deliveries ORDER BY endpoint_id");
+      expect(rows.map((r) => [r.endpoint_id, r.status, r.attempts])).toEqual([[down.id, "failed", 1], [late.id, "failed", 1]]);
+      expect(rows[0].error).toStartWith("connection_failed");
+      expect(rows[1].error).toBe("timeout");
+      for (const r of rows) expect(r.next_attempt_at).toBeGreaterThan(clock.now());
+    } finally {
+      slow.stop(true);
+    }
+  }, 20_000);
+
   test("SSRF: a host name resolving to loopback is refused per attempt (blocked_address)", async () => {
     await s.stop();
     s = await startTestServer({ clock, startJobs: false });
