@@ -20,6 +20,7 @@ import { emailServerRoutes } from "./features/email_servers/routes";
 import { broadcastRoutes } from "./features/broadcasts/routes";
 import { templateRoutes } from "./features/templates/routes";
 import { trackingRoutes } from "./features/tracking/routes";
+import { confirmationRoutes } from "./features/confirmation/routes";
 import { transactionalRoutes } from "./features/transactionals/routes";
 import { subscriberRoutes } from "./features/subscribers/routes";
 import { suppressionRoutes } from "./features/suppressions/routes";
@@ -105,6 +106,7 @@ export function createApp(deps: Deps) {
     })
     .use(api)
     .use(trackingRoutes(deps))
+    .use(confirmationRoutes(deps))
     .use(apiDocsRoutes())
     .use(adminRoutes(deps, (request): Promise<Response> => app.handle(request)));
 

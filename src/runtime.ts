@@ -9,6 +9,7 @@ import { sessionRetentionJob } from "./admin/session";
 import type { Deps } from "./deps";
 import { auditRetentionJob } from "./features/audit_log/service";
 import { broadcastsJob } from "./features/broadcasts/jobs";
+import { confirmationExpiryJob } from "./features/confirmation/jobs";
 import { eventRetentionJob } from "./features/events/service";
 import { WebhookDeliveryJob } from "./features/webhooks/delivery";
 import { webhookDispatchJob } from "./features/webhooks/dispatch";
@@ -66,6 +67,7 @@ function featureJobs(deps: Deps, jobs: JobRunner) {
     sessionRetentionJob(deps.db),
     idempotencyRetentionJob(deps.db),
     broadcastsJob(deps),
+    confirmationExpiryJob(deps),
     // Deliveries written by the dispatcher are attempted at once, not on the next interval.
     webhookDispatchJob(deps, () => jobs.wake("webhooks.delivery")),
     new WebhookDeliveryJob(deps),

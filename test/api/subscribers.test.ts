@@ -61,11 +61,39 @@ describe("happy", () => {
     expect(eventsOf(first.body.id).at(-1)!.type).toBe("subscriber.updated");
   });
 
-  test("double_opt_in is accepted but skipped with a double_opt_in_skipped warning", async () => {
-    const res = await api("POST", "/subscribers", { email: email(), double_opt_in: true });
+  test("double_opt_in: the subscriber is pending (not subscribed yet) and a confirmation email is queued with the link", async () => {
+    const address = email("doi");
+    const res = await api("POST", "/subscribers", { email: address, double_opt_in: true });
     expect(res.status).toBe(201);
-    expect(res.body.confirmation_status).toBe("unconfirmed");
-    expect(res.body.warnings).toEqual([{ code: "double_opt_in_skipped", param: "double_opt_in", message: "double_opt_in is not available yet; no confirmation email was sent" }]);
+    expect(res.body).toMatchObject({ status: "pending", confirmation_status: "pending", confirmed_at: null });
+    expect(res.body.warnings).toBeUndefined();
+    expect(res.body.confirmation_url).toMatch(new RegExp(`^${server.deps.config.publicUrl}/c/[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{22}$`));
+    expect(eventsOf(res.body.id).map((e) => e.type)).toEqual(["subscriber.created"]);
+    const [mail] = sql("SELECT kind, lane, status, recipient_email, data FROM messages WHERE subscriber_id = ?", res.body.id);
+    expect(mail).toMatchObject({ kind: "system", lane: "priority", recipient_email: address });
+    expect(JSON.parse(mail.data)).toEqual({ confirmation_url: res.body.confirmation_url });
+    // Not eligible for broadcasts while pending (§3).
+    expect((await api("GET", "/subscribers", { confirmation_status: "pending", email: address })).body.pagination.total).toBe(1);
+
+    // Asking a confirmed subscriber again changes nothing and sends nothing (§3 Compat).
+    const confirmed = await api("POST", "/subscribers", { email: email("doi"), confirmed_at: "2026-01-01T00:00:00.000Z" });
+    const again = await api("POST", "/subscribers", { email: confirmed.body.email, double_opt_in: { reply_to: "help@example.com" } });
+    expect(again.status).toBe(200);
+    expect(again.body.confirmation_status).toBe("confirmed");
+    expect(again.body.confirmation_url).toBeUndefined();
+    expect(sql("SELECT count(*) AS n FROM messages WHERE subscriber_id = ?", confirmed.body.id)[0].n).toBe(0);
+  });
+
+  test("double_opt_in: bad option values and an unknown confirmation template are 422 with nothing stored", async () => {
+    const before = count();
+    const bad = await api("POST", "/subscribers", { email: email("doi"), double_opt_in: { reply_to: "nope", colour: 1 } });
+    expect(bad.status).toBe(422);
+    expect(bad.body.errors).toEqual({ "double_opt_in.reply_to": ["is invalid"], "double_opt_in.colour": ["is not a double_opt_in option (reply_to, confirmation_template_id, include_unsubscribe_link)"] });
+    expect((await api("POST", "/subscribers", { email: email("doi"), double_opt_in: "maybe" })).body.errors).toEqual({ double_opt_in: ["must be true, false or an object"] });
+    const unknown = await api("POST", "/subscribers", { email: email("doi"), double_opt_in: true, confirmation_template_id: 999999 });
+    expect(unknown.status).toBe(422);
+    expect(unknown.body.errors).toEqual({ confirmation_template_id: ["does not exist in this channel"] });
+    expect(count()).toBe(before);
   });
 
   test("confirmed_at is set by scope-all tokens and ignored for channel tokens", async () => {

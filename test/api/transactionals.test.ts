@@ -92,13 +92,29 @@ describe("happy", () => {
     expect(row(created.body.id).subscriber_id).toBe(erin.id);
   });
 
-  test("double_opt_in is reported as skipped (double_opt_in_skipped); unknown fields warned", async () => {
+  test("double_opt_in holds the message behind a confirmation email (two quota units); confirmed recipients are sent at once; unknown fields warned", async () => {
+    const used = peekQuota(server.deps.db, channel("default"), clock.now()).used;
     const res = await send({ to: "doi@example.com", subject: "s", body: "b", double_opt_in: true, colour: "red" });
     expect(res.status).toBe(201);
-    expect(res.body.warnings).toEqual([
-      { code: "double_opt_in_skipped", param: "double_opt_in", message: "double_opt_in is not available yet; the message was queued without a confirmation step" },
-      expect.objectContaining({ code: "unrecognized_parameter", param: "colour" }),
-    ]);
+    expect(res.body).toMatchObject({ status: "pending_confirmation", confirmation_status: "pending" });
+    expect(res.body.confirmation_url).toStartWith(`${PUBLIC}/c/`);
+    expect(res.body.warnings).toEqual([expect.objectContaining({ code: "unrecognized_parameter", param: "colour" })]);
+    expect(res.headers.get("x-quota-used")).toBe(String(used + 2));
+    const held = row(res.body.id);
+    expect(held.next_attempt_at).toBeNull();
+    const confirmation = server.deps.db.select().from(messages).where(eq(messages.kind, "system")).all().at(-1)!;
+    expect(confirmation).toMatchObject({ status: "queued", lane: "priority", subscriber_id: held.subscriber_id, recipient_email: "doi@example.com" });
+    expect(confirmation.next_attempt_at).not.toBeNull();
+    // The token names the held message: [subscriber_id, expires_unix, transactional_id].
+    const payload = JSON.parse(Buffer.from(res.body.confirmation_url.split("/c/")[1].split(".")[0], "base64url").toString());
+    expect(payload).toEqual([held.subscriber_id, Math.floor(clock.now() / 1000) + 7 * 86400, res.body.id]);
+
+    const ok = await send({ to: "confirmed-doi@example.com", subject: "s", body: "b" });
+    upsertSubscriber(server.deps, channel("default"), { email: "confirmed-doi@example.com", confirmed_at: clock.now() });
+    const direct = await send({ to: "confirmed-doi@example.com", subject: "s", body: "b", double_opt_in: true });
+    expect(direct.body).toMatchObject({ status: "queued", confirmation_status: "confirmed" });
+    expect(direct.body.confirmation_url).toBeUndefined();
+    expect(ok.body.confirmation_status).toBeUndefined();
   });
 
   test("list: newest first, filters, offset envelope", async () => {

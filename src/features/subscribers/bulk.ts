@@ -165,6 +165,7 @@ export function importSubscribers(deps: Deps, channel: Channel, req: BulkRequest
           source: "import",
           subscribed_at: v.subscribed_at ?? now,
           confirmed_at: null,
+          confirmation_sent_at: null,
           tags,
           custom_data: v.custom_data ?? {},
           now,

@@ -1,11 +1,11 @@
 /**
  * Input rules for subscribers (API.md §3, §20): the field spec read by `readFields`, whose tag and
  * custom_data readers report nested problems by dot-path (`tags.3`, `custom_data.a.b`), the list
- * filters, and the double opt-in options. Shared by the single-record routes and the bulk import.
+ * filters, and the double opt-in options (§3, §4). Shared by the single-record routes and the bulk import.
  */
 import ipaddr from "ipaddr.js";
 import type { FieldErrors } from "@/lib/errors";
-import { f, result, type Warning } from "@/http/fields";
+import { coerceBoolean, f, result } from "@/http/fields";
 import { isEmail, normalizeEmail } from "@/lib/email";
 
 export const MAX_TAGS = 100;
@@ -112,29 +112,59 @@ export const SubscriberFields = {
   }),
 };
 
-const passThrough = (schema: Record<string, unknown>) => f.custom((v) => result.ok(v), { nullable: true, schema });
+/** What a `double_opt_in` option asks for (§3, §4): the confirmation mail's template, Reply-To and unsubscribe link. */
+export interface DoubleOptIn {
+  templateId: number | null;
+  replyTo: string | null;
+  includeUnsubscribeLink: boolean;
+}
 
-/** Top-level options of the routes that could send a confirmation email (§3, §4). */
+const DOI_KEYS = ["reply_to", "confirmation_template_id", "include_unsubscribe_link"];
+
+/** `true`/`false` (or their strings), or `{reply_to, confirmation_template_id, include_unsubscribe_link}`. */
+function readDoubleOptIn(v: unknown, at: { param: string; errors: FieldErrors }) {
+  const b = coerceBoolean(v);
+  if (b !== null) return result.ok<Partial<DoubleOptIn> | false>(b ? {} : false);
+  if (!isObject(v)) return result.err("must be true, false or an object");
+  const out: Partial<DoubleOptIn> = {};
+  for (const key of Object.keys(v)) if (!DOI_KEYS.includes(key)) (at.errors[`${at.param}.${key}`] ??= []).push(`is not a double_opt_in option (${DOI_KEYS.join(", ")})`);
+  if (v.reply_to !== undefined && v.reply_to !== null) {
+    if (typeof v.reply_to !== "string" || !isEmail(normalizeEmail(v.reply_to))) (at.errors[`${at.param}.reply_to`] ??= []).push("is invalid");
+    else out.replyTo = v.reply_to.trim();
+  }
+  if (v.confirmation_template_id !== undefined && v.confirmation_template_id !== null) {
+    if (!Number.isSafeInteger(v.confirmation_template_id)) (at.errors[`${at.param}.confirmation_template_id`] ??= []).push("must be an integer");
+    else out.templateId = v.confirmation_template_id as number;
+  }
+  if (v.include_unsubscribe_link !== undefined) {
+    const inc = coerceBoolean(v.include_unsubscribe_link);
+    if (inc === null) (at.errors[`${at.param}.include_unsubscribe_link`] ??= []).push("must be true or false");
+    else out.includeUnsubscribeLink = inc;
+  }
+  return result.ok<Partial<DoubleOptIn> | false>(out);
+}
+
+/** Top-level options of the routes that send a confirmation email (§3, §4, §10.2). */
 export const DoubleOptInOptions = {
-  double_opt_in: passThrough({ type: "boolean", description: "Not available yet: answered with a double_opt_in_skipped warning" }),
-  confirmation_template_id: passThrough({ type: "integer", description: "Not available yet: ignored with a parameter_ignored warning" }),
+  double_opt_in: f.custom(readDoubleOptIn, {
+    nullable: true,
+    schema: {
+      description: "Ask the subscriber to confirm first: true, or {reply_to, confirmation_template_id, include_unsubscribe_link}",
+      anyOf: [{ type: "boolean" }, { type: "object", properties: { reply_to: { type: "string" }, confirmation_template_id: { type: "integer" }, include_unsubscribe_link: { type: "boolean" } } }],
+    },
+  }),
+  confirmation_template_id: f.integer({ nullable: true, description: "Template of the confirmation email (default: the channel's default confirmation template, else a built-in one)" }),
 };
 
-/**
- * Double opt-in needs the confirmation mail of §10.2, not built yet: a truthy `double_opt_in` is
- * answered with `double_opt_in_skipped` (what happened instead: `outcome`), a given
- * `confirmation_template_id` with `parameter_ignored`.
- */
-export function doubleOptInWarnings(options: { double_opt_in?: unknown; confirmation_template_id?: unknown }, outcome: string): Warning[] {
-  const out: Warning[] = [];
+/** The double opt-in asked for by the options, or null (not asked). The nested template id wins over the top-level one. */
+export function doubleOptInOf(options: { double_opt_in?: Partial<DoubleOptIn> | false | null; confirmation_template_id?: number | null }): DoubleOptIn | null {
   const doi = options.double_opt_in;
-  if (doi !== undefined && doi !== false && doi !== "false") {
-    out.push({ code: "double_opt_in_skipped", param: "double_opt_in", message: `double_opt_in is not available yet; ${outcome}` });
-  }
-  if (options.confirmation_template_id !== undefined) {
-    out.push({ code: "parameter_ignored", param: "confirmation_template_id", message: "confirmation_template_id is not available yet and was ignored" });
-  }
-  return out;
+  if (!doi) return null;
+  return {
+    templateId: doi.templateId ?? options.confirmation_template_id ?? null,
+    replyTo: doi.replyTo ?? null,
+    includeUnsubscribeLink: doi.includeUnsubscribeLink ?? false,
+  };
 }
 
 export const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);

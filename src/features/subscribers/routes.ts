@@ -10,7 +10,8 @@ import { Int, MessageSchema, PaginationSchema, Strict, Warnings } from "@/http/s
 import { BulkFields, csvRows, importSubscribers, readBulkRequest } from "./bulk";
 import { listSubscribers, SubscriberListFilters } from "./list";
 import { encodeSubscriber, SubscriberSchema } from "./model";
-import { DoubleOptInOptions, doubleOptInWarnings, emailField, SubscriberFields, tagsField } from "./fields";
+import { DoubleOptInOptions, doubleOptInOf, emailField, SubscriberFields, tagsField } from "./fields";
+import { subscribeWithConfirmation } from "./double-opt-in";
 import { addTags, getByEmail, redactSubscriber, removeTags, resubscribe, setActive, unsubscribe, updateSubscriber, upsertSubscriber } from "./service";
 
 const WRAPPER = "subscriber";
@@ -36,6 +37,9 @@ const BulkResultSchema = Strict({
   skipped: Int(),
   errors: t.Array(Strict({ row: Int(), email: t.Union([t.String(), t.Null()]), errors: t.Record(t.String(), t.Array(t.String())) })),
 });
+
+/** POST /subscribers: with double opt-in, the link of the confirmation email that went out. */
+const SubscriberWithConfirmationSchema = Strict({ ...SubscriberSchema.properties, confirmation_url: t.Optional(t.String()) });
 
 /** A subscriber found by the request's email and changed by `run`. */
 type Action = (c: Channel, s: Subscriber) => Subscriber;
@@ -88,14 +92,18 @@ export const subscriberRoutes = (deps: Deps) => {
             // confirmed_at may be set by scope-all tokens only (imports of already confirmed lists).
             ignored: (p: Principal) => (p.scope === "all" ? ["unsubscribed_at"] : ["unsubscribed_at", "confirmed_at"]),
           },
-          response: { 200: SubscriberSchema, 201: SubscriberSchema },
+          response: { 200: SubscriberWithConfirmationSchema, 201: SubscriberWithConfirmationSchema },
         },
         ({ principal, channel, values, options, warnings, set }) => {
           // Subscribers added from the admin page get the system source `dashboard` (§3) unless one is given.
-          const res = upsertSubscriber(deps, channel, principal.kind === "admin" ? { source: "dashboard", ...values } : values);
+          const fields = principal.kind === "admin" ? { source: "dashboard", ...values } : values;
+          const doi = doubleOptInOf(options);
+          const res = doi ? subscribeWithConfirmation(deps, channel, fields, doi) : { ...upsertSubscriber(deps, channel, fields), confirmationUrl: null };
+          if (res.confirmationUrl) deps.outbox.notify();
           set.status = res.created ? 201 : 200;
-          const skipped = doubleOptInWarnings(options, "no confirmation email was sent");
-          return withWarnings(encodeSubscriber(res.subscriber, channel.slug), [...warnings, ...skipped, ...res.warnings]);
+          // §3: double opt-in adds the link of the confirmation email that went out (`confirmation_status` is always there).
+          const body = { ...encodeSubscriber(res.subscriber, channel.slug), ...(res.confirmationUrl ? { confirmation_url: res.confirmationUrl } : {}) };
+          return withWarnings(body, [...warnings, ...res.warnings]);
         },
       ),
     )

@@ -25,6 +25,8 @@ export interface SubscriberValues {
   source?: string;
   subscribed_at?: number;
   confirmed_at?: number;
+  /** Double opt-in asked now (§10.2): the subscriber is `pending`; ignored for confirmed subscribers. */
+  confirmation_sent_at?: number;
   tags?: string[] | null;
   custom_data?: Record<string, unknown> | null;
 }
@@ -72,13 +74,15 @@ export function upsertSubscriber(deps: Deps, channel: Channel, v: SubscriberValu
         source: v.source ?? "api_subscription",
         subscribed_at: v.subscribed_at ?? now,
         confirmed_at: v.confirmed_at ?? null,
+        confirmation_sent_at: v.confirmation_sent_at ?? null,
         tags: v.tags ?? [],
         custom_data: v.custom_data ?? {},
         now,
       })!;
       syncTags(deps.db, row.id, channel.id, [], row.tags);
       const out: NewEvent[] = [subscriberEvent("subscriber.created", channel, row)];
-      if (row.is_active) out.push(subscriberEvent("subscriber.subscribed", channel, row));
+      // A pending subscriber is subscribed by confirming (§10.2), not on creation.
+      if (row.is_active && row.confirmation_sent_at === null) out.push(subscriberEvent("subscriber.subscribed", channel, row));
       appendEvents(db, deps.clock, out);
       return { subscriber: row, created: true, warnings: [] };
     }
@@ -89,6 +93,7 @@ export function upsertSubscriber(deps: Deps, channel: Channel, v: SubscriberValu
     }));
     const patch: Partial<Subscriber> = {};
     for (const k of ["first_name", "last_name", "ip_address", "confirmed_at"] as const) if (v[k] !== undefined) patch[k] = v[k] as never;
+    if (v.confirmation_sent_at !== undefined && existing.confirmed_at === null) patch.confirmation_sent_at = v.confirmation_sent_at;
     if (v.tags) patch.tags = mergeTags(existing.tags, v.tags);
     if (v.custom_data) patch.custom_data = { ...existing.custom_data, ...v.custom_data };
     return { subscriber: applyPatch(deps, db, channel, existing, patch, now), created: false, warnings };
@@ -124,7 +129,7 @@ export function updateSubscriber(deps: Deps, channel: Channel, current: Subscrib
  * Writes the fields of `patch` that differ from `current`, syncs tags and appends `types` events
  * (`subscriber.updated` by default); returns `current` untouched when nothing changed.
  */
-function applyPatch(
+export function applyPatch(
   deps: Deps, db: Db, channel: Channel, current: Subscriber, patch: Partial<Subscriber>, now: number,
   types: SubscriberEventType[] = ["subscriber.updated"],
   broadcastId: number | null = null,

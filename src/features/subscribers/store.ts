@@ -32,6 +32,7 @@ function prepare(db: Db) {
         source: ph("source") as never,
         subscribed_at: ph("subscribed_at") as never,
         confirmed_at: ph("confirmed_at") as never,
+        confirmation_sent_at: ph("confirmation_sent_at") as never,
         tags: ph("tags") as never,
         custom_data: ph("custom_data") as never,
         created_at: ph("now") as never,

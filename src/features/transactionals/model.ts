@@ -112,6 +112,13 @@ export const TransactionalSchema = Strict({
   status_url: t.String(),
 });
 
+/** POST /transactionals: a send with `double_opt_in` adds the recipient's confirmation state and, when held, the link (§4). */
+export const SentTransactionalSchema = Strict({
+  ...TransactionalSchema.properties,
+  confirmation_status: t.Optional(t.Union([t.Literal("confirmed"), t.Literal("pending"), t.Literal("unconfirmed")])),
+  confirmation_url: t.Optional(t.String()),
+});
+
 export function encodeTransactional(m: Message, channel: string, publicUrl: string): Static<typeof TransactionalSchema> {
   return {
     id: m.id,

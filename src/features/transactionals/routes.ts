@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import type { Deps } from "@/deps";
 import { quotaHeaders } from "@/features/channels/quota";
-import { DoubleOptInOptions, doubleOptInWarnings } from "@/features/subscribers/fields";
+import { DoubleOptInOptions, doubleOptInOf } from "@/features/subscribers/fields";
 import { authPlugin } from "@/http/auth";
 import { route } from "@/http/contract";
 import { offsetEnvelope } from "@/http/pagination";
@@ -9,7 +9,7 @@ import { idParam } from "@/http/params";
 import { OffsetList } from "@/http/schemas";
 import type { Message } from "@/db/schema";
 import { idempotencyClaim, idempotencyReplay, releaseIdempotency } from "./idempotency";
-import { encodeTransactional, TransactionalFields, TransactionalFilterFields, TransactionalSchema } from "./model";
+import { encodeTransactional, SentTransactionalSchema, TransactionalFields, TransactionalFilterFields, TransactionalSchema } from "./model";
 import { getTransactional, listTransactionals, sendTransactional } from "./service";
 
 /** §4 /transactionals. Sends use the `send` bucket, quota headers and Idempotency-Key (§1.9). */
@@ -30,11 +30,10 @@ export const transactionalRoutes = (deps: Deps) => {
             replay: idempotencyReplay(deps),
             channel: "one",
             body: { fields: TransactionalFields, wrapper: "transactional", options: DoubleOptInOptions },
-            response: { 201: TransactionalSchema },
+            response: { 201: SentTransactionalSchema },
           },
           async ({ channel, values, options, warnings, request, set }) => {
-            const skipped = doubleOptInWarnings(options, "the message was queued without a confirmation step");
-            const result = await sendTransactional(deps, channel, values, [...skipped, ...warnings], idempotencyClaim(request));
+            const result = await sendTransactional(deps, channel, values, doubleOptInOf(options), warnings, idempotencyClaim(request));
             set.status = 201;
             Object.assign(set.headers, quotaHeaders(result.quota));
             return result.body;

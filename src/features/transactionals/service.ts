@@ -7,7 +7,10 @@ import type { Scope } from "@/auth/scope";
 import { messages, templates, type Channel, type Message } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { chargeQuota, type QuotaState } from "@/features/channels/quota";
+import { confirmationContent, enqueueConfirmation } from "@/features/subscribers/double-opt-in";
 import { isSuppressed } from "@/features/subscribers/eligibility";
+import type { DoubleOptIn } from "@/features/subscribers/fields";
+import { confirmationStatus } from "@/features/subscribers/model";
 import { upsertSubscriber } from "@/features/subscribers/service";
 import { subscriberIdByEmail } from "@/features/subscribers/store";
 import { notFound, unprocessable, validationError, type FieldErrors } from "@/lib/errors";
@@ -21,21 +24,25 @@ export type TransactionalValues = FieldValues<typeof TransactionalFields>;
 const RESOURCE = "Transactional";
 
 export interface SendResult {
-  body: ReturnType<typeof encodeTransactional>;
+  body: ReturnType<typeof encodeTransactional> & { confirmation_status?: string; confirmation_url?: string };
   quota: QuotaState;
 }
 
 /**
  * Sends one transactional from `channel` with the route's validated values: resolves the template, refuses
  * suppressed recipients (no quota used), then in one transaction (shared with concurrent sends:
- * group commit) charges the quota, links (or, with `subscriber`, upserts) the subscriber, inserts
- * the outbox row and stores the idempotent result. Resolves only after the commit; delivery is woken.
+ * group commit) charges the quota, links (or, with `subscriber` or `double_opt_in`, upserts) the
+ * subscriber, inserts the outbox row and stores the idempotent result. With `doi` and a recipient who
+ * has not confirmed, the message is held (`pending_confirmation`, not claimable) behind a
+ * confirmation email (two quota units) until the recipient confirms (§10.2). Resolves only after
+ * the commit; delivery is woken.
  * @throws 422 validation / no sender_email / unknown template / suppressed, 402 quota.
  */
 export async function sendTransactional(
   deps: Deps,
   channel: Channel,
   values: TransactionalValues,
+  doi: DoubleOptIn | null,
   warnings: readonly Warning[],
   claim: IdempotencyClaim | null,
 ): Promise<SendResult> {
@@ -44,25 +51,27 @@ export async function sendTransactional(
   }
   const to = values.to;
   const content = resolveContent(deps, channel, values);
+  const confirmation = doi ? confirmationContent(deps, channel, doi.templateId) : null;
   const hit = isSuppressed(deps.db, channel.id, to.email);
   if (hit) throw validationError({ to: [`is suppressed (${hit.reason})`] });
 
   const now = deps.clock.now();
   const publicUrl = deps.config.publicUrl;
   const result = await deps.commits.run((tx) => {
-    const quota = chargeQuota(tx, channel, 1, now);
     const profile = values.subscriber;
-    const subscriberId = profile
-      ? upsertSubscriber(deps, channel, { email: to.email.toLowerCase(), ...profile, source: "transactional" }, tx).subscriber.id
-      : subscriberIdByEmail(tx, channel.id, to.email);
+    const subscriber = profile || doi
+      ? upsertSubscriber(deps, channel, { email: to.email.toLowerCase(), ...profile, source: "transactional", ...(doi ? { confirmation_sent_at: now } : {}) }, tx).subscriber
+      : null;
+    const held = doi !== null && subscriber !== null && confirmationStatus(subscriber) === "pending";
+    const quota = chargeQuota(tx, channel, held ? 2 : 1, now);
     const [row] = deps.outbox.enqueue([{
       channel_id: channel.id,
       kind: "transactional",
       source: "api",
-      status: "queued",
+      status: held ? "pending_confirmation" : "queued",
       recipient_email: to.email,
       recipient_name: to.name,
-      subscriber_id: subscriberId,
+      subscriber_id: subscriber ? subscriber.id : subscriberIdByEmail(tx, channel.id, to.email),
       subject: content.subject,
       body: content.body,
       preheader: content.preheader,
@@ -73,7 +82,10 @@ export async function sendTransactional(
       track_opens: values.track_opens ?? false,
       track_clicks: values.track_clicks ?? false,
     }], now);
-    const body = withWarnings(encodeTransactional(row!, channel.slug, publicUrl), warnings);
+    // The confirmation email is the one that goes out now; the held message follows the confirmation.
+    const url = held ? enqueueConfirmation(deps, tx, channel, subscriber, doi, confirmation!, row!.id, now) : null;
+    const doiFields = subscriber && doi ? { confirmation_status: confirmationStatus(subscriber), ...(url ? { confirmation_url: url } : {}) } : {};
+    const body = withWarnings({ ...encodeTransactional(row!, channel.slug, publicUrl), ...doiFields }, warnings);
     if (claim) storeIdempotentResult(tx, claim, 201, body, now);
     return { body, quota };
   });
