@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benches against dist/mailroom: bench/http.ts (auth path, start-up, memory; args go to it),
-# bench/broadcasts.ts (fan-out of 100k recipients, statistics), then bench/delivery.ts (the send path:
+# bench/broadcasts.ts (fan-out of 100k recipients, statistics), bench/broadcast-delivery.ts (a broadcast
+# to a sink vs raw nodemailer, transactionals during it), then bench/delivery.ts (the send path:
 # accept, delivery, lanes, whoami under delivery, RSS).
 #   bash bench/run.sh                 full run (~6 min)
 #   bash bench/run.sh --seconds 3 --cold-runs 3   quicker HTTP part
@@ -23,5 +24,6 @@ if [ ! -x "${MAILROOM_BIN:-dist/mailroom}" ]; then
 fi
 bun bench/http.ts "$@"
 bun bench/broadcasts.ts
+bun bench/broadcast-delivery.ts
 bun bench/delivery.ts
 exec bun bench/webhooks.ts

@@ -123,15 +123,18 @@ export async function compose(deps: Deps, m: Message, channel: Channel): Promise
 }
 
 /** Inserts `fragment` before `</body>` when there is one, else appends it. */
-const beforeBodyEnd = (html: string, fragment: string) =>
-  !fragment ? html : /<\/body>/i.test(html) ? html.replace(/<\/body>/i, `${fragment}</body>`) : html + fragment;
+function beforeBodyEnd(html: string, fragment: string): string {
+  if (!fragment) return html;
+  const end = html.search(/<\/body>/i);
+  return end < 0 ? html + fragment : html.slice(0, end) + fragment + html.slice(end);
+}
 
 /**
  * The broadcast footer (§5): the unsubscribe link and the channel's physical address, left out when
  * the body places `{{unsubscribe_url}}` itself; without `include_unsubscribe_link`, the address only.
  */
 function footer(b: BroadcastContent, channel: Channel, unsub: string): string {
-  if (/\{\{-?\s*unsubscribe_url\b/.test(b.body)) return "";
+  if (b.placesUnsubscribeUrl) return "";
   const parts = [
     ...(b.includeUnsubscribeLink ? [`<a href="${escapeHtml(unsub)}" data-mr-notrack>Unsubscribe</a>`] : []),
     ...(channel.physical_address ? [escapeHtml(channel.physical_address)] : []),

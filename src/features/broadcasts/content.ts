@@ -16,6 +16,8 @@ export interface BroadcastContent {
   body: string;
   html: boolean;
   includeUnsubscribeLink: boolean;
+  /** The body places `{{ unsubscribe_url }}` itself (no footer then). */
+  placesUnsubscribeUrl: boolean;
   /** Raw href attribute text → link index (the click token carries the index). */
   links: Map<string, number>;
 }
@@ -74,6 +76,7 @@ export function broadcastContent(db: Db, id: number): BroadcastContent | null {
     body: b.body,
     html: b.html_body,
     includeUnsubscribeLink: b.include_unsubscribe_link,
+    placesUnsubscribeUrl: /\{\{-?\s*unsubscribe_url\b/.test(b.body),
     links: new Map(trackableLinks(b.body).map((href, i) => [href, i])),
   };
   if (cache.size >= CACHED_MAX) cache.delete(cache.keys().next().value!);
