@@ -1,15 +1,12 @@
 /**
  * One attempt to deliver a webhook (API.md §11.1, §11.2): signed afresh with this attempt's
- * timestamp, sent to the address the SSRF guard checked, 3xx not followed, 10 s in all (5 s to
- * connect), the first 1 KiB of the answer kept. Never logs the secret or the signature.
+ * timestamp, sent to the address the SSRF guard checked, 3xx not followed, 10 s in all, the first
+ * 1 KiB of the answer kept. Never logs the secret or the signature.
  */
 import { createHmac } from "node:crypto";
-import http from "node:http";
-import https from "node:https";
 import { resolveAllowed, type AddressPolicy, type Lookup } from "./address";
 
 export const ATTEMPT_TIMEOUT_MS = 10_000;
-const CONNECT_TIMEOUT_MS = 5_000;
 const EXCERPT_BYTES = 1024;
 
 export interface AttemptRequest {
@@ -54,26 +51,20 @@ export function webhookHeaders(r: AttemptRequest): Record<string, string> {
   };
 }
 
-/**
- * Kept-alive connections per checked address (and host name, for Host and SNI): a reused socket is
- * always one that was opened to an address the guard allowed. At most 4 sockets each, like the
- * deliveries in flight per endpoint.
- */
-const agents = new Map<string, http.Agent>();
-const MAX_AGENTS = 256;
-function agentFor(url: URL, target: { address: string }): http.Agent {
-  const key = `${url.protocol}|${target.address}|${url.host}`;
-  let agent = agents.get(key);
-  if (!agent) {
-    if (agents.size >= MAX_AGENTS) {
-      const [oldest, old] = agents.entries().next().value!;
-      agents.delete(oldest);
-      old.destroy();
-    }
-    const options = { keepAlive: true, maxSockets: 4, timeout: 30_000 };
-    agents.set(key, (agent = url.protocol === "https:" ? new https.Agent(options) : new http.Agent(options)));
+/** Reads at most EXCERPT_BYTES of the answer, then stops reading (the rest is never downloaded). */
+async function excerptOf(res: Response): Promise<string> {
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size < EXCERPT_BYTES) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
   }
-  return agent;
+  if (size >= EXCERPT_BYTES) await reader.cancel().catch(() => {});
+  return Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString("utf8");
 }
 
 export async function attemptWebhook(r: AttemptRequest, policy: AddressPolicy, lookup: Lookup): Promise<AttemptResult> {
@@ -93,57 +84,25 @@ export async function attemptWebhook(r: AttemptRequest, policy: AddressPolicy, l
     return done(null, null, "dns_failed");
   }
   if (!target) return done(null, null, "blocked_address");
-  const body = Buffer.from(r.body);
-  return new Promise<AttemptResult>((resolve) => {
-    const options: https.RequestOptions = {
-        host: url.hostname.replace(/^\[|\]$/g, ""),
-        port: url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80,
-        path: `${url.pathname}${url.search}`,
-        method: "POST",
-        headers: { ...webhookHeaders(r), "content-length": String(body.length) },
-        // The socket connects to the checked address; Host and SNI stay the URL's name.
-        lookup: ((_host: string, o: { all?: boolean }, cb: (...args: unknown[]) => void) => (o?.all ? cb(null, [target]) : cb(null, target!.address, target!.family))) as never,
-        agent: agentFor(url, target),
-    };
-    const request = url.protocol === "https:" ? https.request : http.request;
-    const req = request(options, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        const finish = () => {
-          clearTimeout(timer);
-          const status = res.statusCode ?? null;
-          const excerpt = Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString("utf8");
-          resolve(done(status, excerpt, status !== null && status >= 300 && status < 400 ? "redirect_not_followed" : null));
-        };
-        res.on("data", (chunk: Buffer) => {
-          if (size < EXCERPT_BYTES) chunks.push(chunk);
-          size += chunk.length;
-          // Enough kept: the rest of a large answer is not read.
-          if (size >= EXCERPT_BYTES) res.destroy();
-        });
-        res.on("end", finish);
-        res.on("close", finish);
-        res.on("error", finish);
-      },
-    );
-    const timer = setTimeout(() => fail("timeout"), ATTEMPT_TIMEOUT_MS);
-    const connectTimer = setTimeout(() => fail("connect_timeout"), CONNECT_TIMEOUT_MS);
-    req.on("socket", (socket) => {
-      // A kept-alive socket is connected already.
-      if (!socket.connecting) clearTimeout(connectTimer);
-      else socket.once(url.protocol === "https:" ? "secureConnect" : "connect", () => clearTimeout(connectTimer));
+  // The request goes to the checked address itself; the Host header and TLS (SNI and the name the
+  // certificate is verified against) keep the URL's name. Kept-alive connections are pooled by
+  // that address, so a reused one was opened to an allowed address too.
+  const connectTo = new URL(url);
+  connectTo.hostname = target.family === 6 ? `[${target.address}]` : target.address;
+  try {
+    const res = await fetch(connectTo, {
+      method: "POST",
+      headers: { ...webhookHeaders(r), host: url.host },
+      body: r.body,
+      redirect: "manual",
+      signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
+      tls: { serverName: url.hostname },
     });
-    req.on("response", () => clearTimeout(connectTimer));
-    let settled = false;
-    function fail(error: string) {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      clearTimeout(connectTimer);
-      req.destroy();
-      resolve(done(null, null, error));
-    }
-    req.on("error", (e: NodeJS.ErrnoException) => fail(`connection_failed${e.code ? `: ${e.code}` : ""}`));
-    req.end(body);
-  });
+    const excerpt = await excerptOf(res);
+    return done(res.status, excerpt, res.status >= 300 && res.status < 400 ? "redirect_not_followed" : null);
+  } catch (e) {
+    const err = e as { name?: string; code?: string };
+    if (err.name === "TimeoutError" || err.name === "AbortError") return done(null, null, "timeout");
+    return done(null, null, `connection_failed${err.code ? `: ${err.code}` : ""}`);
+  }
 }
