@@ -12,6 +12,7 @@ import { broadcastsJob } from "./features/broadcasts/jobs";
 import { confirmationExpiryJob } from "./features/confirmation/jobs";
 import { eventRetentionJob } from "./features/events/service";
 import { WebhookDeliveryJob } from "./features/webhooks/delivery";
+import { deliveryRetentionJob } from "./features/webhooks/service";
 import { webhookDispatchJob } from "./features/webhooks/dispatch";
 import { idempotencyRetentionJob } from "./features/transactionals/idempotency";
 import { listenHttp, type HttpServer } from "./http/server";
@@ -71,6 +72,7 @@ function featureJobs(deps: Deps, jobs: JobRunner) {
     // Deliveries written by the dispatcher are attempted at once, not on the next interval.
     webhookDispatchJob(deps, () => jobs.wake("webhooks.delivery")),
     new WebhookDeliveryJob(deps),
+    deliveryRetentionJob(deps.db, deps.config.eventRetentionDays),
   ];
 }
 

@@ -188,6 +188,21 @@ describe("delivery", () => {
     }
   }, 20_000);
 
+  test("the delivery log is kept MAILROOM_EVENT_RETENTION_DAYS", async () => {
+    const receiver = startReceiver(clock, [200]);
+    try {
+      const endpoint = (await createEndpoint({ url: receiver.url, event_types: ["subscriber.created"] })).body;
+      receiver.setSecret(endpoint.secret);
+      await s.request("POST", `/api/v1/webhook_endpoints/${endpoint.id}/test`);
+      clock.advance(91 * 86_400_000);
+      await s.request("POST", `/api/v1/webhook_endpoints/${endpoint.id}/test`);
+      await s.running.jobs.get("webhooks.retention")!.tick(clock.now());
+      expect(s.sql("SELECT created_at FROM webhook_deliveries")).toEqual([{ created_at: clock.now() }]);
+    } finally {
+      receiver.stop();
+    }
+  });
+
   test("SSRF: a host name resolving to loopback is refused per attempt (blocked_address)", async () => {
     await s.stop();
     s = await startTestServer({ clock, startJobs: false });

@@ -8,7 +8,9 @@ import { assertInScope, requireSomeChannel, type Scope } from "@/auth/scope";
 import { webhook_deliveries, webhook_endpoints, type Channel, type WebhookEndpoint } from "@/db/schema";
 import type { Deps } from "@/deps";
 import type { FieldValues } from "@/http/fields";
+import { changes, type Db } from "@/db/client";
 import { notFound, unprocessable, validationError } from "@/lib/errors";
+import { retentionJob } from "@/jobs/retention";
 import { encryptSecret } from "@/lib/secrets";
 import { randomBase62 } from "@/lib/tokens";
 import { urlProblem, type AddressPolicy } from "./address";
@@ -85,3 +87,17 @@ export function listDeliveries(deps: Deps, endpoint: WebhookEndpoint, status: (t
   const total = deps.db.select({ n: count() }).from(webhook_deliveries).where(where).get()!.n;
   return { rows, total };
 }
+
+/**
+ * Deletes up to `batch` deliveries created more than `retentionDays` ago (MAILROOM_EVENT_RETENTION_DAYS,
+ * like their events). Looks only at the oldest `batch` rows: ids grow with creation time, and no
+ * delivery that old still has a retry due (20 retries span under 14 days).
+ */
+export function pruneDeliveries(db: Db, now: number, retentionDays: number, batch: number): number {
+  const cutoff = now - retentionDays * 24 * 60 * 60 * 1000;
+  const oldest = sql`SELECT id FROM (SELECT id, created_at FROM ${webhook_deliveries} ORDER BY id LIMIT ${batch}) WHERE created_at < ${cutoff}`;
+  return changes(db.delete(webhook_deliveries).where(sql`${webhook_deliveries.id} IN (${oldest})`).run());
+}
+
+export const deliveryRetentionJob = (db: Db, retentionDays: number) =>
+  retentionJob("webhooks.retention", (now, batch) => pruneDeliveries(db, now, retentionDays, batch));
