@@ -8,7 +8,7 @@ import { parseIsoTime } from "@/lib/time";
 import { SELECTOR_KEYS, type Input } from "./compat";
 import { validationError, type FieldErrors } from "@/lib/errors";
 
-export type WarningCode = "unrecognized_parameter" | "parameter_ignored" | "parameter_overridden" | "double_opt_in_skipped" | "value_adjusted";
+export type WarningCode = "unrecognized_parameter" | "parameter_ignored" | "parameter_overridden" | "value_adjusted";
 export type Warning = { code: WarningCode; param: string; message: string };
 
 /** A JSON schema fragment (OpenAPI 3.1 = JSON Schema 2020-12). */

@@ -20,7 +20,7 @@ export const Strict = <P extends Parameters<typeof t.Object>[0]>(properties: P, 
   t.Object(properties, { additionalProperties: false, ...(description ? { description } : {}) });
 
 export const WarningSchema = Strict({
-  code: t.Union(["unrecognized_parameter", "parameter_ignored", "parameter_overridden", "double_opt_in_skipped", "value_adjusted"].map((c) => t.Literal(c))),
+  code: t.Union(["unrecognized_parameter", "parameter_ignored", "parameter_overridden", "value_adjusted"].map((c) => t.Literal(c))),
   param: t.String(),
   message: t.String(),
 });
