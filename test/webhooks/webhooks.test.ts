@@ -188,6 +188,33 @@ describe("delivery", () => {
     }
   }, 20_000);
 
+  test("at most 4 attempts in flight per endpoint", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const ids: number[] = [];
+    const receiver = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      async fetch(req) {
+        most = Math.max(most, ++inFlight);
+        ids.push(((await req.json()) as { id: number }).id);
+        await Bun.sleep(30); // a receiver that takes a while: attempts overlap
+        inFlight--;
+        return new Response("ok");
+      },
+    });
+    try {
+      await createEndpoint({ url: `http://127.0.0.1:${receiver.port}/hook`, event_types: ["subscriber.created"] });
+      for (let i = 0; i < 12; i++) await subscribe(`s${i}@example.com`);
+      await dispatch();
+      await deliver();
+      expect(ids).toHaveLength(12);
+      expect(most).toBe(4);
+    } finally {
+      receiver.stop(true);
+    }
+  });
+
   test("the delivery log is kept MAILROOM_EVENT_RETENTION_DAYS", async () => {
     const receiver = startReceiver(clock, [200]);
     try {
