@@ -188,6 +188,22 @@ describe("delivery", () => {
     }
   }, 20_000);
 
+  test("test with another event type sends that type's sample data, marked test", async () => {
+    const receiver = startReceiver(clock, [200]);
+    try {
+      const endpoint = (await createEndpoint({ url: receiver.url, event_types: ["subscriber.created"], active: false })).body;
+      receiver.setSecret(endpoint.secret);
+      const res = await s.request("POST", `/api/v1/webhook_endpoints/${endpoint.id}/test`, { body: { event_type: "email.delivered" } });
+      expect(res.body).toMatchObject({ success: true, response_status: 200 });
+      const [got] = receiver.received;
+      expect(got.body).toMatchObject({ id: res.body.delivery_id, type: "email.delivered", data: { channel: "default", test: true, recipient_email: expect.any(String) } });
+      expect(got.headers.get("broadcast-webhook-id")).toBe(`test-${res.body.delivery_id}`);
+      expect((await s.request("POST", `/api/v1/webhook_endpoints/${endpoint.id}/test`, { body: { event_type: "nope" } })).status).toBe(422);
+    } finally {
+      receiver.stop();
+    }
+  });
+
   test("at most 4 attempts in flight per endpoint", async () => {
     let inFlight = 0;
     let most = 0;

@@ -4,10 +4,10 @@
  * carry one its type does not define. Features build events with these and append them with
  * appendEvents inside the transaction of the change.
  */
+import { Value } from "@sinclair/typebox/value";
 import type { Message } from "@/db/schema";
 import { normalizeEmail } from "@/lib/email";
-import type { EventData, EventType } from "./schemas";
-import { EmailBase } from "./schemas";
+import { EmailBase, EVENT_SCHEMAS, type EventData, type EventType } from "./schemas";
 
 /** One row of the events table before it is written. */
 export interface NewEvent {
@@ -100,4 +100,13 @@ export function attemptExhaustedEvent(channelId: number, data: EventData<"messag
 /** `test.webhook`: sent only by POST /webhook_endpoints/:id/test, never stored in the feed. */
 export function testWebhookEvent(channelId: number, slug: string, endpointId: number): NewEvent {
   return { type: "test.webhook", channelId, data: { channel: slug, webhook_endpoint_id: endpointId, message: "Test webhook from Mailroom" } };
+}
+
+/**
+ * What POST /webhook_endpoints/:id/test sends for `type`: `test.webhook` itself, or sample data of
+ * any other type (the defaults of its schema) marked `"test": true`.
+ */
+export function testEvent(type: EventType, channelId: number, slug: string, endpointId: number): NewEvent {
+  if (type === "test.webhook") return testWebhookEvent(channelId, slug, endpointId);
+  return { type, channelId, data: { ...(Value.Create(EVENT_SCHEMAS[type]) as Record<string, unknown>), channel: slug, test: true } };
 }

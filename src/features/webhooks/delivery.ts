@@ -9,12 +9,14 @@ import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Database, Db } from "@/db/client";
 import { webhook_deliveries, webhook_endpoints, type WebhookDelivery, type WebhookEndpoint } from "@/db/schema";
 import type { Deps } from "@/deps";
-import { attemptExhaustedEvent } from "@/features/events/catalogue";
+import { attemptExhaustedEvent, testEvent } from "@/features/events/catalogue";
+import type { EventType } from "@/features/events/schemas";
 import { appendEvents } from "@/features/events/service";
 import type { Job } from "@/jobs/runner";
 import { decryptSecret } from "@/lib/secrets";
 import { systemLookup, type Lookup } from "./address";
 import { attemptWebhook, type AttemptResult } from "./attempt";
+import { webhookBody } from "./dispatch";
 import { addressPolicy } from "./service";
 
 export const PER_ENDPOINT_CONCURRENCY = 4;
@@ -153,4 +155,20 @@ export function recordAttempt(deps: Deps, tx: Db, endpoint: WebhookEndpoint, d: 
   if (d.event_type === "message.attempt.exhausted") return;
   const data = { channel: deps.auth.cache.slugOf(endpoint.channel_id) ?? "", webhook_endpoint_id: endpoint.id, delivery_id: d.id, event_id: d.event_id ?? 0, event_type: d.event_type, attempts, last_response_status: r.status, last_error: r.error };
   appendEvents(tx, deps.clock, [attemptExhaustedEvent(endpoint.channel_id, data)]);
+}
+
+/** POST /webhook_endpoints/:id/test: one synchronous attempt (also to an inactive endpoint), logged with `test: true`. */
+export async function sendTest(deps: Deps, endpoint: WebhookEndpoint, type: EventType): Promise<{ delivery: WebhookDelivery; result: AttemptResult }> {
+  const { data } = testEvent(type, endpoint.channel_id, deps.auth.cache.slugOf(endpoint.channel_id) ?? "", endpoint.id);
+  const now = deps.clock.now();
+  const delivery = deps.db.transaction((tx) => {
+    const row = tx.insert(webhook_deliveries).values({ endpoint_id: endpoint.id, event_id: null, event_type: type, body: "", status: "pending", test: true, created_at: now }).returning().get();
+    // A test has no event: its payload id is the delivery's.
+    const body = webhookBody({ id: row.id, type, created_at: now, occurred_at: now }, JSON.stringify(data));
+    tx.update(webhook_deliveries).set({ body }).where(eq(webhook_deliveries.id, row.id)).run();
+    return { ...row, body };
+  });
+  const result = await attemptDelivery(deps, endpoint, decryptSecret(deps.config.dataDir, endpoint.secret_enc), delivery, now);
+  deps.db.transaction((tx) => recordAttempt(deps, tx, endpoint, delivery, result, deps.clock.now(), Math.random));
+  return { delivery, result };
 }

@@ -1,18 +1,14 @@
 import { Elysia, t } from "elysia";
 import type { Deps } from "@/deps";
-import { webhook_deliveries, type WebhookEndpoint } from "@/db/schema";
-import { eq } from "drizzle-orm";
+import type { WebhookEndpoint } from "@/db/schema";
 import { authPlugin } from "@/http/auth";
 import { route } from "@/http/contract";
 import { f, withWarnings } from "@/http/fields";
 import { offsetEnvelope } from "@/http/pagination";
 import { idParam } from "@/http/params";
 import { MessageSchema, OffsetList, Strict } from "@/http/schemas";
-import { testWebhookEvent } from "@/features/events/catalogue";
 import { EVENT_TYPES } from "@/features/events/schemas";
-import { decryptSecret } from "@/lib/secrets";
-import { attemptDelivery, recordAttempt } from "./delivery";
-import { webhookBody } from "./dispatch";
+import { sendTest } from "./delivery";
 import { DeliveryFilterFields, DeliverySchema, encodeDelivery, encodeEndpoint, WebhookEndpointSchema, WebhookFields } from "./model";
 import { createEndpoint, deleteEndpoint, getEndpoint, listDeliveries, listEndpoints, updateEndpoint } from "./service";
 
@@ -68,21 +64,7 @@ export const webhookRoutes = (deps: Deps) => {
       ...route(
         { summary: "Send one test delivery now", permission: "webhook_endpoints_write", params, load, body: { fields: TestFields }, response: { 200: TestResultSchema } },
         async ({ record, values }) => {
-          const slug = deps.auth.cache.slugOf(record.channel_id) ?? "";
-          const type = values.event_type ?? "test.webhook";
-          const event = testWebhookEvent(record.channel_id, slug, record.id);
-          // Other types carry sample data marked as a test.
-          const data = type === "test.webhook" ? event.data : { ...event.data, test: true };
-          const now = deps.clock.now();
-          const delivery = deps.db
-            .insert(webhook_deliveries)
-            .values({ endpoint_id: record.id, event_id: null, event_type: type, body: "", status: "pending", test: true, created_at: now })
-            .returning()
-            .get();
-          const bodyText = webhookBody({ id: delivery.id, type, created_at: now, occurred_at: now }, JSON.stringify(data));
-          deps.db.update(webhook_deliveries).set({ body: bodyText }).where(eq(webhook_deliveries.id, delivery.id)).run();
-          const result = await attemptDelivery(deps, record, decryptSecret(deps.config.dataDir, record.secret_enc), { ...delivery, body: bodyText }, now);
-          deps.db.transaction((tx) => recordAttempt(deps, tx, record, delivery, result, deps.clock.now(), Math.random));
+          const { delivery, result } = await sendTest(deps, record, values.event_type ?? "test.webhook");
           return { success: result.ok, delivery_id: delivery.id, response_status: result.status, duration_ms: result.durationMs, ...(result.ok ? {} : { error: result.error ?? `HTTP ${result.status}` }) };
         },
       ),
