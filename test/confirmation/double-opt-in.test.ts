@@ -5,6 +5,7 @@
  * links get a plain 404 page and change nothing; held mail expires after 7 days; POSTs are limited per IP.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
+import { createTestChannel } from "../fixtures";
 import { startOutboxTest, type OutboxTest } from "../outbox/helpers";
 import type { SinkMessage, SmtpSink } from "../smtp-sink";
 
@@ -87,6 +88,31 @@ test("transactional: held behind the confirmation email, delivered only after th
   expect(receipt!.parsed.subject).toBe("Your receipt");
   expect(receipt!.envelope.to).toEqual(["bob@example.com"]);
   expect(t.row(sent.id).status).toBe("sent");
+});
+
+test("an unsubscribed subscriber asked again is resubscribed only by confirming", async () => {
+  await api("POST", "/subscribers", { channel: "default", email: "gone@example.com" });
+  await api("POST", "/subscribers/unsubscribe", { channel: "default", email: "gone@example.com" });
+  const asked = await api("POST", "/subscribers", { channel: "default", email: "gone@example.com", double_opt_in: true });
+  expect(asked.status).toBe(200);
+  expect(asked.body).toMatchObject({ status: "unsubscribed", confirmation_status: "pending" });
+  const [mail] = await deliver(1);
+  await fetch(linkIn(mail!));
+  expect(subscriber(asked.body.id).unsubscribed_at).not.toBeNull();
+  await fetch(linkIn(mail!), { method: "POST" });
+  expect(subscriber(asked.body.id)).toMatchObject({ unsubscribed_at: null, is_active: 1 });
+  expect(subscriberEvents(asked.body.id).at(-1)).toBe("subscriber.subscribed");
+});
+
+test("a full monthly quota: 402 for a subscriber asked to confirm, and nothing is stored", async () => {
+  createTestChannel(t.server.deps, "Tiny", { sender_email: "news@example.com", monthly_send_quota: 1 });
+  expect((await api("POST", "/subscribers", { channel: "tiny", email: "one@example.com", double_opt_in: true })).status).toBe(201);
+  const full = await api("POST", "/subscribers", { channel: "tiny", email: "two@example.com", double_opt_in: true });
+  expect(full.status).toBe(402);
+  expect(full.body).toEqual({ error: "Payment Required", message: "Monthly send quota exhausted" });
+  expect(t.server.sql("SELECT count(*) AS n FROM subscribers WHERE email = 'two@example.com'")[0].n).toBe(0);
+  // Without double opt-in nothing is sent, so nothing is charged.
+  expect((await api("POST", "/subscribers", { channel: "tiny", email: "two@example.com" })).status).toBe(201);
 });
 
 test("forged and tampered links: plain 404 page on GET and POST, nothing changes", async () => {
