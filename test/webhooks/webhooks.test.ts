@@ -231,6 +231,17 @@ describe("delivery", () => {
     }
   });
 
+  test("a delivery that cannot be attempted (unreadable secret) is due again later, not stuck claimed", async () => {
+    const endpoint = (await createEndpoint({ url: "http://127.0.0.1:9/hook", event_types: ["subscriber.created"] })).body;
+    s.sql("UPDATE webhook_endpoints SET secret_enc = 'garbage' WHERE id = ?", endpoint.id);
+    await subscribe("ada@example.com");
+    await dispatch();
+    await deliver();
+    const [d] = s.sql("SELECT status, attempts, next_attempt_at FROM webhook_deliveries");
+    expect(d).toEqual({ status: "pending", attempts: 0, next_attempt_at: clock.now() + 30_000 });
+    expect(s.log.lines().find((l) => l.event === "webhooks.delivery_failed")).toMatchObject({ endpoint_id: endpoint.id });
+  });
+
   test("the delivery log is kept MAILROOM_EVENT_RETENTION_DAYS", async () => {
     const receiver = startReceiver(clock, [200]);
     try {

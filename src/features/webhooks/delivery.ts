@@ -116,8 +116,15 @@ export class WebhookDeliveryJob implements Job {
       this.deps.db.update(webhook_deliveries).set({ status: "cancelled", error: "endpoint_inactive" }).where(eq(webhook_deliveries.id, delivery.id)).run();
       return;
     }
-    const result = await this.attempt(endpoint, delivery, this.deps.clock.now());
-    this.deps.db.transaction((tx) => recordAttempt(this.deps, tx, endpoint, delivery, result, this.deps.clock.now(), this.random));
+    try {
+      const result = await this.attempt(endpoint, delivery, this.deps.clock.now());
+      this.deps.db.transaction((tx) => recordAttempt(this.deps, tx, endpoint, delivery, result, this.deps.clock.now(), this.random));
+    } catch (err) {
+      // Not an answer of the receiver (a secret that cannot be read, a database fault): the row is
+      // due again later instead of staying claimed until a restart.
+      this.deps.log.error("webhooks.delivery_failed", { delivery_id: delivery.id, endpoint_id: endpoint.id, error: (err as Error).message });
+      this.deps.db.update(webhook_deliveries).set({ next_attempt_at: this.deps.clock.now() + RETRY_SCHEDULE[0] }).where(eq(webhook_deliveries.id, delivery.id)).run();
+    }
   }
 
   private attempt(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: number): Promise<AttemptResult> {
