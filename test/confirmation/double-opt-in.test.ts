@@ -90,7 +90,7 @@ test("transactional: held behind the confirmation email, delivered only after th
   expect(t.row(sent.id).status).toBe("sent");
 });
 
-test("an unsubscribed subscriber asked again is resubscribed only by confirming", async () => {
+test("an unsubscribed subscriber asked again is resubscribed only by confirming; a deactivated one stays inactive", async () => {
   await api("POST", "/subscribers", { channel: "default", email: "gone@example.com" });
   await api("POST", "/subscribers/unsubscribe", { channel: "default", email: "gone@example.com" });
   const asked = await api("POST", "/subscribers", { channel: "default", email: "gone@example.com", double_opt_in: true });
@@ -102,6 +102,13 @@ test("an unsubscribed subscriber asked again is resubscribed only by confirming"
   await fetch(linkIn(mail!), { method: "POST" });
   expect(subscriber(asked.body.id)).toMatchObject({ unsubscribed_at: null, is_active: 1 });
   expect(subscriberEvents(asked.body.id).at(-1)).toBe("subscriber.subscribed");
+
+  await api("POST", "/subscribers", { channel: "default", email: "paused@example.com", is_active: false, double_opt_in: true });
+  const [, second] = await deliver(2);
+  await fetch(linkIn(second!), { method: "POST" });
+  const paused = t.server.sql("SELECT * FROM subscribers WHERE email = 'paused@example.com'")[0];
+  expect(paused.confirmed_at).toBe(t.clock.now());
+  expect(paused.is_active).toBe(0);
 });
 
 test("a full monthly quota: 402 for a subscriber asked to confirm, and nothing is stored", async () => {

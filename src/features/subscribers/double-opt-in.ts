@@ -119,7 +119,9 @@ export function confirmSubscriber(deps: Deps, channel: Channel, s: Subscriber): 
   if (s.confirmed_at !== null) return 0;
   return atomically(deps, undefined, (tx) => {
     const now = deps.clock.now();
-    applyPatch(deps, tx, channel, s, { confirmed_at: now, unsubscribed_at: null, is_active: true }, now, ["subscriber.subscribed"]);
+    // Only an unsubscribe is undone; a subscriber deactivated by the channel stays inactive.
+    const resubscribe = s.unsubscribed_at !== null ? { unsubscribed_at: null, is_active: true } : {};
+    applyPatch(deps, tx, channel, s, { confirmed_at: now, ...resubscribe }, now, ["subscriber.subscribed"]);
     return tx
       .update(messages)
       .set({ status: "queued", next_attempt_at: now, updated_at: now })
