@@ -640,7 +640,8 @@ export const webhook_deliveries = sqliteTable(
   },
   (t) => [
     index("webhook_deliveries_endpoint_idx").on(t.endpoint_id, t.id),
-    index("webhook_deliveries_due_idx").on(t.next_attempt_at).where(sql`next_attempt_at IS NOT NULL`),
+    // Due rows per endpoint: each delivery loop claims one endpoint's oldest due rows.
+    index("webhook_deliveries_due_idx").on(t.endpoint_id, t.next_attempt_at).where(sql`next_attempt_at IS NOT NULL`),
   ],
 );
 export type WebhookDelivery = typeof webhook_deliveries.$inferSelect;
