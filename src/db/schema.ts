@@ -281,6 +281,54 @@ export const templates = sqliteTable(
 );
 export type Template = typeof templates.$inferSelect;
 
+// ---------------------------------------------------------------- opt-in forms (§10)
+
+/** One block of a form or of its post-submission view (§10); ids are per form. */
+export interface FormBlock {
+  id: number;
+  block_type: "text" | "input_field" | "button";
+  form_view: "initial_view" | "post_submission";
+  position: number;
+  text_value: string | null;
+  input_field_label: string | null;
+  input_field_placeholder: string | null;
+  input_field_value_type: string | null;
+  required: boolean;
+  button_label: string | null;
+  custom_css: string | null;
+}
+
+/** Opt-in forms (§10). Blocks are stored with their form (≤ 50 each, always read and replaced whole). */
+export const opt_in_forms = sqliteTable(
+  "opt_in_forms",
+  {
+    id: id(),
+    channel_id: integer("channel_id")
+      .notNull()
+      .references(() => channels.id, { onDelete: "cascade" }),
+    /** Public id of the hosted form (`/f/<identifier>`): a random UUID. */
+    identifier: text("identifier").notNull().unique(),
+    label: text("label").notNull(),
+    form_type: text("form_type", { enum: ["web", "embed"] }).notNull(),
+    widget_type: text("widget_type", { enum: ["inline", "popup", "slide-in"] }).notNull(),
+    enabled: bool("enabled").notNull(),
+    allowed_embedding_domains: json<string[]>("allowed_embedding_domains").notNull(),
+    theme_settings: json<Record<string, unknown>>("theme_settings").notNull(),
+    trigger_settings: json<Record<string, unknown>>("trigger_settings").notNull(),
+    widget_settings: json<Record<string, unknown>>("widget_settings").notNull(),
+    automation_settings: json<Record<string, unknown>>("automation_settings").notNull(),
+    security_settings: json<{ honeypot: boolean; submissions_per_ip_per_hour: number }>("security_settings").notNull(),
+    confirmation_email_template_id: integer("confirmation_email_template_id"),
+    welcome_email_template_id: integer("welcome_email_template_id"),
+    blocks: json<FormBlock[]>("blocks").notNull(),
+    post_submission_blocks: json<FormBlock[]>("post_submission_blocks").notNull(),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [index("opt_in_forms_channel_idx").on(t.channel_id, t.id)],
+);
+export type OptInForm = typeof opt_in_forms.$inferSelect;
+
 // ---------------------------------------------------------------- delivery (§4, §9, §17, §18)
 
 /**
