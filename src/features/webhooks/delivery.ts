@@ -20,6 +20,7 @@ import { webhookBody } from "./dispatch";
 import { addressPolicy } from "./service";
 
 export const PER_ENDPOINT_CONCURRENCY = 4;
+/** Deliveries claimed per endpoint and tick. */
 const CLAIM_LIMIT = 50;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -34,8 +35,10 @@ type Claimed = { delivery: WebhookDelivery; endpoint: WebhookEndpoint };
 function prepare(database: Database) {
   const raw = database.raw;
   return {
+    // One endpoint's due rows, oldest first, by the (endpoint_id, next_attempt_at) index: a loop never
+    // reads the backlog of an endpoint another loop is working on.
     claim: raw.prepare(
-      "UPDATE webhook_deliveries SET next_attempt_at = NULL WHERE id IN (SELECT id FROM webhook_deliveries WHERE next_attempt_at <= ?1 AND endpoint_id NOT IN (SELECT value FROM json_each(?2)) ORDER BY next_attempt_at, id LIMIT ?3) RETURNING *",
+      "UPDATE webhook_deliveries SET next_attempt_at = NULL WHERE id IN (SELECT id FROM webhook_deliveries WHERE endpoint_id = ?1 AND next_attempt_at <= ?2 ORDER BY next_attempt_at, id LIMIT ?3) RETURNING *",
     ),
     succeeded: raw.prepare(
       "UPDATE webhook_deliveries SET status = 'succeeded', attempts = ?2, response_status = ?3, response_body_excerpt = ?4, duration_ms = ?5, error = NULL, last_attempt_at = ?6, delivered_at = ?6, next_attempt_at = NULL WHERE id = ?1",
@@ -86,6 +89,8 @@ export class WebhookDeliveryJob implements Job {
     const queues = new Map<number, Claimed[]>();
     for (const c of claimed) queues.set(c.endpoint.id, [...(queues.get(c.endpoint.id) ?? []), c]);
     for (const id of queues.keys()) this.busy.add(id);
+    // A full batch for an endpoint: more of its deliveries are due.
+    const more = [...queues.values()].some((queue) => queue.length === CLAIM_LIMIT);
     const workers = [...queues.values()].flatMap((queue) =>
       Array.from({ length: Math.min(PER_ENDPOINT_CONCURRENCY, queue.length) }, async () => {
         for (let next = queue.shift(); next; next = queue.shift()) await this.deliver(next);
@@ -96,18 +101,20 @@ export class WebhookDeliveryJob implements Job {
     } finally {
       for (const id of queues.keys()) this.busy.delete(id);
     }
-    return claimed.length === CLAIM_LIMIT;
+    return more;
   }
 
-  /** Due deliveries, oldest first, of endpoints no other loop is working on; their due time is cleared (claimed). */
+  /** Due deliveries, oldest first, of the endpoints no other loop is working on; their due time is cleared (claimed). */
   private claim(now: number): Claimed[] {
     const q = statementsOf(this.deps.database);
-    return this.deps.db.transaction(() => {
-      const rows = (q.claim.all(now, JSON.stringify([...this.busy]), CLAIM_LIMIT) as (Omit<WebhookDelivery, "test"> & { test: number })[]).sort((x, y) => x.id - y.id);
-      if (rows.length === 0) return [];
-      const ids = [...new Set(rows.map((r) => r.endpoint_id))];
-      const endpoints = new Map(this.deps.db.select().from(webhook_endpoints).where(inArray(webhook_endpoints.id, ids)).all().map((e) => [e.id, e]));
-      return rows.map((r) => ({ delivery: { ...r, test: !!r.test }, endpoint: endpoints.get(r.endpoint_id)! }));
+    return this.deps.db.transaction((tx) => {
+      const claimed: Claimed[] = [];
+      for (const endpoint of tx.select().from(webhook_endpoints).all()) {
+        if (this.busy.has(endpoint.id)) continue;
+        const rows = q.claim.all(endpoint.id, now, CLAIM_LIMIT) as (Omit<WebhookDelivery, "test"> & { test: number })[];
+        for (const r of rows.sort((x, y) => x.id - y.id)) claimed.push({ delivery: { ...r, test: !!r.test }, endpoint });
+      }
+      return claimed;
     });
   }
 
