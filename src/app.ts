@@ -21,6 +21,7 @@ import { broadcastRoutes } from "./features/broadcasts/routes";
 import { templateRoutes } from "./features/templates/routes";
 import { trackingRoutes } from "./features/tracking/routes";
 import { confirmationRoutes } from "./features/confirmation/routes";
+import { optInFormRoutes } from "./features/opt_in_forms/routes";
 import { transactionalRoutes } from "./features/transactionals/routes";
 import { subscriberRoutes } from "./features/subscribers/routes";
 import { suppressionRoutes } from "./features/suppressions/routes";
@@ -52,6 +53,7 @@ export const apiFeatures = (deps: Deps, routes: () => readonly RouteInfo[]) => [
   eventRoutes(deps),
   webhookRoutes(deps),
   reputationRoutes(deps),
+  optInFormRoutes(deps),
 ];
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };

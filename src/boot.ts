@@ -26,6 +26,7 @@ import { Metrics } from "./metrics/metrics";
 import { Outbox } from "./outbox/outbox";
 import { openMessagesUsingTemplate } from "./outbox/references";
 import { broadcastsUsingSegment } from "./features/broadcasts/references";
+import { formsUsingTemplate } from "./features/opt_in_forms/service";
 import { SmtpTransport } from "./outbox/transport-smtp";
 
 export const databasePath = (config: Pick<Config, "dataDir">) => join(config.dataDir, "mailroom.db");
@@ -72,7 +73,7 @@ export function openDataDir(
  * Which module references what: each holder of a reference registers its finder here, and the owning
  * feature asks before a delete (sequences add theirs to segments when they land).
  */
-const references = () => new References<Db>().register("template", openMessagesUsingTemplate).register("segment", broadcastsUsingSegment);
+const references = () => new References<Db>().register("template", openMessagesUsingTemplate).register("template", formsUsingTemplate).register("segment", broadcastsUsingSegment);
 
 export function buildDeps(config: Readonly<Config>, database: Database, log: Logger, clock: Clock): Deps {
   const cache = new AuthCache(database);
