@@ -101,6 +101,20 @@ describe("crud", () => {
     expect((await api("GET", `/opt_in_forms/${form.id}`)).body).toEqual({ error: "Opt-in form not found" });
   });
 
+  test("duplicate: a new top-level form with the same settings and blocks, a new identifier, '<label> (Copy)' or the given label", async () => {
+    const form = await create({ label: "Original", form_type: "web", theme_settings: { a: 1 }, opt_in_post_submission_blocks: [{ block_type: "text", text_value: "Done" }] });
+    await api("PATCH", `/opt_in_forms/${form.id}`, { opt_in_form: { opt_in_form_blocks: [{ block_type: "text", text_value: "Hi" }] } });
+    const copy = await api("POST", `/opt_in_forms/${form.id}/duplicate`, {});
+    expect(copy.status).toBe(201);
+    expect(copy.body).toMatchObject({ label: "Original (Copy)", form_type: "web", theme_settings: { a: 1 }, is_variant: false });
+    expect(copy.body.id).not.toBe(form.id);
+    expect(copy.body.identifier).not.toBe(form.identifier);
+    expect(copy.body.opt_in_form_blocks.map((b: any) => [b.id, b.block_type, b.text_value])).toEqual([[1, "input_field", null], [2, "text", "Hi"]]);
+    expect(copy.body.opt_in_post_submission_blocks.map((b: any) => [b.id, b.text_value])).toEqual([[3, "Done"]]);
+    expect((await api("POST", `/opt_in_forms/${form.id}/duplicate`, { label: "Second" })).body.label).toBe("Second");
+    expect((await api("POST", "/opt_in_forms/999999/duplicate", {})).body).toEqual({ error: "Opt-in form not found" });
+  });
+
   test("list: page envelope, label filter, widget_type and enabled filters, scoped to T", async () => {
     await create({ label: "Spring SALE", form_type: "slide-in" });
     const other = createTestToken(server.deps, { permissions: ["opt_in_forms_read"], channels: ["marketing"] });
@@ -151,7 +165,7 @@ describe("errors", () => {
 
   test("routes not in this version answer 404", async () => {
     const form = await create({ label: "x" });
-    for (const [method, path] of [["POST", `/api/v1/opt_in_forms/${form.id}/variants`], ["POST", `/api/v1/opt_in_forms/${form.id}/duplicate`], ["GET", `/api/v1/opt_in_forms/${form.id}/analytics`], ["GET", `/f/${form.identifier}`]]) {
+    for (const [method, path] of [["POST", `/api/v1/opt_in_forms/${form.id}/variants`], ["GET", `/api/v1/opt_in_forms/${form.id}/analytics`], ["GET", `/f/${form.identifier}`]]) {
       expect((await fetch(server.url + path!, { method, headers: { authorization: `Bearer ${server.adminToken}` } })).status).toBe(404);
     }
   });

@@ -106,6 +106,26 @@ export function updateForm(deps: Deps, form: OptInForm, v: Changes): OptInForm {
   return deps.db.update(opt_in_forms).set({ ...set, updated_at: deps.clock.now() }).where(eq(opt_in_forms.id, form.id)).returning().get()!;
 }
 
+/** A new top-level form with the settings and blocks of `form` (block ids from 1), a new identifier and `label`. */
+export function duplicateForm(deps: Deps, form: OptInForm, label: string | undefined): OptInForm {
+  const { id: _id, identifier: _identifier, created_at: _created, updated_at: _updated, ...copy } = form;
+  const now = deps.clock.now();
+  const renumber = (blocks: OptInForm["blocks"], first: number) => blocks.map((b, i) => ({ ...b, id: first + i }));
+  return deps.db
+    .insert(opt_in_forms)
+    .values({
+      ...copy,
+      identifier: randomUUID(),
+      label: label ?? `${form.label} (Copy)`.slice(0, 255),
+      blocks: renumber(form.blocks, 1),
+      post_submission_blocks: renumber(form.post_submission_blocks, form.blocks.length + 1),
+      created_at: now,
+      updated_at: now,
+    })
+    .returning()
+    .get();
+}
+
 export function deleteForm(deps: Deps, form: OptInForm): void {
   deps.db.delete(opt_in_forms).where(eq(opt_in_forms.id, form.id)).run();
 }
