@@ -96,7 +96,7 @@ describe("webhooks", () => {
       hostname: "127.0.0.1",
       port: 0,
       async fetch(req) {
-        const body = await req.json();
+        const body = (await req.json()) as { type: string };
         received.push({ type: body.type, body });
         return new Response("ok");
       },
