@@ -4,19 +4,12 @@
  * as soon as space returns. Needs mount permission (root); otherwise skipped with the reason.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { execFileSync } from "node:child_process";
-import { closeSync, openSync, rmSync, writeSync } from "node:fs";
-import { join } from "node:path";
-import { fakeClock, startTestServer, tempDir, type TestServer } from "../harness";
+import { fakeClock, startTestServer, type TestServer } from "../harness";
+import { mountSmallDisk } from "../small-disk";
 
-const dataDir = tempDir("mailroom-disk-full-");
-const filler = join(dataDir, "filler");
-let mountRefused: string | null = null;
-try {
-  execFileSync("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", dataDir], { stdio: "pipe" });
-} catch (err) {
-  mountRefused = String((err as { stderr?: Buffer }).stderr ?? err).trim() || "mount failed";
-}
+const disk = mountSmallDisk("mailroom-disk-full-");
+const dataDir = disk.dir;
+const mountRefused = disk.refused;
 
 const clock = fakeClock();
 let server: TestServer;
@@ -25,25 +18,9 @@ beforeAll(async () => {
   server = await startTestServer({ dataDir, clock });
 });
 afterAll(async () => {
-  rmSync(filler, { force: true });
   await server?.stop();
-  // Lazy: SQLite frees the file only once its statements are garbage-collected (close_v2).
-  if (!mountRefused) execFileSync("umount", ["--lazy", dataDir]);
-  rmSync(dataDir, { recursive: true, force: true });
+  disk.remove();
 });
-
-/** Writes zeros until the file system refuses (ENOSPC). */
-function fillDisk(): void {
-  const fd = openSync(filler, "w");
-  const chunk = Buffer.alloc(4096);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (err) {
-    if ((err as { code?: string }).code !== "ENOSPC") throw err;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 const STORAGE_REFUSAL = {
   error: "Server error (503): storage unavailable",
@@ -56,7 +33,7 @@ test.skipIf(mountRefused !== null)(
   async () => {
     // Every later commit must grow the WAL, so none can slip into space the WAL already holds.
     server.sql("PRAGMA wal_checkpoint(TRUNCATE)");
-    fillDisk();
+    disk.fill();
 
     clock.advance(1000);
     const probed = await server.request("GET", "/healthz", { token: null });
@@ -81,7 +58,7 @@ test.skipIf(mountRefused !== null)(
     // One log line for the outage, with the SQLite code; the failing requests do not repeat it.
     expect(server.log.text().match(/"db\.not_writable"[^\n]*"code":"SQLITE_FULL"/g)).toHaveLength(1);
 
-    rmSync(filler);
+    disk.free();
     const created = await server.request("POST", "/api/v1/templates", { body: template("after space returned") });
     expect(created.status).toBe(201);
     clock.advance(1000);

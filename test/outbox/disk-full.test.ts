@@ -6,21 +6,13 @@
  * twice. Needs mount permission (root); otherwise skipped with the reason.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { execFileSync } from "node:child_process";
-import { closeSync, openSync, rmSync, writeSync } from "node:fs";
-import { join } from "node:path";
-import { tempDir } from "../harness";
+import { mountSmallDisk } from "../small-disk";
 import { eventually } from "../smtp/helpers";
 import { startOutboxTest, type OutboxTest } from "./helpers";
 
-const dataDir = tempDir("mailroom-delivery-disk-full-");
-const filler = join(dataDir, "filler");
-let mountRefused: string | null = null;
-try {
-  execFileSync("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", dataDir], { stdio: "pipe" });
-} catch (err) {
-  mountRefused = String((err as { stderr?: Buffer }).stderr ?? err).trim() || "mount failed";
-}
+const disk = mountSmallDisk("mailroom-delivery-disk-full-");
+const dataDir = disk.dir;
+const mountRefused = disk.refused;
 
 let t: OutboxTest;
 beforeAll(async () => {
@@ -28,25 +20,9 @@ beforeAll(async () => {
   t = await startOutboxTest({ dataDir });
 });
 afterAll(async () => {
-  rmSync(filler, { force: true });
   await t?.stop();
-  // Lazy: SQLite frees the file only once its statements are garbage-collected (close_v2).
-  if (!mountRefused) execFileSync("umount", ["--lazy", dataDir]);
-  rmSync(dataDir, { recursive: true, force: true });
+  disk.remove();
 });
-
-/** Writes zeros until the file system refuses (ENOSPC). */
-function fillDisk(): void {
-  const fd = openSync(filler, "w");
-  const chunk = Buffer.alloc(4096);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (err) {
-    if ((err as { code?: string }).code !== "ENOSPC") throw err;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 test.skipIf(mountRefused !== null)(
   `sent while the disk fills: kept in memory, never sent twice, recorded once space returns${mountRefused ? ` (skipped: cannot mount a tmpfs: ${mountRefused})` : ""}`,
@@ -63,7 +39,7 @@ test.skipIf(mountRefused !== null)(
     const release = s.hold();
     const ticking = t.tick();
     await eventually(() => s.held === 3);
-    fillDisk();
+    disk.fill();
     release();
     await expect(ticking).rejects.toThrow();
     const failures = t.server.log.lines().filter((l) => l.event === "delivery.record_failed");
@@ -77,7 +53,7 @@ test.skipIf(mountRefused !== null)(
     expect(t.row(later.id).lease_expires_at).toBeNull();
     for (const m of sent) expect(t.row(m.id)).toMatchObject({ status: "queued", attempts: 0 });
 
-    rmSync(filler);
+    disk.free();
     await t.tick();
     await s.waitFor(4);
     for (const m of [...sent, later]) {
