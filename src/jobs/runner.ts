@@ -124,7 +124,12 @@ export class JobRunner {
       if (!this.running) break;
       // More work: this loop goes on, and an idle sibling joins in (concurrent ticks under backlog).
       if (more) this.wakeIdleSibling(loop);
-      if (more || loop.woken) continue;
+      if (more || loop.woken) {
+        // Let I/O in between ticks: a synchronous tick that keeps finding work must not hold the
+        // event loop (HTTP requests wait otherwise, e.g. behind a large dispatch backlog).
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
       loop.idle = true;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);

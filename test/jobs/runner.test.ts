@@ -173,3 +173,11 @@ test("a job added after start() runs; a second job with the same name is refused
   await eventually(() => late.ticks === 1);
   expect(() => runner.add(counting("late", HOUR))).toThrow("job late registered twice");
 });
+
+test("a synchronous tick that keeps finding work lets I/O in between ticks", async () => {
+  const busy = counting("busy", HOUR, (n) => n < 100_000);
+  start(busy);
+  // A timer stands for an HTTP request waiting for the event loop: it must run long before the backlog ends.
+  const ticksWhenTimerRan = await new Promise<number>((resolve) => setTimeout(() => resolve(busy.ticks), 0));
+  expect(ticksWhenTimerRan).toBeLessThan(10_000);
+});
