@@ -22,6 +22,7 @@ import { templateRoutes } from "./features/templates/routes";
 import { trackingRoutes } from "./features/tracking/routes";
 import { confirmationRoutes } from "./features/confirmation/routes";
 import { optInFormRoutes } from "./features/opt_in_forms/routes";
+import { hostedFormRoutes } from "./features/hosted_forms/routes";
 import { transactionalRoutes } from "./features/transactionals/routes";
 import { subscriberRoutes } from "./features/subscribers/routes";
 import { suppressionRoutes } from "./features/suppressions/routes";
@@ -109,6 +110,7 @@ export function createApp(deps: Deps) {
     .use(api)
     .use(trackingRoutes(deps))
     .use(confirmationRoutes(deps))
+    .use(hostedFormRoutes(deps))
     .use(apiDocsRoutes())
     .use(adminRoutes(deps, (request): Promise<Response> => app.handle(request)));
 

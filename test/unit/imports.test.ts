@@ -41,6 +41,7 @@ const FEATURE_EDGES: Record<string, readonly string[]> = {
   discovery: ["channels", "email_servers", "subscribers"],
   email_servers: ["audit_log"],
   events: [],
+  hosted_forms: ["opt_in_forms", "subscribers"],
   opt_in_forms: [],
   segments: ["subscribers"],
   subscribers: ["channels", "events"],

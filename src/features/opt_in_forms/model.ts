@@ -192,7 +192,7 @@ export function encodeOptInForm(form: OptInForm, channel: Pick<Channel, "slug">,
     security_settings: form.security_settings as unknown as Record<string, unknown>,
     trigger_settings: form.trigger_settings,
     widget_settings: form.widget_settings,
-    // The hosted form (§10.1) is not served in this version: nothing is viewed or submitted yet.
+    // Views and submissions are not recorded in this version (analytics is planned with variants).
     analytics: { views_count: 0, unique_views_count: 0, submissions_count: 0, conversion_rate: 0 },
     is_variant: false,
     parent_form_id: null,

@@ -1,0 +1,121 @@
+/**
+ * The public hosted form of §10.1 under MAILROOM_PUBLIC_URL, no token: `GET /f/:identifier` (the
+ * page, or its post-submission view with `?submitted=1`), `POST` (urlencoded, multipart or JSON,
+ * ≤ 16 KiB) and the CORS preflight. Another page may post only from an `allowed_embedding_domains`
+ * host (any when the list is empty); submissions are limited per form and IP per hour.
+ */
+import { Elysia } from "elysia";
+import { RateLimiter } from "@/auth/rate-limiter";
+import type { OptInForm } from "@/db/schema";
+import type { Deps } from "@/deps";
+import { authPlugin } from "@/http/auth";
+import { rawResponse, route } from "@/http/contract";
+import { textParam } from "@/http/params";
+import { requestMeta } from "@/http/request";
+import { AppError } from "@/lib/errors";
+import { renderFormPage } from "./page";
+import { enabledForm, originAllowed, submitForm } from "./service";
+
+const MAX_BODY = 16 * 1024;
+const HOUR = 3600_000;
+const HTML = { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" };
+
+const html = (body: string, status = 200, headers: Record<string, string> = {}) => new Response(body, { status, headers: { ...HTML, ...headers } });
+const json = (body: unknown, status: number, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=utf-8", ...headers } });
+const notFoundPage = () => html('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not found</title></head><body><h1>Not found</h1><p>This form is not available.</p></body></html>', 404);
+
+/** The request's fields as flat strings; JSON `custom: {k: v}` becomes `custom[k]`. */
+async function readInput(request: Request): Promise<Record<string, string> | "too_large" | "unsupported"> {
+  const type = request.headers.get("content-type")?.split(";")[0]!.trim().toLowerCase() ?? "";
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  if (bytes.byteLength > MAX_BODY) return "too_large";
+  const out: Record<string, string> = {};
+  if (type === "application/json") {
+    let body: unknown;
+    try {
+      body = JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      return "unsupported";
+    }
+    if (body === null || typeof body !== "object" || Array.isArray(body)) return "unsupported";
+    for (const [k, v] of Object.entries(body)) {
+      if (k === "custom" && v && typeof v === "object") for (const [ck, cv] of Object.entries(v)) out[`custom[${ck}]`] = String(cv);
+      else if (typeof v === "string" || typeof v === "number") out[k] = String(v);
+    }
+    return out;
+  }
+  if (type !== "application/x-www-form-urlencoded" && type !== "multipart/form-data") return "unsupported";
+  const form = await new Response(bytes, { headers: { "content-type": request.headers.get("content-type")! } }).formData().catch(() => null);
+  if (!form) return "unsupported";
+  for (const [k, v] of form.entries()) if (typeof v === "string") out[k] = v;
+  return out;
+}
+
+export const hostedFormRoutes = (deps: Deps) => {
+  const submissions = new RateLimiter<string>(HOUR);
+  const publicOrigin = new URL(deps.config.publicUrl).origin;
+  /** CORS headers for an allowed cross-site Origin, {} for same-site or none, null when refused. */
+  const cors = (form: OptInForm, request: Request): Record<string, string> | null => {
+    const origin = request.headers.get("origin");
+    if (!origin || origin === publicOrigin) return {};
+    let host: string;
+    try {
+      host = new URL(origin).hostname.toLowerCase();
+    } catch {
+      return null;
+    }
+    return originAllowed(form, host) ? { "access-control-allow-origin": origin, vary: "Origin" } : null;
+  };
+  return new Elysia()
+    .use(authPlugin(deps))
+    .get(
+      "/f/:identifier",
+      ...route(
+        { summary: "Hosted opt-in form (page)", public: true, params: { identifier: textParam("form identifier") }, response: { 200: rawResponse("text/html"), 404: rawResponse("text/html") } },
+        ({ params, request }) => {
+          const found = enabledForm(deps, params.identifier);
+          if (!found) return notFoundPage();
+          const submitted = new URL(request.url).searchParams.get("submitted") === "1";
+          return html(renderFormPage(found.form, { submitted }));
+        },
+      ),
+    )
+    .options("/f/:identifier", ({ params, request }) => {
+      const found = enabledForm(deps, params.identifier);
+      const headers = found && cors(found.form, request);
+      if (!headers) return new Response(null, { status: found ? 403 : 404 });
+      return new Response(null, { status: 204, headers: { ...headers, "access-control-allow-methods": "POST", "access-control-allow-headers": "content-type, accept", "access-control-max-age": "600" } });
+    })
+    // A plain handler: forms post urlencoded or multipart, which the API's JSON body reader refuses.
+    .post("/f/:identifier", async ({ params, request }) => {
+      const found = enabledForm(deps, params.identifier);
+      if (!found) return notFoundPage();
+      const { form, channel } = found;
+      const headers = cors(form, request);
+      if (!headers) return json({ error: "Forbidden", message: "Origin not allowed for this form" }, 403);
+      const ip = requestMeta(request).ip ?? "";
+      const limit = submissions.take(`${form.id}:${ip}`, form.security_settings.submissions_per_ip_per_hour, deps.clock.now());
+      if (!limit.allowed) return json({ error: "Too many requests" }, 429, { ...headers, "retry-after": String(limit.retryAfter) });
+      const input = await readInput(request);
+      if (input === "too_large") return json({ error: "Payload Too Large" }, 413, headers);
+      if (input === "unsupported") return json({ error: "Unsupported Media Type", message: "Send urlencoded, multipart or JSON" }, 415, headers);
+      const wantsJson = /json/i.test(request.headers.get("accept") ?? "") || /json/i.test(request.headers.get("content-type") ?? "");
+      let result;
+      try {
+        result = submitForm(deps, form, channel, input);
+      } catch (err) {
+        // A full monthly quota cannot send the confirmation email: say so without details.
+        if (err instanceof AppError && err.code === "payment_required") return json({ error: "Service Unavailable", message: "The form cannot take sign-ups right now" }, 503, headers);
+        throw err;
+      }
+      if ("errors" in result) {
+        const [field, message] = Object.entries(result.errors)[0]!;
+        const label = field === "email" ? "Email" : field.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
+        if (wantsJson) return json({ error: `${label} ${message}`, errors: Object.fromEntries(Object.entries(result.errors).map(([k, v]) => [k, [v]])) }, 422, headers);
+        return html(renderFormPage(form, { errors: result.errors, values: input }), 422, headers);
+      }
+      if (wantsJson) return json({ ok: true, status: result.status }, 200, headers);
+      return new Response(null, { status: 303, headers: { ...headers, location: `/f/${form.identifier}?submitted=1` } });
+    });
+};
