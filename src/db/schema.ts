@@ -329,6 +329,34 @@ export const opt_in_forms = sqliteTable(
 );
 export type OptInForm = typeof opt_in_forms.$inferSelect;
 
+/** Per form and UTC day (`YYYY-MM-DD`): hosted page views, unique views and accepted submissions (§10 analytics). */
+export const opt_in_form_days = sqliteTable(
+  "opt_in_form_days",
+  {
+    form_id: integer("form_id")
+      .notNull()
+      .references(() => opt_in_forms.id, { onDelete: "cascade" }),
+    day: text("day").notNull(),
+    views: integer("views").notNull().default(0),
+    unique_views: integer("unique_views").notNull().default(0),
+    submissions: integer("submissions").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.form_id, t.day] })],
+);
+
+/** Who viewed a form today (hash of IP + user agent), for unique views; earlier days are pruned. */
+export const opt_in_form_visitors = sqliteTable(
+  "opt_in_form_visitors",
+  {
+    form_id: integer("form_id")
+      .notNull()
+      .references(() => opt_in_forms.id, { onDelete: "cascade" }),
+    day: text("day").notNull(),
+    visitor: text("visitor").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.form_id, t.day, t.visitor] })],
+);
+
 // ---------------------------------------------------------------- delivery (§4, §9, §17, §18)
 
 /**
