@@ -142,3 +142,44 @@ test("submissions_per_ip_per_hour: the next one is 429 until the hour has passed
   t.clock.advance(3600_000);
   expect((await post(f.identifier, "email=n3@example.com")).status).toBe(303);
 });
+
+test("analytics: views (unique per day by IP + user agent), submissions and conversion, per day and in the form's totals", async () => {
+  const f = await form();
+  const view = (ua: string) => fetch(`${t.server.url}/f/${f.identifier}`, { headers: { "user-agent": ua } });
+  await view("A");
+  await view("A");
+  await view("B");
+  await fetch(`${t.server.url}/f/${f.identifier}?submitted=1`);
+  expect((await post(f.identifier, "email=v1@example.com")).status).toBe(303);
+  await post(f.identifier, "email=bad");
+  t.clock.advance(86_400_000);
+  await view("A");
+
+  const today = new Date(t.clock.now()).toISOString().slice(0, 10);
+  const yesterday = new Date(t.clock.now() - 86_400_000).toISOString().slice(0, 10);
+  const res = await api("GET", `/opt_in_forms/${f.id}/analytics?start_date=${yesterday}&end_date=${today}`);
+  expect(res.body).toEqual({
+    form_id: f.id,
+    start_date: yesterday,
+    end_date: today,
+    totals: { views: 4, unique_views: 3, submissions: 1, conversion_rate: 33.33 },
+    daily: [{ date: yesterday, views: 3, unique_views: 2, submissions: 1 }, { date: today, views: 1, unique_views: 1, submissions: 0 }],
+    variants: [],
+  });
+  expect((await api("GET", `/opt_in_forms/${f.id}`)).body.analytics).toEqual({ views_count: 4, unique_views_count: 3, submissions_count: 1, conversion_rate: 33.33 });
+  const last30 = await api("GET", `/opt_in_forms/${f.id}/analytics`);
+  expect(last30.body.daily.length).toBe(30);
+  expect(last30.body.end_date).toBe(today);
+  // Only today's viewer hashes are kept.
+  expect(t.server.sql("SELECT DISTINCT day FROM opt_in_form_visitors").map((r) => r.day)).toEqual([today]);
+
+  for (const [q, errors] of [
+    ["start_date=2026-02-30", { start_date: ["is not a valid date (YYYY-MM-DD)"] }],
+    [`start_date=${today}&end_date=${yesterday}`, { start_date: ["must be on or before end_date"] }],
+    ["start_date=2024-01-01&end_date=2025-12-31", { end_date: ["is more than 366 days from start_date"] }],
+  ] as const) {
+    const bad = await api("GET", `/opt_in_forms/${f.id}/analytics?${q}`);
+    expect(bad.status).toBe(422);
+    expect(bad.body.errors).toEqual(errors);
+  }
+});

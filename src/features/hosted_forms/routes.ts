@@ -13,6 +13,7 @@ import { rawResponse, route } from "@/http/contract";
 import { textParam } from "@/http/params";
 import { requestMeta } from "@/http/request";
 import { AppError } from "@/lib/errors";
+import { recordView } from "@/features/opt_in_forms/analytics";
 import { renderFormPage } from "./page";
 import { enabledForm, originAllowed, submitForm } from "./service";
 
@@ -77,6 +78,8 @@ export const hostedFormRoutes = (deps: Deps) => {
           const found = enabledForm(deps, params.identifier);
           if (!found) return notFoundPage();
           const submitted = new URL(request.url).searchParams.get("submitted") === "1";
+          // A view is the form itself being shown (HEAD and the post-submission view are not).
+          if (!submitted && request.method === "GET") recordView(deps, found.form.id, requestMeta(request).ip ?? "", request.headers.get("user-agent") ?? "", deps.clock.now());
           return html(renderFormPage(found.form, { submitted }));
         },
       ),

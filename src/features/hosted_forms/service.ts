@@ -7,6 +7,7 @@
  */
 import type { Channel, OptInForm } from "@/db/schema";
 import type { Deps } from "@/deps";
+import { recordSubmission } from "@/features/opt_in_forms/analytics";
 import { formByIdentifier } from "@/features/opt_in_forms/service";
 import { subscribeWithConfirmation } from "@/features/subscribers/double-opt-in";
 import { readEmail, readTags } from "@/features/subscribers/fields";
@@ -76,11 +77,8 @@ export function submitForm(deps: Deps, form: OptInForm, channel: Channel, input:
     ...(last ? { last_name: last } : {}),
     ...(Object.keys(custom).length ? { custom_data: custom } : {}),
   };
-  if (!doi) {
-    upsertSubscriber(deps, channel, values);
-    return success;
-  }
-  const res = subscribeWithConfirmation(deps, channel, values, { templateId: form.confirmation_email_template_id, replyTo: null, includeUnsubscribeLink: false });
-  if (res.confirmationUrl) deps.outbox.notify();
+  if (!doi) upsertSubscriber(deps, channel, values);
+  else if (subscribeWithConfirmation(deps, channel, values, { templateId: form.confirmation_email_template_id, replyTo: null, includeUnsubscribeLink: false }).confirmationUrl) deps.outbox.notify();
+  recordSubmission(deps, form.id, deps.clock.now());
   return success;
 }

@@ -8,6 +8,7 @@ import type { FieldErrors } from "@/lib/errors";
 import { coerceBoolean, f, result } from "@/http/fields";
 import { Int, Nullable, Strict, Time } from "@/http/schemas";
 import { toIso } from "@/lib/time";
+import type { FormTotals } from "./analytics";
 import { readBlocks } from "./blocks";
 
 const WIDGET_TYPES = ["inline", "popup", "slide-in"] as const;
@@ -174,7 +175,9 @@ export const OptInFormSchema = Strict({
   updated_at: Time,
 });
 
-export function encodeOptInForm(form: OptInForm, channel: Pick<Channel, "slug">, publicUrl: string): Static<typeof OptInFormSchema> {
+const NO_VIEWS: FormTotals = { views_count: 0, unique_views_count: 0, submissions_count: 0, conversion_rate: 0 };
+
+export function encodeOptInForm(form: OptInForm, channel: Pick<Channel, "slug">, publicUrl: string, totals = NO_VIEWS): Static<typeof OptInFormSchema> {
   const hosted = `${publicUrl}/f/${form.identifier}`;
   return {
     id: form.id,
@@ -192,8 +195,7 @@ export function encodeOptInForm(form: OptInForm, channel: Pick<Channel, "slug">,
     security_settings: form.security_settings as unknown as Record<string, unknown>,
     trigger_settings: form.trigger_settings,
     widget_settings: form.widget_settings,
-    // Views and submissions are not recorded in this version (analytics is planned with variants).
-    analytics: { views_count: 0, unique_views_count: 0, submissions_count: 0, conversion_rate: 0 },
+    analytics: totals,
     is_variant: false,
     parent_form_id: null,
     variant_name: null,

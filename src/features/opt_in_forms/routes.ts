@@ -8,6 +8,8 @@ import { f, withWarnings } from "@/http/fields";
 import { pagination } from "@/http/pagination";
 import { idParam } from "@/http/params";
 import { MessageSchema, PaginationSchema, Strict, Warnings } from "@/http/schemas";
+import { validationError } from "@/lib/errors";
+import { defaultRange, formAnalytics, formTotals, MAX_RANGE_DAYS, rangeDays, readDate } from "./analytics";
 import { encodeOptInForm, OptInFormFields, OptInFormFilters, OptInFormSchema } from "./model";
 import { createForm, deleteForm, duplicateForm, getForm, listForms, updateForm } from "./service";
 
@@ -15,11 +17,24 @@ const params = { id: idParam("Opt-in form") };
 const body = { fields: OptInFormFields, wrapper: "opt_in_form" } as const;
 const ListSchema = Strict({ opt_in_forms: t.Array(OptInFormSchema), pagination: PaginationSchema, warnings: t.Optional(Warnings) });
 
+const date = f.custom(readDate, { schema: { type: "string", format: "date" } });
+const AnalyticsQuery = { start_date: date, end_date: date };
+const Count = t.Integer({ minimum: 0 });
+const AnalyticsSchema = Strict({
+  form_id: t.Integer(),
+  start_date: t.String(),
+  end_date: t.String(),
+  totals: Strict({ views: Count, unique_views: Count, submissions: Count, conversion_rate: t.Number() }),
+  daily: t.Array(Strict({ date: t.String(), views: Count, unique_views: Count, submissions: Count })),
+  variants: t.Array(Strict({ id: t.Integer(), variant_name: t.String(), variant_weight: t.Integer(), views: Count, submissions: Count, conversion_rate: t.Number() })),
+  warnings: t.Optional(Warnings),
+});
 const DuplicateFields = { label: f.string({ max: 255, description: 'Default: "<label> (Copy)"' }) };
 
-/** §10 /opt_in_forms: CRUD and duplicate. Variants, analytics and the hosted form (§10.1) are not in this version. */
+/** §10 /opt_in_forms: CRUD, duplicate and analytics. Variants and the hosted form (§10.1) are not in this version. */
 export const optInFormRoutes = (deps: Deps) => {
-  const encode = (form: OptInForm) => encodeOptInForm(form, deps.auth.cache.channelById(form.channel_id)!, deps.config.publicUrl);
+  const encode = (form: OptInForm, totals = formTotals(deps, [form.id]).get(form.id)) =>
+    encodeOptInForm(form, deps.auth.cache.channelById(form.channel_id)!, deps.config.publicUrl, totals);
   const load = ({ scope, params }: { scope: Scope; params: { id: number } }) => getForm(deps, scope, params.id);
   return new Elysia()
     .use(authPlugin(deps))
@@ -36,7 +51,8 @@ export const optInFormRoutes = (deps: Deps) => {
         },
         ({ scope, query, page, warnings }) => {
           const { rows, total } = listForms(deps, scope, query, page);
-          return withWarnings({ opt_in_forms: rows.map(encode), pagination: pagination(total, rows.length, page) }, warnings);
+          const totals = formTotals(deps, rows.map((r) => r.id));
+          return withWarnings({ opt_in_forms: rows.map((r) => encode(r, totals.get(r.id))), pagination: pagination(total, rows.length, page) }, warnings);
         },
       ),
     )
@@ -57,6 +73,20 @@ export const optInFormRoutes = (deps: Deps) => {
       ...route(
         { summary: "Update an opt-in form", permission: "opt_in_forms_write", params, load, body: { ...body, partial: true }, response: { 200: OptInFormSchema } },
         ({ record, values, warnings }) => withWarnings(encode(updateForm(deps, record, values)), warnings),
+      ),
+    )
+    .get(
+      "/opt_in_forms/:id/analytics",
+      ...route(
+        { summary: "Views, unique views and submissions of an opt-in form per day", permission: "opt_in_forms_read", params, load, query: { fields: AnalyticsQuery }, response: { 200: AnalyticsSchema } },
+        ({ record, query, warnings }) => {
+          const fallback = defaultRange(deps.clock.now());
+          const end = query.end_date ?? (query.start_date !== undefined ? Math.max(query.start_date, fallback.end) : fallback.end);
+          const start = query.start_date ?? end - (fallback.end - fallback.start);
+          if (start > end) throw validationError({ start_date: ["must be on or before end_date"] });
+          if (rangeDays(start, end) > MAX_RANGE_DAYS) throw validationError({ end_date: [`is more than ${MAX_RANGE_DAYS} days from start_date`] });
+          return withWarnings(formAnalytics(deps, record.id, start, end), warnings);
+        },
       ),
     )
     .post(
