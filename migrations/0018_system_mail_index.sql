@@ -1,0 +1,1 @@
+CREATE INDEX `messages_system_idx` ON `messages` (`subscriber_id`) WHERE kind = 'system';
