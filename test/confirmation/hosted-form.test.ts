@@ -183,3 +183,31 @@ test("analytics: views (unique per day by IP + user agent), submissions and conv
     expect(bad.body.errors).toEqual(errors);
   }
 });
+
+test("welcome email: a new sign-up gets it at once; with double opt-in only after confirming (once)", async () => {
+  const welcome = await api("POST", "/templates", { channel: "default", template: { label: "Welcome", subject: "Welcome {{ first_name }}", body: "<p>Glad you are here</p>" } });
+  const plain = await form({ automation_settings: { send_welcome_email: true }, welcome_email_template_id: welcome.body.id });
+  await post(plain.identifier, "email=wes@example.com&first_name=Wes");
+  await post(plain.identifier, "email=wes@example.com&first_name=Wes");
+  while (await t.tick());
+  const [first] = await sink.waitFor(1);
+  expect(first!.parsed.subject).toBe("Welcome Wes");
+  expect(first!.header("list-unsubscribe")).toMatch(/^<http.*\/u\/.+>$/);
+
+  const confirm = await api("POST", "/templates", { channel: "default", template: { label: "C", subject: "Please confirm", body: '<a href="{{ confirmation_url }}">Yes</a>', template_purpose: "confirmation" } });
+  const doi = await form({ automation_settings: { send_welcome_email: true, double_opt_in: true }, welcome_email_template_id: welcome.body.id, confirmation_email_template_id: confirm.body.id });
+  await post(doi.identifier, "email=dee@example.com&first_name=Dee");
+  while (await t.tick());
+  const [, confirmation] = await sink.waitFor(2);
+  expect(confirmation!.parsed.subject).toBe("Please confirm");
+  const link = /href="([^"]+)"/.exec(confirmation!.parsed.html as string)![1]!.replace(/^https?:\/\/[^/]+/, t.server.url);
+  await fetch(link);
+  while (await t.tick());
+  expect(sink.messages.length).toBe(2);
+  await fetch(link, { method: "POST" });
+  await fetch(link, { method: "POST" });
+  while (await t.tick());
+  const mails = await sink.waitFor(3);
+  expect(mails.map((m) => m.parsed.subject)).toEqual(["Welcome Wes", "Please confirm", "Welcome Dee"]);
+  expect(t.server.sql("SELECT count(*) AS n FROM messages WHERE source = 'welcome'")[0].n).toBe(2);
+});

@@ -3,6 +3,7 @@
  * `tag_list`; with the form's double opt-in the subscriber is `pending` and gets the confirmation
  * email (the form's confirmation template), otherwise subscribed. Existing and unsubscribed
  * addresses get the same answer (no disclosure; an upsert never resubscribes, confirming does).
+ * A new subscriber gets the form's welcome email (without double opt-in; with it, on confirmation).
  * A filled honeypot gets the same answer and stores nothing.
  */
 import type { Channel, OptInForm } from "@/db/schema";
@@ -12,6 +13,8 @@ import { formByIdentifier } from "@/features/opt_in_forms/service";
 import { subscribeWithConfirmation } from "@/features/subscribers/double-opt-in";
 import { readEmail, readTags } from "@/features/subscribers/fields";
 import { upsertSubscriber, type SubscriberValues } from "@/features/subscribers/service";
+import type { Db } from "@/db/client";
+import { enqueueWelcome } from "./welcome";
 import { HONEYPOT } from "./page";
 
 export type SubmitResult = { status: "pending_confirmation" | "subscribed" } | { errors: Record<string, string> };
@@ -77,8 +80,14 @@ export function submitForm(deps: Deps, form: OptInForm, channel: Channel, input:
     ...(last ? { last_name: last } : {}),
     ...(Object.keys(custom).length ? { custom_data: custom } : {}),
   };
-  if (!doi) upsertSubscriber(deps, channel, values);
-  else if (subscribeWithConfirmation(deps, channel, values, { templateId: form.confirmation_email_template_id, replyTo: null, includeUnsubscribeLink: false }).confirmationUrl) deps.outbox.notify();
+  // A new subscriber gets the welcome email at once; with double opt-in, once confirmed.
+  const queued = !doi
+    ? deps.db.transaction((tx) => {
+        const res = upsertSubscriber(deps, channel, values, tx as unknown as Db);
+        return res.created && enqueueWelcome(deps, tx as unknown as Db, channel, form, res.subscriber, deps.clock.now());
+      })
+    : subscribeWithConfirmation(deps, channel, values, { templateId: form.confirmation_email_template_id, replyTo: null, includeUnsubscribeLink: false, formId: form.id }).confirmationUrl !== null;
+  if (queued) deps.outbox.notify();
   recordSubmission(deps, form.id, deps.clock.now());
   return success;
 }

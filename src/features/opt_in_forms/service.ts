@@ -41,6 +41,9 @@ export function getForm(deps: Deps, scope: Scope, id: number): OptInForm {
 /** The form with public `identifier` (the hosted form's id), or undefined. */
 export const formByIdentifier = (deps: Deps, identifier: string) => deps.db.select().from(opt_in_forms).where(eq(opt_in_forms.identifier, identifier)).get();
 
+/** The form with id `id`, or undefined. */
+export const formById = (deps: Deps, id: number) => deps.db.select().from(opt_in_forms).where(eq(opt_in_forms.id, id)).get();
+
 /** The stored columns a create or update sets from the given fields (blocks numbered after `lastBlockId`). */
 function columns(deps: Deps, channelId: number, v: Changes, lastBlockId: number) {
   const errors: FieldErrors = {};

@@ -84,7 +84,7 @@ export function enqueueConfirmation(
     preheader: content.preheader,
     reply_to: doi.replyTo,
     template_id: content.templateId,
-    data: { confirmation_url: url },
+    data: { confirmation_url: url, ...(doi.formId ? { form_id: doi.formId } : {}) },
     include_unsubscribe_link: doi.includeUnsubscribeLink,
   }], now);
   return url;

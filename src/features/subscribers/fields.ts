@@ -117,6 +117,8 @@ export interface DoubleOptIn {
   templateId: number | null;
   replyTo: string | null;
   includeUnsubscribeLink: boolean;
+  /** The hosted form asking (its automation runs on confirmation), stored on the confirmation email. */
+  formId?: number;
 }
 
 const DOI_KEYS = ["reply_to", "confirmation_template_id", "include_unsubscribe_link"];

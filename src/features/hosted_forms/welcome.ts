@@ -1,0 +1,67 @@
+/**
+ * A form's welcome email (§10.1 automation): the form's welcome template, sent as system mail
+ * (priority lane, one quota unit, with List-Unsubscribe) when a sign-up subscribes — at once
+ * without double opt-in, on confirmation with it. The confirmation email records which form asked
+ * (`data.form_id`), so the confirmation page can find it.
+ */
+import { and, desc, eq, sql } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { messages, templates, type Channel, type OptInForm, type Subscriber } from "@/db/schema";
+import type { Deps } from "@/deps";
+import { chargeQuota } from "@/features/channels/quota";
+import { formById } from "@/features/opt_in_forms/service";
+
+const wantsWelcome = (form: OptInForm) => (form.automation_settings as { send_welcome_email?: boolean }).send_welcome_email === true && form.welcome_email_template_id !== null;
+
+/**
+ * Queues the welcome email of `form` to `s` inside `tx`; false when the form sends none.
+ * @throws 402 when the channel's quota is full (the caller decides what that means).
+ */
+export function enqueueWelcome(deps: Deps, tx: Db, channel: Channel, form: OptInForm, s: Subscriber, now: number): boolean {
+  if (!wantsWelcome(form)) return false;
+  const t = tx.select().from(templates).where(and(eq(templates.id, form.welcome_email_template_id!), eq(templates.channel_id, channel.id))).get();
+  if (!t?.body?.trim()) return false;
+  chargeQuota(tx, channel, 1, now);
+  const name = [s.first_name, s.last_name].filter((p) => p?.trim()).join(" ");
+  deps.outbox.enqueue([{
+    channel_id: channel.id,
+    kind: "system",
+    source: "welcome",
+    status: "queued",
+    recipient_email: s.email,
+    recipient_name: name || null,
+    subscriber_id: s.id,
+    subject: t.subject?.trim() ? t.subject : `Welcome to ${channel.name}`,
+    body: t.body,
+    preheader: t.preheader,
+    template_id: t.id,
+    include_unsubscribe_link: true,
+  }], now);
+  return true;
+}
+
+/** The form whose confirmation email `s` got last, if a form asked (`messages_system_idx`). */
+function confirmingForm(deps: Deps, s: Subscriber): OptInForm | null {
+  const row = deps.db
+    .select({ form: sql<number | null>`json_extract(${messages.data}, '$.form_id')` })
+    .from(messages)
+    .where(and(eq(messages.subscriber_id, s.id), sql`${messages.kind} = 'system'`, eq(messages.source, "confirmation")))
+    .orderBy(desc(messages.id))
+    .limit(1)
+    .get();
+  return (row?.form && formById(deps, row.form)) || null;
+}
+
+/**
+ * After `s` confirmed: the welcome email of the form that asked, if any. A full quota skips it
+ * (logged): the confirmation itself stands.
+ */
+export function welcomeAfterConfirmation(deps: Deps, channel: Channel, s: Subscriber): void {
+  const form = confirmingForm(deps, s);
+  if (!form || !wantsWelcome(form)) return;
+  try {
+    if (deps.db.transaction((tx) => enqueueWelcome(deps, tx as unknown as Db, channel, form, s, deps.clock.now()))) deps.outbox.notify();
+  } catch (err) {
+    deps.log.warn("form.welcome_skipped", { form_id: form.id, subscriber_id: s.id, error: (err as Error).message });
+  }
+}
