@@ -59,7 +59,8 @@ export const hostedFormRoutes = (deps: Deps) => {
   /** CORS headers for an allowed cross-site Origin, {} for same-site or none, null when refused. */
   const cors = (form: OptInForm, request: Request): Record<string, string> | null => {
     const origin = request.headers.get("origin");
-    if (!origin || origin === publicOrigin) return {};
+    // The hosted page posting to itself (by the public URL or the address it was reached at) is same-site.
+    if (!origin || origin === publicOrigin || origin === new URL(request.url).origin) return {};
     let host: string;
     try {
       host = new URL(origin).hostname.toLowerCase();
