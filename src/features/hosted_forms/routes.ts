@@ -1,6 +1,6 @@
 /**
  * The public hosted form of §10.1 under MAILROOM_PUBLIC_URL, no token: `GET /f/:identifier` (the
- * page, or its post-submission view with `?submitted=1`), `POST` (urlencoded, multipart or JSON,
+ * page, or its post-submission view with `?submitted=1`), `GET /f/:identifier/embed.js`, `POST` (urlencoded, multipart or JSON,
  * ≤ 16 KiB) and the CORS preflight. Another page may post only from an `allowed_embedding_domains`
  * host (any when the list is empty); submissions are limited per form and IP per hour.
  */
@@ -14,6 +14,7 @@ import { textParam } from "@/http/params";
 import { requestMeta } from "@/http/request";
 import { AppError } from "@/lib/errors";
 import { recordView } from "@/features/opt_in_forms/analytics";
+import { embedScript } from "./embed";
 import { renderFormPage } from "./page";
 import { enabledForm, originAllowed, submitForm } from "./service";
 
@@ -82,6 +83,18 @@ export const hostedFormRoutes = (deps: Deps) => {
           // A view is the form itself being shown (HEAD and the post-submission view are not).
           if (!submitted && request.method === "GET") recordView(deps, found.form.id, requestMeta(request).ip ?? "", request.headers.get("user-agent") ?? "", deps.clock.now());
           return html(renderFormPage(found.form, { submitted }));
+        },
+      ),
+    )
+    .get(
+      "/f/:identifier/embed.js",
+      ...route(
+        { summary: "Hosted opt-in form widget (script)", public: true, params: { identifier: textParam("form identifier") }, response: { 200: rawResponse("application/javascript"), 404: rawResponse("text/html") } },
+        ({ params }) => {
+          const found = enabledForm(deps, params.identifier);
+          if (!found) return notFoundPage();
+          const script = embedScript(found.form, `${deps.config.publicUrl}/f/${found.form.identifier}`);
+          return new Response(script, { headers: { "content-type": "application/javascript; charset=utf-8", "cache-control": "public, max-age=60" } });
         },
       ),
     )
