@@ -19,6 +19,7 @@ import m15 from "../../migrations/0015_webhook_due_by_endpoint.sql" with { type:
 import m16 from "../../migrations/0016_opt_in_forms.sql" with { type: "text" };
 import m17 from "../../migrations/0017_opt_in_form_analytics.sql" with { type: "text" };
 import m18 from "../../migrations/0018_system_mail_index.sql" with { type: "text" };
+import m19 from "../../migrations/0019_opt_in_form_variants.sql" with { type: "text" };
 
 export const embeddedJournal = journal;
-export const embeddedSql: Record<string, string> = { "0000_foundation": m0, "0001_overconfident_nuke": m1, "0002_condemned_ultragirl": m2, "0003_modern_masked_marvel": m3, "0004_tan_kingpin": m4, "0005_rainy_green_goblin": m5, "0006_subscriber_counts_triggers": m6, "0007_parallel_invisible_woman": m7, "0008_even_jasper_sitwell": m8, "0009_outbox_lanes": m9, "0010_server_limits": m10, "0011_broadcasts": m11, "0012_webhooks": m12, "0013_reputation_counts": m13, "0014_held_confirmation_index": m14, "0015_webhook_due_by_endpoint": m15, "0016_opt_in_forms": m16, "0017_opt_in_form_analytics": m17, "0018_system_mail_index": m18 };
+export const embeddedSql: Record<string, string> = { "0000_foundation": m0, "0001_overconfident_nuke": m1, "0002_condemned_ultragirl": m2, "0003_modern_masked_marvel": m3, "0004_tan_kingpin": m4, "0005_rainy_green_goblin": m5, "0006_subscriber_counts_triggers": m6, "0007_parallel_invisible_woman": m7, "0008_even_jasper_sitwell": m8, "0009_outbox_lanes": m9, "0010_server_limits": m10, "0011_broadcasts": m11, "0012_webhooks": m12, "0013_reputation_counts": m13, "0014_held_confirmation_index": m14, "0015_webhook_due_by_endpoint": m15, "0016_opt_in_forms": m16, "0017_opt_in_form_analytics": m17, "0018_system_mail_index": m18, "0019_opt_in_form_variants": m19 };

@@ -3,7 +3,7 @@
  * Migrations are generated from this file by `bun run db:generate` (drizzle-kit) and are append-only.
  */
 import { sql } from "drizzle-orm";
-import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 
 const id = () => integer("id").primaryKey({ autoIncrement: true });
 const createdAt = () => integer("created_at").notNull();
@@ -322,10 +322,14 @@ export const opt_in_forms = sqliteTable(
     welcome_email_template_id: integer("welcome_email_template_id"),
     blocks: json<FormBlock[]>("blocks").notNull(),
     post_submission_blocks: json<FormBlock[]>("post_submission_blocks").notNull(),
+    /** A variant's form (shown instead of it by weight on the hosted page); null for a top-level form. Deleted with it (by the service: SQLite cannot add a cascading column). */
+    parent_form_id: integer("parent_form_id").references((): AnySQLiteColumn => opt_in_forms.id),
+    variant_name: text("variant_name"),
+    variant_weight: integer("variant_weight"),
     created_at: createdAt(),
     updated_at: updatedAt(),
   },
-  (t) => [index("opt_in_forms_channel_idx").on(t.channel_id, t.id)],
+  (t) => [index("opt_in_forms_channel_idx").on(t.channel_id, t.id), index("opt_in_forms_parent_idx").on(t.parent_form_id).where(sql`parent_form_id IS NOT NULL`)],
 );
 export type OptInForm = typeof opt_in_forms.$inferSelect;
 
