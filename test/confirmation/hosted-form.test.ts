@@ -211,3 +211,41 @@ test("welcome email: a new sign-up gets it at once; with double opt-in only afte
   expect(mails.map((m) => m.parsed.subject)).toEqual(["Welcome Wes", "Please confirm", "Welcome Dee"]);
   expect(t.server.sql("SELECT count(*) AS n FROM messages WHERE source = 'welcome'")[0].n).toBe(2);
 });
+
+test("variants: shown by weight, sticky by cookie; a post from a variant uses and counts that variant", async () => {
+  const f = await form();
+  const variant = await api("POST", `/opt_in_forms/${f.id}/variants`, { name: "Loud", weight: 50 });
+  await api("PATCH", `/opt_in_forms/${variant.body.id}`, {
+    opt_in_form: {
+      opt_in_form_blocks: [{ block_type: "input_field", input_field_value_type: "email" }, { block_type: "button", button_label: "JOIN NOW" }],
+      automation_settings: { tag_list: "loud" },
+    },
+  });
+  const seen = new Set<string>();
+  for (let i = 0; i < 40; i++) {
+    const res = await fetch(`${t.server.url}/f/${f.identifier}`);
+    expect(res.headers.get("set-cookie")).toMatch(new RegExp(`^mr_form_${f.id}=(${f.id}|${variant.body.id}); Path=/f/${f.identifier}; Max-Age=2592000; SameSite=Lax; HttpOnly$`));
+    seen.add((await res.text()).includes("JOIN NOW") ? "variant" : "form");
+  }
+  expect([...seen].sort()).toEqual(["form", "variant"]);
+  const sticky = { cookie: `other=1; mr_form_${f.id}=${variant.body.id}` };
+  for (let i = 0; i < 5; i++) {
+    const html = await (await fetch(`${t.server.url}/f/${f.identifier}`, { headers: sticky })).text();
+    expect(html).toContain("JOIN NOW");
+    expect(html).toContain(`<input type="hidden" name="variant_id" value="${variant.body.id}">`);
+  }
+  expect((await post(f.identifier, `email=v@example.com&variant_id=${variant.body.id}`)).status).toBe(303);
+  expect(JSON.parse(subscriber("v@example.com").tags)).toEqual(["loud"]);
+
+  const analytics = (await api("GET", `/opt_in_forms/${f.id}/analytics`)).body;
+  expect(analytics.totals.views).toBe(45);
+  expect(analytics.totals.submissions).toBe(1);
+  expect(analytics.variants).toEqual([expect.objectContaining({ id: variant.body.id, variant_name: "Loud", variant_weight: 50, submissions: 1 })]);
+  expect(analytics.variants[0].views).toBeGreaterThanOrEqual(5);
+  expect((await api("GET", `/opt_in_forms/${f.id}`)).body.analytics.views_count).toBe(45);
+  expect((await api("GET", `/opt_in_forms/${variant.body.id}`)).body.analytics.submissions_count).toBe(1);
+
+  // A disabled variant is not shown, even to a visitor it was shown to before.
+  await api("PATCH", `/opt_in_forms/${variant.body.id}`, { opt_in_form: { enabled: false } });
+  expect(await (await fetch(`${t.server.url}/f/${f.identifier}`, { headers: sticky })).text()).not.toContain("JOIN NOW");
+});

@@ -38,8 +38,11 @@ function block(b: FormBlock, errors: Record<string, string>, values: Record<stri
 
 const hasButton = (blocks: FormBlock[]) => blocks.some((b) => b.block_type === "button");
 
-/** The whole page: the form (optionally with errors and the values sent), or the post-submission view. */
-export function renderFormPage(form: OptInForm, o: { submitted?: boolean; errors?: Record<string, string>; values?: Record<string, string> } = {}): string {
+/**
+ * The whole page: the form (optionally with errors and the values sent), or the post-submission
+ * view. A variant shown in place of `variantOf` posts its id (`variant_id`).
+ */
+export function renderFormPage(form: OptInForm, o: { submitted?: boolean; errors?: Record<string, string>; values?: Record<string, string>; variantOf?: OptInForm } = {}): string {
   const byPosition = (blocks: FormBlock[]) => [...blocks].sort((a, b) => a.position - b.position);
   let main: string;
   if (o.submitted) {
@@ -51,7 +54,8 @@ export function renderFormPage(form: OptInForm, o: { submitted?: boolean; errors
       ? `<div aria-hidden="true" style="position:absolute;left:-10000px"><label for="f-hp">Leave empty</label><input id="f-hp" name="${HONEYPOT}" type="text" tabindex="-1" autocomplete="off"></div>`
       : "";
     const fields = blocks.map((b) => block(b, o.errors ?? {}, o.values ?? {})).join("");
-    main = `<form method="post" novalidate>${fields}${honeypot}${hasButton(blocks) ? "" : '<p><button type="submit">Subscribe</button></p>'}</form>`;
+    const variant = o.variantOf && o.variantOf.id !== form.id ? `<input type="hidden" name="variant_id" value="${form.id}">` : "";
+    main = `<form method="post" novalidate>${fields}${variant}${honeypot}${hasButton(blocks) ? "" : '<p><button type="submit">Subscribe</button></p>'}</form>`;
   }
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">` +
     `<title>${escapeHtml(form.label)}</title></head><body style="font-family:sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem">` +

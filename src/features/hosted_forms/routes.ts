@@ -14,6 +14,7 @@ import { textParam } from "@/http/params";
 import { requestMeta } from "@/http/request";
 import { AppError } from "@/lib/errors";
 import { recordView } from "@/features/opt_in_forms/analytics";
+import { pickVariant, variantsOf } from "@/features/opt_in_forms/variants";
 import { embedScript } from "./embed";
 import { renderFormPage } from "./page";
 import { enabledForm, originAllowed, submitForm } from "./service";
@@ -70,6 +71,15 @@ export const hostedFormRoutes = (deps: Deps) => {
     }
     return originAllowed(form, host) ? { "access-control-allow-origin": origin, vary: "Origin" } : null;
   };
+  /** The form or one of its variants (§10: by weight, sticky per visitor by cookie), and the cookie to set. */
+  const showVariant = (form: OptInForm, request: Request) => {
+    const variants = form.parent_form_id === null ? variantsOf(deps, form.id) : [];
+    if (!variants.length) return { shown: form, cookie: {} as Record<string, string> };
+    const name = `mr_form_${form.id}`;
+    const match = new RegExp(`(?:^|;\\s*)${name}=(\\d+)`).exec(request.headers.get("cookie") ?? "");
+    const shown = pickVariant(form, variants, match ? Number(match[1]) : null, Math.random());
+    return { shown, cookie: { "set-cookie": `${name}=${shown.id}; Path=/f/${form.identifier}; Max-Age=2592000; SameSite=Lax; HttpOnly` } };
+  };
   return new Elysia()
     .use(authPlugin(deps))
     .get(
@@ -81,8 +91,9 @@ export const hostedFormRoutes = (deps: Deps) => {
           if (!found) return notFoundPage();
           const submitted = new URL(request.url).searchParams.get("submitted") === "1";
           // A view is the form itself being shown (HEAD and the post-submission view are not).
-          if (!submitted && request.method === "GET") recordView(deps, found.form.id, requestMeta(request).ip ?? "", request.headers.get("user-agent") ?? "", deps.clock.now());
-          return html(renderFormPage(found.form, { submitted }));
+          const { shown, cookie } = showVariant(found.form, request);
+          if (!submitted && request.method === "GET") recordView(deps, shown.id, requestMeta(request).ip ?? "", request.headers.get("user-agent") ?? "", deps.clock.now());
+          return html(renderFormPage(shown, { submitted, variantOf: found.form }), 200, cookie);
         },
       ),
     )
@@ -118,9 +129,11 @@ export const hostedFormRoutes = (deps: Deps) => {
       if (input === "too_large") return json({ error: "Payload Too Large" }, 413, headers);
       if (input === "unsupported") return json({ error: "Unsupported Media Type", message: "Send urlencoded, multipart or JSON" }, 415, headers);
       const wantsJson = /json/i.test(request.headers.get("accept") ?? "") || /json/i.test(request.headers.get("content-type") ?? "");
+      // A variant's own settings and blocks apply to what was posted from it.
+      const target = (input.variant_id && variantsOf(deps, form.id).find((v) => v.enabled && String(v.id) === input.variant_id)) || form;
       let result;
       try {
-        result = submitForm(deps, form, channel, input);
+        result = submitForm(deps, target, channel, input);
       } catch (err) {
         // A full monthly quota cannot send the confirmation email: say so without details.
         if (err instanceof AppError && err.code === "payment_required") return json({ error: "Service Unavailable", message: "The form cannot take sign-ups right now" }, 503, headers);
@@ -130,7 +143,7 @@ export const hostedFormRoutes = (deps: Deps) => {
         const [field, message] = Object.entries(result.errors)[0]!;
         const label = field === "email" ? "Email" : field.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
         if (wantsJson) return json({ error: `${label} ${message}`, errors: Object.fromEntries(Object.entries(result.errors).map(([k, v]) => [k, [v]])) }, 422, headers);
-        return html(renderFormPage(form, { errors: result.errors, values: input }), 422, headers);
+        return html(renderFormPage(target, { errors: result.errors, values: input, variantOf: form }), 422, headers);
       }
       if (wantsJson) return json({ ok: true, status: result.status }, 200, headers);
       return new Response(null, { status: 303, headers: { ...headers, location: `/f/${form.identifier}?submitted=1` } });

@@ -5,8 +5,8 @@
  * the form is viewed, so only today's are kept.
  */
 import { createHash } from "node:crypto";
-import { and, eq, gte, inArray, lt, lte, sql } from "drizzle-orm";
-import { opt_in_form_days, opt_in_form_visitors } from "@/db/schema";
+import { and, eq, gte, inArray, lt, lte, or, sql } from "drizzle-orm";
+import { opt_in_form_days, opt_in_form_visitors, opt_in_forms, type OptInForm } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { result } from "@/http/fields";
 
@@ -54,38 +54,58 @@ export interface FormTotals {
   conversion_rate: number;
 }
 
-/** All-time totals of the given forms (absent = never viewed). */
+/**
+ * All-time totals of the given forms (absent = never viewed): a top-level form's include its
+ * variants', a variant's are its own.
+ */
 export function formTotals(deps: Deps, ids: number[]): Map<number, FormTotals> {
+  if (!ids.length) return new Map();
   const d = opt_in_form_days;
-  const rows = ids.length
-    ? deps.db
-        .select({ id: d.form_id, views: sql<number>`sum(${d.views})`, unique: sql<number>`sum(${d.unique_views})`, submissions: sql<number>`sum(${d.submissions})` })
-        .from(d)
-        .where(inArray(d.form_id, ids))
-        .groupBy(d.form_id)
-        .all()
-    : [];
+  const f = opt_in_forms;
+  const owner = sql<number>`CASE WHEN ${inArray(f.id, ids)} THEN ${f.id} ELSE ${f.parent_form_id} END`;
+  const rows = deps.db
+    .select({ id: owner, views: sql<number>`sum(${d.views})`, unique: sql<number>`sum(${d.unique_views})`, submissions: sql<number>`sum(${d.submissions})` })
+    .from(d)
+    .innerJoin(f, eq(f.id, d.form_id))
+    .where(or(inArray(f.id, ids), inArray(f.parent_form_id, ids)))
+    .groupBy(owner)
+    .all();
   return new Map(rows.map((r) => [r.id, { views_count: r.views, unique_views_count: r.unique, submissions_count: r.submissions, conversion_rate: rate(r.submissions, r.unique) }]));
 }
 
-/** GET /opt_in_forms/:id/analytics: every day of [start, end] (UTC), the totals, and no variants (not in this version). */
-export function formAnalytics(deps: Deps, formId: number, start: number, end: number) {
+type Counts = { views: number; unique_views: number; submissions: number };
+
+/**
+ * GET /opt_in_forms/:id/analytics: every day of [start, end] (UTC) and the totals — of the form and
+ * its `variants` together — and each variant's own numbers.
+ */
+export function formAnalytics(deps: Deps, form: OptInForm, variants: OptInForm[], start: number, end: number) {
   const d = opt_in_form_days;
-  const rows = deps.db.select().from(d).where(and(eq(d.form_id, formId), gte(d.day, dayOf(start)), lte(d.day, dayOf(end)))).all();
-  const byDay = new Map(rows.map((r) => [r.day, r]));
-  const daily: { date: string; views: number; unique_views: number; submissions: number }[] = [];
-  for (let ms = start; ms <= end; ms += DAY) {
-    const r = byDay.get(dayOf(ms));
-    daily.push({ date: dayOf(ms), views: r?.views ?? 0, unique_views: r?.unique_views ?? 0, submissions: r?.submissions ?? 0 });
+  const ids = [form.id, ...variants.map((v) => v.id)];
+  const rows = deps.db.select().from(d).where(and(inArray(d.form_id, ids), gte(d.day, dayOf(start)), lte(d.day, dayOf(end)))).all();
+  const add = (map: Map<string | number, Counts>, key: string | number, r: Counts) => {
+    const c = map.get(key) ?? { views: 0, unique_views: 0, submissions: 0 };
+    map.set(key, { views: c.views + r.views, unique_views: c.unique_views + r.unique_views, submissions: c.submissions + r.submissions });
+  };
+  const byDay = new Map<string | number, Counts>();
+  const byForm = new Map<string | number, Counts>();
+  for (const r of rows) {
+    add(byDay, r.day, r);
+    add(byForm, r.form_id, r);
   }
-  const sum = (k: "views" | "unique_views" | "submissions") => daily.reduce((n, x) => n + x[k], 0);
+  const daily: ({ date: string } & Counts)[] = [];
+  for (let ms = start; ms <= end; ms += DAY) daily.push({ date: dayOf(ms), views: 0, unique_views: 0, submissions: 0, ...byDay.get(dayOf(ms)) });
+  const sum = (k: keyof Counts) => daily.reduce((n, x) => n + x[k], 0);
   return {
-    form_id: formId,
+    form_id: form.id,
     start_date: dayOf(start),
     end_date: dayOf(end),
     totals: { views: sum("views"), unique_views: sum("unique_views"), submissions: sum("submissions"), conversion_rate: rate(sum("submissions"), sum("unique_views")) },
     daily,
-    variants: [] as never[],
+    variants: variants.map((v) => {
+      const c = byForm.get(v.id) ?? { views: 0, unique_views: 0, submissions: 0 };
+      return { id: v.id, variant_name: v.variant_name ?? "", variant_weight: v.variant_weight ?? 0, views: c.views, submissions: c.submissions, conversion_rate: rate(c.submissions, c.unique_views) };
+    }),
   };
 }
 

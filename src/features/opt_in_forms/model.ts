@@ -118,6 +118,8 @@ export const OptInFormFields = {
   confirmation_email_template_id: f.integer({ nullable: true, description: "A confirmation template of the channel" }),
   welcome_email_template_id: f.integer({ nullable: true, description: "A template of the channel" }),
   security_settings: f.custom(readSecurity, { schema: { type: "object", description: "honeypot (true), submissions_per_ip_per_hour (1–1000, 10)" } }),
+  variant_name: f.string({ max: 255, min: 1, description: "Variants only" }),
+  variant_weight: f.integer({ min: 1, max: 100, description: "Variants only: share of the hosted page's views (the form itself counts 50)" }),
   opt_in_form_blocks: blocks,
   opt_in_form_blocks_attributes: blocks,
   opt_in_post_submission_blocks: blocks,
@@ -177,7 +179,7 @@ export const OptInFormSchema = Strict({
 
 const NO_VIEWS: FormTotals = { views_count: 0, unique_views_count: 0, submissions_count: 0, conversion_rate: 0 };
 
-export function encodeOptInForm(form: OptInForm, channel: Pick<Channel, "slug">, publicUrl: string, totals = NO_VIEWS): Static<typeof OptInFormSchema> {
+export function encodeOptInForm(form: OptInForm, channel: Pick<Channel, "slug">, publicUrl: string, totals = NO_VIEWS, variants = 0): Static<typeof OptInFormSchema> {
   const hosted = `${publicUrl}/f/${form.identifier}`;
   return {
     id: form.id,
@@ -196,11 +198,11 @@ export function encodeOptInForm(form: OptInForm, channel: Pick<Channel, "slug">,
     trigger_settings: form.trigger_settings,
     widget_settings: form.widget_settings,
     analytics: totals,
-    is_variant: false,
-    parent_form_id: null,
-    variant_name: null,
-    variant_weight: null,
-    variants_count: 0,
+    is_variant: form.parent_form_id !== null,
+    parent_form_id: form.parent_form_id,
+    variant_name: form.variant_name,
+    variant_weight: form.variant_weight,
+    variants_count: variants,
     opt_in_form_blocks: form.blocks satisfies FormBlock[],
     opt_in_post_submission_blocks: form.post_submission_blocks,
     hosted_url: hosted,

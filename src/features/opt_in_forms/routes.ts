@@ -10,6 +10,7 @@ import { idParam } from "@/http/params";
 import { MessageSchema, PaginationSchema, Strict, Warnings } from "@/http/schemas";
 import { validationError } from "@/lib/errors";
 import { defaultRange, formAnalytics, formTotals, MAX_RANGE_DAYS, rangeDays, readDate } from "./analytics";
+import { addVariant, variantCounts, variantsOf } from "./variants";
 import { encodeOptInForm, OptInFormFields, OptInFormFilters, OptInFormSchema } from "./model";
 import { createForm, deleteForm, duplicateForm, getForm, listForms, updateForm } from "./service";
 
@@ -29,12 +30,16 @@ const AnalyticsSchema = Strict({
   variants: t.Array(Strict({ id: t.Integer(), variant_name: t.String(), variant_weight: t.Integer(), views: Count, submissions: Count, conversion_rate: t.Number() })),
   warnings: t.Optional(Warnings),
 });
+const VariantFields = {
+  name: f.string({ max: 255, min: 1, description: 'Default: "Variant N"' }),
+  weight: f.integer({ min: 1, max: 100, description: "Share of the hosted page's views (default 50; the form itself counts 50)" }),
+};
 const DuplicateFields = { label: f.string({ max: 255, description: 'Default: "<label> (Copy)"' }) };
 
-/** §10 /opt_in_forms: CRUD, duplicate and analytics. Variants and the hosted form (§10.1) are not in this version. */
+/** §10 /opt_in_forms: CRUD, variants, duplicate and analytics (the hosted form of §10.1 is hosted_forms/). */
 export const optInFormRoutes = (deps: Deps) => {
-  const encode = (form: OptInForm, totals = formTotals(deps, [form.id]).get(form.id)) =>
-    encodeOptInForm(form, deps.auth.cache.channelById(form.channel_id)!, deps.config.publicUrl, totals);
+  const encode = (form: OptInForm, totals = formTotals(deps, [form.id]).get(form.id), variants = variantCounts(deps, [form.id]).get(form.id)) =>
+    encodeOptInForm(form, deps.auth.cache.channelById(form.channel_id)!, deps.config.publicUrl, totals, variants);
   const load = ({ scope, params }: { scope: Scope; params: { id: number } }) => getForm(deps, scope, params.id);
   return new Elysia()
     .use(authPlugin(deps))
@@ -51,8 +56,9 @@ export const optInFormRoutes = (deps: Deps) => {
         },
         ({ scope, query, page, warnings }) => {
           const { rows, total } = listForms(deps, scope, query, page);
-          const totals = formTotals(deps, rows.map((r) => r.id));
-          return withWarnings({ opt_in_forms: rows.map((r) => encode(r, totals.get(r.id))), pagination: pagination(total, rows.length, page) }, warnings);
+          const ids = rows.map((r) => r.id);
+          const [totals, variants] = [formTotals(deps, ids), variantCounts(deps, ids)];
+          return withWarnings({ opt_in_forms: rows.map((r) => encode(r, totals.get(r.id), variants.get(r.id) ?? 0)), pagination: pagination(total, rows.length, page) }, warnings);
         },
       ),
     )
@@ -85,7 +91,19 @@ export const optInFormRoutes = (deps: Deps) => {
           const start = query.start_date ?? end - (fallback.end - fallback.start);
           if (start > end) throw validationError({ start_date: ["must be on or before end_date"] });
           if (rangeDays(start, end) > MAX_RANGE_DAYS) throw validationError({ end_date: [`is more than ${MAX_RANGE_DAYS} days from start_date`] });
-          return withWarnings(formAnalytics(deps, record.id, start, end), warnings);
+          // A variant's analytics are its own; a form's include its variants.
+          const variants = record.parent_form_id === null ? variantsOf(deps, record.id) : [];
+          return withWarnings(formAnalytics(deps, record, variants, start, end), warnings);
+        },
+      ),
+    )
+    .post(
+      "/opt_in_forms/:id/variants",
+      ...route(
+        { summary: "Add a variant to an opt-in form", permission: "opt_in_forms_write", params, load, body: { fields: VariantFields, wrapper: "variant" }, response: { 201: OptInFormSchema } },
+        ({ record, values, warnings, set }) => {
+          set.status = 201;
+          return withWarnings(encode(addVariant(deps, record, values.name, values.weight)), warnings);
         },
       ),
     )

@@ -4,7 +4,7 @@
  * as a template reference in boot.ts).
  */
 import { randomUUID } from "node:crypto";
-import { and, asc, count, eq, inArray, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, inArray, isNull, or, sql, type SQL } from "drizzle-orm";
 import { assertInScope, requireSomeChannel, type Scope } from "@/auth/scope";
 import type { Db } from "@/db/client";
 import { opt_in_forms, templates, type Channel, type OptInForm } from "@/db/schema";
@@ -21,7 +21,8 @@ type Changes = FieldValues<typeof OptInFormFields, true>;
 /** Forms of T, oldest first, with the total; `filter` matches the label case-insensitively. */
 export function listForms(deps: Deps, scope: Scope, filters: FieldValues<typeof OptInFormFilters, true>, page: PageParams) {
   requireSomeChannel(scope);
-  const where: SQL[] = [inArray(opt_in_forms.channel_id, [...scope.channelIds])];
+  // Variants are reached through their form (§10), not listed.
+  const where: SQL[] = [inArray(opt_in_forms.channel_id, [...scope.channelIds]), isNull(opt_in_forms.parent_form_id)];
   if (filters.filter) where.push(sql`instr(lower(${opt_in_forms.label}), ${filters.filter.toLowerCase()}) > 0`);
   if (filters.widget_type) where.push(eq(opt_in_forms.widget_type, filters.widget_type));
   if (filters.enabled !== undefined) where.push(eq(opt_in_forms.enabled, filters.enabled));
@@ -45,11 +46,16 @@ export const formByIdentifier = (deps: Deps, identifier: string) => deps.db.sele
 export const formById = (deps: Deps, id: number) => deps.db.select().from(opt_in_forms).where(eq(opt_in_forms.id, id)).get();
 
 /** The stored columns a create or update sets from the given fields (blocks numbered after `lastBlockId`). */
-function columns(deps: Deps, channelId: number, v: Changes, lastBlockId: number) {
+function columns(deps: Deps, channelId: number, v: Changes, lastBlockId: number, isVariant = false) {
   const errors: FieldErrors = {};
   const out: Partial<OptInForm> = {};
   for (const k of ["label", "widget_type", "enabled", "allowed_embedding_domains", "theme_settings", "trigger_settings", "widget_settings"] as const) {
     if (v[k] !== undefined) out[k] = v[k] as never;
+  }
+  for (const k of ["variant_name", "variant_weight"] as const) {
+    if (v[k] === undefined) continue;
+    if (!isVariant) errors[k] = ["can only be set on a variant"];
+    else out[k] = v[k] as never;
   }
   if (v.form_type) {
     out.form_type = v.form_type.type;
@@ -107,12 +113,12 @@ export function createForm(deps: Deps, channel: Channel, v: Changes & { label: s
 
 /** PATCH: given fields replace (a present blocks array replaces that set). @throws 422. */
 export function updateForm(deps: Deps, form: OptInForm, v: Changes): OptInForm {
-  const set = columns(deps, form.channel_id, v, lastBlockId(form));
+  const set = columns(deps, form.channel_id, v, lastBlockId(form), form.parent_form_id !== null);
   if (Object.keys(set).length === 0) return form;
   return deps.db.update(opt_in_forms).set({ ...set, updated_at: deps.clock.now() }).where(eq(opt_in_forms.id, form.id)).returning().get()!;
 }
 
-/** A new top-level form with the settings and blocks of `form` (block ids from 1), a new identifier and `label`. */
+/** A new top-level form (also from a variant) with the settings and blocks of `form` (block ids from 1), a new identifier and `label`. */
 export function duplicateForm(deps: Deps, form: OptInForm, label: string | undefined): OptInForm {
   const { id: _id, identifier: _identifier, created_at: _created, updated_at: _updated, ...copy } = form;
   const now = deps.clock.now();
@@ -123,6 +129,9 @@ export function duplicateForm(deps: Deps, form: OptInForm, label: string | undef
       ...copy,
       identifier: randomUUID(),
       label: label ?? `${form.label} (Copy)`.slice(0, 255),
+      parent_form_id: null,
+      variant_name: null,
+      variant_weight: null,
       blocks: renumber(form.blocks, 1),
       post_submission_blocks: renumber(form.post_submission_blocks, form.blocks.length + 1),
       created_at: now,
@@ -132,8 +141,12 @@ export function duplicateForm(deps: Deps, form: OptInForm, label: string | undef
     .get();
 }
 
+/** Deletes a form and its variants. */
 export function deleteForm(deps: Deps, form: OptInForm): void {
-  deps.db.delete(opt_in_forms).where(eq(opt_in_forms.id, form.id)).run();
+  deps.db.transaction((tx) => {
+    tx.delete(opt_in_forms).where(eq(opt_in_forms.parent_form_id, form.id)).run();
+    tx.delete(opt_in_forms).where(eq(opt_in_forms.id, form.id)).run();
+  });
 }
 
 /** Forms naming template `templateId` (confirmation or welcome email), as "opt_in_form 5". */
