@@ -2,7 +2,7 @@
 import { canonicalPermission, isPreset } from "@/auth/permissions";
 import { encodeToken, TokenFields } from "@/features/access_tokens/model";
 import { createToken, deleteToken, listTokens, refreshToken, type TokenInput } from "@/features/access_tokens/service";
-import { readFields } from "@/http/fields";
+import { readFields } from "@/input/fields";
 import { DATA_DIR_OPTION, dataDirArgv, parse, UsageError, type Command } from "./args";
 import { CLI_TOKEN_ACTOR, closeCliDeps, openCliDeps } from "./context";
 

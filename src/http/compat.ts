@@ -1,16 +1,12 @@
 /**
  * Request normalisation of API.md §1.2: body parsing (JSON by default, 415 for other types, 413 over
  * the limit, DELETE bodies too), SDK-style query strings (`k[]=a`, `k[sub]=v`), query + body merge
- * (body wins). Wrapper keys and coercion are handled by `readFields` (fields.ts).
+ * (body wins). Wrapper keys and coercion are handled by `readFields` (input/fields.ts).
  */
 import { AppError } from "@/lib/errors";
+import { CsvBody, type Input } from "@/input/values";
 
-export type Input = Record<string, unknown>;
 
-/** A `text/csv` body, accepted only where a route opts in (bulk subscriber import). */
-export class CsvBody {
-  constructor(readonly text: string) {}
-}
 
 /**
  * The request body, read and parsed only when a handler asks for it: after authentication and the
@@ -149,5 +145,3 @@ export function mergeInput(query: Input, body: Input | CsvBody): Input {
   return Object.keys(query).length === 0 ? data : { ...query, ...data };
 }
 
-/** Channel selector keys: resolved by auth, never warned about, never fields. */
-export const SELECTOR_KEYS = new Set(["broadcast_channel_id", "channel", "target", "format"]);

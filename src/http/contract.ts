@@ -13,9 +13,9 @@ import type { Principal } from "@/auth/principal";
 import { requireSomeChannel, type Scope } from "@/auth/scope";
 import type { BucketName } from "@/auth/authenticator";
 import type { Channel } from "@/db/schema";
-import type { CsvBody, Input } from "./compat";
-import { readFields, type FieldValues, type ReadOptions, type Specs, type Warning } from "./fields";
-import { offsetParams, pageParams, type OffsetPage, type PageParams } from "./pagination";
+import type { CsvBody, Input } from "@/input/values";
+import { readFields, type FieldValues, type ReadOptions, type Specs, type Warning } from "@/input/fields";
+import { offsetParams, pageParams, type OffsetPage, type PageParams } from "@/input/pagination";
 import type { ParamSpec } from "./params";
 
 /** A stored response replayed instead of running the handler (Idempotency-Key, §1.9). */

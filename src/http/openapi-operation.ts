@@ -5,7 +5,7 @@
  */
 import type { Permission } from "@/auth/permissions";
 import type { AnyContract, RawResponse } from "./contract";
-import type { JsonSchema, Specs } from "./fields";
+import type { JsonSchema, Specs } from "@/input/fields";
 import type { ParamSpec } from "./params";
 
 /** The permissions a contract requires (empty for any-token and public routes). */

@@ -7,7 +7,7 @@
  */
 import { EVENT_TYPES, eventEnvelope } from "@/features/events/schemas";
 import { plainSchema as plain } from "./openapi-operation";
-import { ErrorSchema, WarningSchema, Warnings } from "./schemas";
+import { ErrorSchema, WarningSchema, Warnings } from "@/input/schemas";
 
 export interface RegisteredRoute {
   method: string;

@@ -1,6 +1,6 @@
 /** Path parameters: how a route's `:name` segments are read and documented (route contracts, contract.ts). */
 import { notFound } from "@/lib/errors";
-import type { JsonSchema } from "./fields";
+import type { JsonSchema } from "@/input/fields";
 
 export interface ParamSpec<T> {
   parse(raw: string): T;

@@ -6,7 +6,7 @@
 import { cidrWithin, parseCidr, type ParsedCidr } from "@/auth/ip";
 import type { Principal } from "@/auth/principal";
 import { forbidden } from "@/lib/errors";
-import type { Warning } from "@/http/fields";
+import type { Warning } from "@/input/fields";
 
 /** The state of a token that the rules compare. */
 export interface TokenShape {

@@ -1,10 +1,10 @@
 import { t, type Static } from "elysia";
 import type { Config } from "@/config";
 import type { AccessToken } from "@/db/schema";
-import { f, result } from "@/http/fields";
+import { f, result } from "@/input/fields";
 import { formatCidr, parseCidr } from "@/auth/ip";
 import { canonicalPermission, isPreset, permissionMap, PERMISSIONS, PRESETS, type Permission } from "@/auth/permissions";
-import { Int, Nullable, Strict, Time } from "@/http/schemas";
+import { Int, Nullable, Strict, Time } from "@/input/schemas";
 import { toIso } from "@/lib/time";
 
 const RATE_LIMIT_MAX = 100_000;

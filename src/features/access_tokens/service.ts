@@ -11,11 +11,11 @@ import type { Db } from "@/db/client";
 import type { Deps } from "@/deps";
 import { diff, recordAudit, REDACTED, type AuditContext } from "@/features/audit_log/service";
 import { notFound, validationError } from "@/lib/errors";
-import type { Warning } from "@/http/fields";
+import type { Warning } from "@/input/fields";
 import { toIso } from "@/lib/time";
 import { generateToken, hashToken, redactToken } from "@/lib/tokens";
 import { assertWithinCaller, canSee, capOmittedRateLimits, deny, type TokenShape } from "./escalation";
-import type { FieldValues } from "@/http/fields";
+import type { FieldValues } from "@/input/fields";
 import { latestExpiry, MAX_GRACE_SECONDS, type TokenFields, type TokenView } from "./model";
 
 /** Who is acting: a request principal (token or admin), or the CLI/system (principal null). */

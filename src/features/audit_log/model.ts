@@ -1,7 +1,7 @@
 /** The audit row JSON (API.md §2.6) and the list's filters. */
 import { t, type Static } from "elysia";
-import { f } from "@/http/fields";
-import { Int, Nullable, Pair, Strict, Time } from "@/http/schemas";
+import { f } from "@/input/fields";
+import { Int, Nullable, Pair, Strict, Time } from "@/input/schemas";
 
 export const AUDIT_ACTOR_TYPES = ["token", "admin", "cli", "system"] as const;
 

@@ -2,8 +2,8 @@ import { Elysia } from "elysia";
 import type { Deps } from "@/deps";
 import { authPlugin } from "@/http/auth";
 import { route } from "@/http/contract";
-import { offsetEnvelope } from "@/http/pagination";
-import { OffsetList } from "@/http/schemas";
+import { offsetEnvelope } from "@/input/pagination";
+import { OffsetList } from "@/input/schemas";
 import { AuditFilterFields, AuditRowSchema } from "./model";
 import { listAudit } from "./service";
 

@@ -9,7 +9,7 @@ import type { Principal } from "@/auth/principal";
 import type { Clock } from "@/lib/time";
 import { toIso } from "@/lib/time";
 import { retentionJob } from "@/jobs/retention";
-import type { FieldValues } from "@/http/fields";
+import type { FieldValues } from "@/input/fields";
 import type { AuditFilterFields, AuditRowJson } from "./model";
 
 export interface Actor {

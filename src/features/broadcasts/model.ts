@@ -8,8 +8,8 @@ import type { Broadcast, BroadcastStatus, Channel } from "@/db/schema";
 import { BROADCAST_STATUSES } from "@/db/schema";
 import { isTimeZone } from "@/features/channels/model";
 import { tagsField } from "@/features/subscribers/fields";
-import { f, result, type ReadContext } from "@/http/fields";
-import { Int, Nullable, Strict, Time } from "@/http/schemas";
+import { f, result, type ReadContext } from "@/input/fields";
+import { Int, Nullable, Strict, Time } from "@/input/schemas";
 import { isEmail } from "@/lib/email";
 import { toIso } from "@/lib/time";
 

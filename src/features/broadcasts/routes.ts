@@ -4,10 +4,10 @@ import type { Deps } from "@/deps";
 import { peekQuota, quotaHeaders } from "@/features/channels/quota";
 import { authPlugin } from "@/http/auth";
 import { route } from "@/http/contract";
-import { f, result, withWarnings } from "@/http/fields";
-import { offsetEnvelope } from "@/http/pagination";
+import { f, result, withWarnings } from "@/input/fields";
+import { offsetEnvelope } from "@/input/pagination";
 import { idParam } from "@/http/params";
-import { MessageSchema, OffsetList } from "@/http/schemas";
+import { MessageSchema, OffsetList } from "@/input/schemas";
 import type { Scope } from "@/auth/scope";
 import { abortBroadcast, pauseBroadcast, resumeBroadcast } from "./control";
 import {

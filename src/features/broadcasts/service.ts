@@ -14,7 +14,7 @@ import { broadcastEvent } from "@/features/events/catalogue";
 import { appendEvent } from "@/features/events/service";
 import { AppError, notFound, unprocessable, validationError, type FieldErrors } from "@/lib/errors";
 import { checkLiquid } from "@/lib/liquid";
-import type { FieldValues } from "@/http/fields";
+import type { FieldValues } from "@/input/fields";
 import { eventBroadcast, stateMessage, type BroadcastFields } from "./model";
 import { scheduledTime } from "./schedule";
 

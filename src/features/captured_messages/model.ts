@@ -1,7 +1,7 @@
 import { t, type Static } from "elysia";
 import type { CapturedMessage } from "@/db/schema";
-import { f } from "@/http/fields";
-import { Int, Nullable, Pair, Strict, Time } from "@/http/schemas";
+import { f } from "@/input/fields";
+import { Int, Nullable, Pair, Strict, Time } from "@/input/schemas";
 import { toIso } from "@/lib/time";
 
 export const CapturedFilterFields = {

@@ -2,9 +2,9 @@ import { Elysia, t } from "elysia";
 import type { Deps } from "@/deps";
 import { authPlugin } from "@/http/auth";
 import { rawResponse, route } from "@/http/contract";
-import { offsetEnvelope } from "@/http/pagination";
+import { offsetEnvelope } from "@/input/pagination";
 import { idParam } from "@/http/params";
-import { Int, MessageSchema, OffsetList, Strict } from "@/http/schemas";
+import { Int, MessageSchema, OffsetList, Strict } from "@/input/schemas";
 import { CapturedDetailSchema, CapturedFilterFields, CapturedSchema, encodeCaptured } from "./model";
 import { deleteAllCaptured, deleteCaptured, getCaptured, getCapturedRaw, listCaptured, readCapturedContent, type CapturedMeta } from "./service";
 

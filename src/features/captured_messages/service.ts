@@ -13,7 +13,7 @@ import { AppError } from "@/lib/errors";
 import { linkSecret } from "@/db/settings";
 import { verifyCaptureHeader } from "@/lib/links";
 import { headerValue, parseHeaderBlock, rewriteHeaders } from "@/lib/mime";
-import type { FieldValues } from "@/http/fields";
+import type { FieldValues } from "@/input/fields";
 import type { CapturedFilterFields } from "./model";
 
 export const CAPTURE_HEADER = "X-Mailroom-Capture";

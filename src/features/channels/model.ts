@@ -1,7 +1,7 @@
 import { t, type Static } from "elysia";
 import type { Channel } from "@/db/schema";
-import { f, result } from "@/http/fields";
-import { Int, Nullable, Strict, Time } from "@/http/schemas";
+import { f, result } from "@/input/fields";
+import { Int, Nullable, Strict, Time } from "@/input/schemas";
 import { isEmail } from "@/lib/email";
 import { toIso } from "@/lib/time";
 

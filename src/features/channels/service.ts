@@ -8,7 +8,7 @@ import { channels, type Channel } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { notFound, unprocessable, validationError } from "@/lib/errors";
 import { diff, recordAudit, type AuditContext } from "@/features/audit_log/service";
-import type { FieldValues } from "@/http/fields";
+import type { FieldValues } from "@/input/fields";
 import { slugify, type ChannelFields } from "./model";
 
 /** Channels of T, ordered by id, with the total. */

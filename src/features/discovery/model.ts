@@ -2,7 +2,7 @@
 import { t } from "elysia";
 import { PERMISSIONS } from "@/auth/permissions";
 import { PURPOSES } from "@/features/email_servers/model";
-import { Int, Nullable, Strict, Time } from "@/http/schemas";
+import { Int, Nullable, Strict, Time } from "@/input/schemas";
 
 const Bucket = Strict({ limit: Int(), remaining: Int(), reset: Int({ description: "Unix seconds" }), window_seconds: Int() });
 const RateLimits = Strict({ general: t.Optional(Bucket), send: t.Optional(Bucket) }, "Absent buckets are unlimited");

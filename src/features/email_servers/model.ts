@@ -1,8 +1,8 @@
 /** Email server fields (API.md §9), the redaction rule for credentials, and the encoder. */
 import { t, type Static } from "elysia";
 import type { EmailServer } from "@/db/schema";
-import { f, result } from "@/http/fields";
-import { Int, Nullable, Strict, Time } from "@/http/schemas";
+import { f, result } from "@/input/fields";
+import { Int, Nullable, Strict, Time } from "@/input/schemas";
 import { toIso } from "@/lib/time";
 
 export const VENDORS = ["smtp", "aws_ses", "sendgrid", "postmark", "mailgun", "resend", "inboxroad", "smtp_com", "other"] as const;

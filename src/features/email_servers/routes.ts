@@ -4,10 +4,10 @@ import type { Deps } from "@/deps";
 import { auditContextOf } from "@/features/audit_log/service";
 import { authPlugin } from "@/http/auth";
 import { route } from "@/http/contract";
-import { withWarnings } from "@/http/fields";
-import { offsetEnvelope } from "@/http/pagination";
+import { withWarnings } from "@/input/fields";
+import { offsetEnvelope } from "@/input/pagination";
 import { idParam } from "@/http/params";
-import { MessageSchema, OffsetList, Strict } from "@/http/schemas";
+import { MessageSchema, OffsetList, Strict } from "@/input/schemas";
 import type { EmailServer } from "@/db/schema";
 import { CopyFields, EmailServerFields, EmailServerSchema, encodeEmailServer } from "./model";
 import {

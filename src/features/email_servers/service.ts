@@ -11,7 +11,7 @@ import type { Deps } from "@/deps";
 import { diff, recordAudit, REDACTED, type AuditContext } from "@/features/audit_log/service";
 import { notFound, unprocessable, validationError } from "@/lib/errors";
 import { encryptSecret } from "@/lib/secrets";
-import type { FieldValues } from "@/http/fields";
+import type { FieldValues } from "@/input/fields";
 import type { EmailServerFields, Purpose } from "./model";
 
 /** A create's or an update's fields (required ones checked by the route on create). */

@@ -7,7 +7,7 @@ import { and, eq, gt, gte, inArray, like, or, type SQL } from "drizzle-orm";
 import { t, type Static } from "elysia";
 import type { Db } from "@/db/client";
 import { events, type EventRow } from "@/db/schema";
-import { f, result } from "@/http/fields";
+import { f, result } from "@/input/fields";
 import { toIso } from "@/lib/time";
 import { EVENT_TYPES } from "./schemas";
 

@@ -2,7 +2,7 @@ import { Elysia, t } from "elysia";
 import type { Deps } from "@/deps";
 import { authPlugin } from "@/http/auth";
 import { route } from "@/http/contract";
-import { Strict, Warnings } from "@/http/schemas";
+import { Strict, Warnings } from "@/input/schemas";
 import { encodeCursor, encodeFeedEvent, FeedEventSchema, FeedFilterFields, readFeed } from "./feed";
 
 const FeedSchema = Strict({ data: t.Array(FeedEventSchema), next_cursor: t.String(), has_more: t.Boolean(), warnings: t.Optional(Warnings) });

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { and, eq, gte, inArray, lt, lte, or, sql } from "drizzle-orm";
 import { opt_in_form_days, opt_in_form_visitors, opt_in_forms, type OptInForm } from "@/db/schema";
 import type { Deps } from "@/deps";
-import { result } from "@/http/fields";
+import { result } from "@/input/fields";
 
 const DAY = 86_400_000;
 export const MAX_RANGE_DAYS = 366;

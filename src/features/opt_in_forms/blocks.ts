@@ -5,7 +5,7 @@
  */
 import type { FormBlock } from "@/db/schema";
 import type { FieldErrors } from "@/lib/errors";
-import { coerceBoolean } from "@/http/fields";
+import { coerceBoolean } from "@/input/fields";
 
 export const MAX_BLOCKS = 50;
 const BLOCK_TYPES = ["text", "input_field", "button"] as const;

@@ -5,8 +5,8 @@
 import { t, type Static } from "elysia";
 import type { Channel, FormBlock, OptInForm } from "@/db/schema";
 import type { FieldErrors } from "@/lib/errors";
-import { coerceBoolean, f, result } from "@/http/fields";
-import { Int, Nullable, Strict, Time } from "@/http/schemas";
+import { coerceBoolean, f, result } from "@/input/fields";
+import { Int, Nullable, Strict, Time } from "@/input/schemas";
 import { toIso } from "@/lib/time";
 import type { FormTotals } from "./analytics";
 import { readBlocks } from "./blocks";

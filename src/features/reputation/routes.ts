@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import type { Deps } from "@/deps";
 import { authPlugin } from "@/http/auth";
 import { route } from "@/http/contract";
-import { withWarnings } from "@/http/fields";
+import { withWarnings } from "@/input/fields";
 import { reputation, ReputationQueryFields, ReputationSchema } from "./service";
 
 /** §14 GET /reputation: one row per channel of T × sending domain. */

@@ -8,8 +8,8 @@ import { t, type Static } from "elysia";
 import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import { reputation_counts } from "@/db/schema";
 import type { Deps } from "@/deps";
-import { f } from "@/http/fields";
-import { Strict } from "@/http/schemas";
+import { f } from "@/input/fields";
+import { Strict } from "@/input/schemas";
 import { toIso } from "@/lib/time";
 
 const DAY = 86_400_000;

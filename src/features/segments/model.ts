@@ -3,8 +3,8 @@
  */
 import { t, type Static } from "elysia";
 import type { Channel, Segment, SegmentGroup, SegmentRule } from "@/db/schema";
-import { f, result, type FieldValues, type JsonSchema } from "@/http/fields";
-import { Int, Nullable, Strict, Time } from "@/http/schemas";
+import { f, result, type FieldValues, type JsonSchema } from "@/input/fields";
+import { Int, Nullable, Strict, Time } from "@/input/schemas";
 import type { SegmentInput } from "./service";
 import { MAX_GROUPS, MAX_RULES, readGroups } from "./rules";
 import { toIso } from "@/lib/time";

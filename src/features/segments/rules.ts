@@ -4,7 +4,7 @@
  * problem on the rule's own dot-path (`segment_groups_attributes.0.segment_rules_attributes.1.operator`).
  */
 import type { FieldErrors } from "@/lib/errors";
-import { coerceBoolean, type Warning } from "@/http/fields";
+import { coerceBoolean, type Warning } from "@/input/fields";
 import { parseIsoTime } from "@/lib/time";
 
 export type RuleType = "text" | "array" | "boolean" | "number" | "date";

@@ -10,8 +10,8 @@ import type { Channel, Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { appendEvents, type NewEvent } from "@/features/events/service";
 import { AppError, validationError, type FieldErrors } from "@/lib/errors";
-import { f, readFields, result, type FieldValues, type Warning } from "@/http/fields";
-import type { Input } from "@/http/compat";
+import { f, readFields, result, type FieldValues, type Warning } from "@/input/fields";
+import type { Input } from "@/input/values";
 import { checkCustomDataSize, isObject, MAX_TAGS, mergeTags, SubscriberFields, tagsField } from "./fields";
 import { findByEmail, statements, subscriberEvent, syncTags } from "./store";
 

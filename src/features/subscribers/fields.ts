@@ -5,7 +5,7 @@
  */
 import ipaddr from "ipaddr.js";
 import type { FieldErrors } from "@/lib/errors";
-import { coerceBoolean, f, result } from "@/http/fields";
+import { coerceBoolean, f, result } from "@/input/fields";
 import { isEmail, normalizeEmail } from "@/lib/email";
 
 export const MAX_TAGS = 100;

@@ -9,8 +9,8 @@ import type { Scope } from "@/auth/scope";
 import { subscriber_counts, subscribers, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import type { Db } from "@/db/client";
-import { f, result, withWarnings, type FieldValues } from "@/http/fields";
-import { pagination, type PageParams } from "@/http/pagination";
+import { f, result, withWarnings, type FieldValues } from "@/input/fields";
+import { pagination, type PageParams } from "@/input/pagination";
 import { encodeSubscriber } from "./model";
 
 const ph = sql.placeholder;

@@ -4,7 +4,7 @@
  */
 import { t, type Static } from "elysia";
 import type { Subscriber } from "@/db/schema";
-import { Int, Nullable, Strict, Time } from "@/http/schemas";
+import { Int, Nullable, Strict, Time } from "@/input/schemas";
 import { toIso } from "@/lib/time";
 
 export type SubscriberStatus = "unsubscribed" | "bounced" | "complained" | "inactive" | "pending" | "active";

@@ -11,7 +11,7 @@ import type { Deps } from "@/deps";
 import { appendEvents } from "@/features/events/service";
 import type { NewEvent, SubscriberEventType } from "@/features/events/catalogue";
 import { notFound, unprocessable, validationError, type FieldErrors } from "@/lib/errors";
-import type { Warning } from "@/http/fields";
+import type { Warning } from "@/input/fields";
 import { isSuppressed } from "./eligibility";
 import { checkCustomDataSize, MAX_TAGS, mergeTags } from "./fields";
 import { atomically, findByEmail, statements, subscriberEvent, syncTags } from "./store";

@@ -1,8 +1,8 @@
 /** Suppression fields and JSON (API.md §12). */
 import { t, type Static } from "elysia";
 import { emailField } from "@/features/subscribers/fields";
-import { f, result } from "@/http/fields";
-import { Int, Nullable, Strict, Time } from "@/http/schemas";
+import { f, result } from "@/input/fields";
+import { Int, Nullable, Strict, Time } from "@/input/schemas";
 import { MAX_BULK_EMAILS, REASONS } from "./service";
 
 const reasons = () => t.Union(REASONS.map((r) => t.Literal(r)));

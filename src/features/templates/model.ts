@@ -4,8 +4,8 @@
 import type { Channel, Template } from "@/db/schema";
 import type { FieldErrors } from "@/lib/errors";
 import { t, type Static } from "elysia";
-import { f, result } from "@/http/fields";
-import { Int, Strict, Time } from "@/http/schemas";
+import { f, result } from "@/input/fields";
+import { Int, Strict, Time } from "@/input/schemas";
 import { checkLiquid } from "@/lib/liquid";
 import { toIso } from "@/lib/time";
 

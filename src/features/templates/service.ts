@@ -8,7 +8,7 @@ import type { Db } from "@/db/client";
 import { templates, type Channel, type Template } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { notFound, unprocessable, validationError, type FieldErrors } from "@/lib/errors";
-import type { FieldValues } from "@/http/fields";
+import type { FieldValues } from "@/input/fields";
 import { confirmationPageErrors, liquidErrors, type TemplateFields } from "./model";
 
 /** A create's fields; an update's are the same, all optional. */

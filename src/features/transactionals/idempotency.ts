@@ -12,7 +12,7 @@ import { retentionJob } from "@/jobs/retention";
 import { idempotency_keys } from "@/db/schema";
 import type { Deps } from "@/deps";
 import type { Replay } from "@/http/auth";
-import { CsvBody } from "@/http/compat";
+import { CsvBody } from "@/input/values";
 import { AppError, unprocessable } from "@/lib/errors";
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;

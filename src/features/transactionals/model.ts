@@ -1,8 +1,8 @@
 /** Transactional send fields (API.md §4) and the transactional object. */
 import { t, type Static } from "elysia";
 import type { Message } from "@/db/schema";
-import { f, result } from "@/http/fields";
-import { Int, Nullable, Strict, Time } from "@/http/schemas";
+import { f, result } from "@/input/fields";
+import { Int, Nullable, Strict, Time } from "@/input/schemas";
 import { isEmail } from "@/lib/email";
 import { toIso } from "@/lib/time";
 

@@ -14,7 +14,7 @@ import { confirmationStatus } from "@/features/subscribers/model";
 import { upsertSubscriber } from "@/features/subscribers/service";
 import { subscriberIdByEmail } from "@/features/subscribers/store";
 import { notFound, unprocessable, validationError, type FieldErrors } from "@/lib/errors";
-import { withWarnings, type FieldValues, type Warning } from "@/http/fields";
+import { withWarnings, type FieldValues, type Warning } from "@/input/fields";
 import { checkLiquid } from "@/lib/liquid";
 import { storeIdempotentResult, type IdempotencyClaim } from "./idempotency";
 import { encodeTransactional, type TransactionalFields, type TransactionalFilterFields } from "./model";

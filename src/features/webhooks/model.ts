@@ -5,8 +5,8 @@
 import { t, type Static } from "elysia";
 import type { Channel, WebhookDelivery, WebhookEndpoint } from "@/db/schema";
 import { EVENT_TYPES } from "@/features/events/schemas";
-import { f, result } from "@/http/fields";
-import { Nullable, Strict, Time, Warnings } from "@/http/schemas";
+import { f, result } from "@/input/fields";
+import { Nullable, Strict, Time, Warnings } from "@/input/schemas";
 import { toIso } from "@/lib/time";
 
 export const MAX_ENDPOINTS_PER_CHANNEL = 20;

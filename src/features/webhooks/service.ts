@@ -7,7 +7,7 @@ import { and, count, eq, inArray, sql } from "drizzle-orm";
 import { assertInScope, requireSomeChannel, type Scope } from "@/auth/scope";
 import { webhook_deliveries, webhook_endpoints, type Channel, type WebhookEndpoint } from "@/db/schema";
 import type { Deps } from "@/deps";
-import type { FieldValues } from "@/http/fields";
+import type { FieldValues } from "@/input/fields";
 import { changes, type Db } from "@/db/client";
 import { notFound, unprocessable, validationError } from "@/lib/errors";
 import { retentionJob } from "@/jobs/retention";

@@ -2,7 +2,7 @@
  * The list envelopes of API.md §1.5. Oversize page sizes are clamped with a `value_adjusted`
  * warning; past the end gives an empty page with correct totals.
  */
-import type { Input } from "./compat";
+import type { Input } from "@/input/values";
 import { validationError } from "@/lib/errors";
 import { unrecognizedKeys, type Warning } from "./fields";
 

@@ -5,7 +5,7 @@
  * (handlers get typed values) and the JSON schema of the input it accepts (the OpenAPI document).
  */
 import { parseIsoTime } from "@/lib/time";
-import { SELECTOR_KEYS, type Input } from "./compat";
+import { SELECTOR_KEYS, type Input } from "@/input/values";
 import { validationError, type FieldErrors } from "@/lib/errors";
 
 export type WarningCode = "unrecognized_parameter" | "parameter_ignored" | "parameter_overridden" | "value_adjusted";
