@@ -1,7 +1,7 @@
 /**
  * Segment count bench: N subscribers (default 1,000,000) in a temp SQLite file, then the time of
  * one COUNT over several 3-rule segments compiled by compileSegment (median of --runs).
- * Target (API.md/brief): a 3-rule segment count over 1M subscribers ≤ 1 s.
+ * Target: a 3-rule segment count over 1M subscribers ≤ 1 s.
  * Usage: bun bench/segments.ts [--n 1000000] [--runs 5] [--keep]
  */
 import { parseArgs } from "node:util";

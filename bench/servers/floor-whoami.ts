@@ -1,7 +1,7 @@
 // Floor for the whoami row: the shared required work (floor.ts), then what an authenticated
 // GET /api/v1/whoami requires — the token's SHA-256 looked up in a Map, usage noted in memory, the
 // general bucket charged through Mailroom's own RateLimiter, the whoami body (from $BODY_FILE) with
-// live rate-limit values, and the five rate-limit headers (API.md §1.7). The token value comes from
+// live rate-limit values, and the five rate-limit headers (docs/api-reference.md §1.7). The token value comes from
 // $TOKEN.
 import { RateLimiter } from "../../src/auth/rate-limiter";
 import { hasTokenShape, hashToken } from "../../src/lib/tokens";

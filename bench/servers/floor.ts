@@ -1,6 +1,6 @@
 // The part both floor rows share: a bare Bun.serve doing only what the contract requires of every
 // request, with no framework and no edge of ours — one pass over the request headers (the 431 size
-// check, the client's X-Request-Id, Authorization), the three common response headers (API.md §1.3)
+// check, the client's X-Request-Id, Authorization), the three common response headers (docs/api-reference.md §1.3)
 // and one log line through Mailroom's own logger. Port from $PORT, loopback only.
 import { createLogger } from "../../src/lib/log";
 

@@ -1,5 +1,5 @@
 /**
- * The dashboard's HTTP surface (API.md §19): the static admin page, login/logout/me, admin users,
+ * The dashboard's HTTP surface (docs/api-reference.md §19): the static admin page, login/logout/me, admin users,
  * the sandboxed preview of captured HTML, and `/admin/api/v1/*` — every `/api/v1` route run with
  * the session's admin principal (the `permission` macro skips token auth and buckets for it).
  * State-changing requests must come from the origin of MAILROOM_PUBLIC_URL (CSRF defence on top

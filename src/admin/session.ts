@@ -1,5 +1,5 @@
 /**
- * Dashboard sessions (API.md §19): an HS256 JWT in the `mailroom_auth` cookie (12 h, HttpOnly,
+ * Dashboard sessions (docs/api-reference.md §19): an HS256 JWT in the `mailroom_auth` cookie (12 h, HttpOnly,
  * SameSite=Strict, Secure over HTTPS). The JWT's `jti` names a row of `admin_sessions` (stored as its
  * SHA-256, so a copy of the database cannot be turned into a live session), so logout,
  * a password change and deleting the user end sessions at once instead of when the JWT expires.

@@ -1,5 +1,5 @@
 /**
- * Dashboard admin users (API.md §19): login with brute-force limits (per IP; per login, or per
+ * Dashboard admin users (docs/api-reference.md §19): login with brute-force limits (per IP; per login, or per
  * device cookie for a browser that signed in to that login before), and user management
  * (argon2id hashes, passwords ≥ 12 characters, the last admin cannot be deleted). Every change and
  * every login attempt is written to the audit log (§2.6).

@@ -1,6 +1,6 @@
 /**
  * Token authentication, transport-neutral (HTTP and SMTP AUTH both call it), in the check order of
- * API.md §2.1: format/checksum → hash lookup (incl. grace value) → expiry → failed-auth limiter →
+ * docs/api-reference.md §2.1: format/checksum → hash lookup (incl. grace value) → expiry → failed-auth limiter →
  * IP allowlist. Then `charge()` applies the per-token buckets of §1.7.
  */
 import type { Config } from "@/config";

@@ -1,5 +1,5 @@
 /**
- * Client IP, HTTPS and CIDR rules (API.md §1.1, §2.1) on ipaddr.js. IPv4-mapped IPv6 peers
+ * Client IP, HTTPS and CIDR rules (docs/api-reference.md §1.1, §2.1) on ipaddr.js. IPv4-mapped IPv6 peers
  * (::ffff:a.b.c.d) are treated as their IPv4 address everywhere.
  */
 import ipaddr from "ipaddr.js";

@@ -1,5 +1,5 @@
 /**
- * The closed list of permission keys (API.md §2.2), presets and SendBolt scope aliases.
+ * The closed list of permission keys (docs/api-reference.md §2.2), presets and SendBolt scope aliases.
  * Write does not imply read.
  */
 export const RESOURCES = [

@@ -1,5 +1,5 @@
 /**
- * In-process token buckets (API.md §1.7): capacity = limit per window (a minute unless given),
+ * In-process token buckets (docs/api-reference.md §1.7): capacity = limit per window (a minute unless given),
  * continuous refill.
  * JavaScript runs one request at a time, so take() is atomic: N concurrent requests against a
  * bucket holding C tokens → exactly min(N, C) succeed.

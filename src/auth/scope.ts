@@ -1,5 +1,5 @@
 /**
- * Channel resolution (API.md §1.6): the one place that turns a principal plus the request's channel
+ * Channel resolution (docs/api-reference.md §1.6): the one place that turns a principal plus the request's channel
  * selectors (`broadcast_channel_id`, `channel`, `target.channels`) into the target set T.
  * Services receive the resulting Scope and filter every query by it.
  */

@@ -1,7 +1,7 @@
 /**
  * Token usage stats (last_used_at, last_used_ip, request_count) without a write per request:
  * requests are counted in memory and flushed at most once per second per token, in one
- * transaction, and on shutdown (API.md §2.1: reads may lag ≤ 2 s).
+ * transaction, and on shutdown (docs/api-reference.md §2.1: reads may lag ≤ 2 s).
  */
 import { eq, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";

@@ -1,5 +1,5 @@
 /**
- * `mailroom <command> [flags]` (API.md §21). Exit codes: 0 ok, 1 failure, 2 usage.
+ * `mailroom <command> [flags]` (docs/api-reference.md §21). Exit codes: 0 ok, 1 failure, 2 usage.
  */
 import { StartupError } from "@/lib/errors";
 import { ConfigError } from "@/config";

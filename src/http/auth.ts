@@ -1,7 +1,7 @@
 /**
  * The auth plugin: every route declares its contract beside itself (contract.ts) and the
  * `permission` macro receives it. This one hook resolves principal → bucket charge → permission →
- * body → channel set T, in the order of API.md §2.1 (public routes: query and body only). The
+ * body → channel set T, in the order of docs/api-reference.md §2.1 (public routes: query and body only). The
  * contract is also published in the route's `detail` (read by the route-matrix test, /prime and the
  * OpenAPI document).
  */

@@ -1,5 +1,5 @@
 /**
- * Request normalisation of API.md §1.2: body parsing (JSON by default, 415 for other types, 413 over
+ * Request normalisation of docs/api-reference.md §1.2: body parsing (JSON by default, 415 for other types, 413 over
  * the limit, DELETE bodies too), SDK-style query strings (`k[]=a`, `k[sub]=v`), query + body merge
  * (body wins). Wrapper keys and coercion are handled by `readFields` (input/fields.ts).
  */
@@ -10,7 +10,7 @@ import { CsvBody, type Input } from "@/input/values";
 
 /**
  * The request body, read and parsed only when a handler asks for it: after authentication and the
- * permission check (API.md §2.1: the body is checked at the validation step). A caller who will be
+ * permission check (docs/api-reference.md §2.1: the body is checked at the validation step). A caller who will be
  * refused costs no parsing and learns nothing from the body; a malformed one still costs its bucket.
  */
 export class PendingBody {
@@ -30,7 +30,7 @@ export class PendingBody {
 /** The parsed form of a route's `body`: `{}` for a request without one (GET). @throws as PendingBody.read */
 export const readPendingBody = (body: unknown): Promise<Input | CsvBody> | Input => (body instanceof PendingBody ? body.read() : {});
 
-/** Routes whose body limit is 10 MiB (API.md §20) and which may receive CSV. */
+/** Routes whose body limit is 10 MiB (docs/api-reference.md §20) and which may receive CSV. */
 const BULK_PATH = /\/(subscribers|suppressions|global_suppressions)\/bulk\/?$/;
 const CSV_PATH = /\/subscribers\/bulk\/?$/;
 export const BULK_BODY_LIMIT = 10 * 1024 * 1024;

@@ -3,7 +3,7 @@
  * one object beside its handler. `route(contract, handler)` returns Elysia's handler and options
  * (`.post(path, ...route({...}, handler))`): the `permission` macro (auth.ts) authenticates and
  * publishes the contract into the route's `detail` (OpenAPI), then the handler here parses in the
- * order of API.md §2.1 — params (404), channel (422), the loaded record (404), query and body
+ * order of docs/api-reference.md §2.1 — params (404), channel (422), the loaded record (404), query and body
  * (422) — and hands the route typed values. The fields are read from the merged query and body
  * (§1.2), so a query declared on a GET reads a body too and a body declared on a POST reads the query.
  */

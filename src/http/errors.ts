@@ -1,6 +1,6 @@
 /**
  * How HTTP renders the transport-neutral AppError (lib/errors.ts): a status from the code and
- * Broadcast's JSON shapes (API.md §1.4) — `{"error": …}` plus the error's details.
+ * Broadcast's JSON shapes (docs/api-reference.md §1.4) — `{"error": …}` plus the error's details.
  */
 import type { AppError, ErrorCode } from "@/lib/errors";
 

@@ -1,5 +1,5 @@
 /**
- * What /healthz says about the database (API.md §19: 200 or 503), and the 503 a write that cannot
+ * What /healthz says about the database (docs/api-reference.md §19: 200 or 503), and the 503 a write that cannot
  * reach the disk becomes. Writability is probed for real: an UPSERT of one `settings` row, at most
  * once per second (`BEGIN IMMEDIATE; ROLLBACK` writes no page, so it passes on a full disk). A
  * request whose write failed for storage reasons counts as a failed probe at once.

@@ -16,7 +16,7 @@ export const accessOf = (c: AnyContract): "permission" | "any_token" | "public" 
 
 const ref = (kind: "responses" | "headers" | "parameters", name: string) => ({ $ref: `#/components/${kind}/${name}` });
 
-/** Errors any route can answer (API.md §1.4); token routes add 401/403/429, sends 402, idempotent ones 409. */
+/** Errors any route can answer (docs/api-reference.md §1.4); token routes add 401/403/429, sends 402, idempotent ones 409. */
 const COMMON_ERRORS = ["400", "404", "413", "414", "415", "422", "431", "500", "503"];
 const TOKEN_ERRORS = ["401", "403", "429"];
 const RATE_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit", "RateLimit-Policy"];

@@ -65,7 +65,7 @@ const DESCRIPTION = `Mailroom's HTTP API, wire-compatible with Broadcast API v1.
 
 Conventions (docs/api-reference.md §1): every route also answers with a \`.json\` suffix; \`PUT\` = \`PATCH\`; fields may be sent top-level or under the resource's wrapper key (the wrapped one wins, with a \`parameter_overridden\` warning); query strings use SDK style (\`k[]=a\`, \`k[sub]=v\`); booleans accept \`true\`/\`false\`/\`1\`/\`0\` and integers digit strings. A 2xx object body may carry \`warnings\`. Every error has a string \`error\`.`;
 
-/** What every delivery carries (API.md §11.2); the body is the event envelope of §11.1. */
+/** What every delivery carries (docs/api-reference.md §11.2); the body is the event envelope of §11.1. */
 const WEBHOOK_HEADERS = [
   { name: "broadcast-webhook-id", in: "header", required: true, description: "The event id: the same on every retry (ignore duplicates)", schema: { type: "string" } },
   { name: "broadcast-webhook-timestamp", in: "header", required: true, description: "Unix seconds; also sent as X-Broadcast-Timestamp", schema: { type: "string" } },

@@ -1,6 +1,6 @@
 /**
  * Which methods a path answers to, from the app's registered routes: turns Elysia's NOT_FOUND into
- * 405 + Allow when the path exists under another method (API.md §1.2).
+ * 405 + Allow when the path exists under another method (docs/api-reference.md §1.2).
  */
 interface RouteLike {
   method: string;

@@ -1,5 +1,5 @@
 /**
- * Declarative field reading for request bodies and queries: coercion (API.md §1.2: booleans from
+ * Declarative field reading for request bodies and queries: coercion (docs/api-reference.md §1.2: booleans from
  * "true"/"1", integers from digit strings), Rails-style 422 messages keyed by dot-path, and
  * `warnings` for parameters the route does not define (§1.3). Each builder carries its output type
  * (handlers get typed values) and the JSON schema of the input it accepts (the OpenAPI document).

@@ -1,5 +1,5 @@
 /**
- * The list envelopes of API.md §1.5. Oversize page sizes are clamped with a `value_adjusted`
+ * The list envelopes of docs/api-reference.md §1.5. Oversize page sizes are clamped with a `value_adjusted`
  * warning; past the end gives an empty page with correct totals.
  */
 import type { Input } from "@/input/values";

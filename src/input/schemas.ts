@@ -1,6 +1,6 @@
 /**
  * JSON schemas shared by every route's documentation (OpenAPI) and the response validator of the
- * tests: the error body of API.md §1.4, warnings (§1.3) and the list envelopes (§1.5). Resource
+ * tests: the error body of docs/api-reference.md §1.4, warnings (§1.3) and the list envelopes (§1.5). Resource
  * schemas sit beside their encoders (features/<resource>/model.ts); encoders are typed from them.
  */
 import { t, type Static, type TSchema } from "elysia";
@@ -24,7 +24,7 @@ export const WarningSchema = Strict({
   param: t.String(),
   message: t.String(),
 });
-export const Warnings = t.Array(WarningSchema, { description: "Present only when non-empty (API.md §1.3)" });
+export const Warnings = t.Array(WarningSchema, { description: "Present only when non-empty (docs/api-reference.md §1.3)" });
 
 export const ErrorSchema = Strict(
   {
@@ -35,7 +35,7 @@ export const ErrorSchema = Strict(
     required_permissions: t.Optional(t.Array(t.String())),
     request_id: t.Optional(t.String()),
   },
-  "Every error has a string `error` (API.md §1.4)",
+  "Every error has a string `error` (docs/api-reference.md §1.4)",
 );
 
 const OptionalWarnings = t.Optional(Warnings);

@@ -1,4 +1,4 @@
-/** Email address checks shared by every feature (API.md §20: ≤ 254 characters). */
+/** Email address checks shared by every feature (docs/api-reference.md §20: ≤ 254 characters). */
 const EMAIL = /^[^\s@<>(),;:"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
 export const MAX_EMAIL_LENGTH = 254;

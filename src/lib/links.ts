@@ -1,5 +1,5 @@
 /**
- * Signed link tokens of API.md §16: `<payload>.<sig>` where payload = base64url (unpadded) of a
+ * Signed link tokens of docs/api-reference.md §16: `<payload>.<sig>` where payload = base64url (unpadded) of a
  * compact JSON array and sig = base64url of the first 16 bytes of
  * HMAC-SHA256(link_secret, "<purpose>:<payload>"). Used by tracking, unsubscribe and confirmation
  * links and by the `X-Mailroom-Capture` header (purpose `capture`, §18). The secret itself comes

@@ -1,5 +1,5 @@
 /**
- * The one sandboxed Liquid engine (API.md §8) used by every save-time check and send path.
+ * The one sandboxed Liquid engine (docs/api-reference.md §8) used by every save-time check and send path.
  * Sandbox: no file system, no include/render/layout tags, own properties only (no prototype
  * access), undefined variables render empty, and every render is bounded in time (1 s),
  * allocation (`memoryLimit`) and output size.

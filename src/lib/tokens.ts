@@ -1,5 +1,5 @@
 /**
- * Access token values (API.md §2.1): `mr_` + 32 random base62 + 6-char base62 CRC-32 checksum.
+ * Access token values (docs/api-reference.md §2.1): `mr_` + 32 random base62 + 6-char base62 CRC-32 checksum.
  * Only the SHA-256 hex of a value is ever stored; the value is shown once.
  */
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

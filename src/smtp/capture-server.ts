@@ -1,5 +1,5 @@
 /**
- * The local capture server (API.md §18): SMTP on 127.0.0.1, no AUTH, ≤ 20 MiB, any envelope. It
+ * The local capture server (docs/api-reference.md §18): SMTP on 127.0.0.1, no AUTH, ≤ 20 MiB, any envelope. It
  * accepts only Mailroom's own deliveries (valid `X-Mailroom-Capture` header) and stores them through
  * the captured_messages service, answering `250 2.0.0 Ok: captured as <id>`.
  */

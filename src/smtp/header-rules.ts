@@ -1,5 +1,5 @@
 /**
- * What the header block of an SMTP submission must satisfy (API.md §17), checked on the message
+ * What the header block of an SMTP submission must satisfy (docs/api-reference.md §17), checked on the message
  * exactly as it will be relayed: after `toCrlf` (the relay's line endings) and through
  * `parseHeaderBlock` (the split `rewriteHeaders` keeps), so the check and the next hop read the
  * same header fields. A header another parser could read as a second address is refused, not guessed at.

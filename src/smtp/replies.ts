@@ -1,5 +1,5 @@
 /**
- * SMTP replies of API.md §17/§18, and the mapping from the transport-neutral AppError
+ * SMTP replies of docs/api-reference.md §17/§18, and the mapping from the transport-neutral AppError
  * (lib/errors.ts) to them: the reply code comes from the error's code and reason, never from its
  * message text. smtp-server sends `err.responseCode` + `err.message`; our messages carry their own
  * enhanced status code, which the listener (listener.ts) then leaves untouched.

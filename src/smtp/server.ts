@@ -1,5 +1,5 @@
 /**
- * The SMTP submission listener (API.md §17) on MAILROOM_SMTP_HOST:MAILROOM_SMTP_PORT. Callbacks
+ * The SMTP submission listener (docs/api-reference.md §17) on MAILROOM_SMTP_HOST:MAILROOM_SMTP_PORT. Callbacks
  * only adapt the protocol: they call submission.ts and map errors with replies.ts.
  */
 import { readFileSync } from "node:fs";

@@ -1,5 +1,5 @@
 /**
- * SMTP submission (API.md §17), transport-side steps: AUTH with an API token through the same
+ * SMTP submission (docs/api-reference.md §17), transport-side steps: AUTH with an API token through the same
  * authenticator as HTTP, the per-session channel, per-recipient checks, and turning one DATA into
  * the outbox's raw submission (From rules, Bcc removed, Message-ID/Date added, `send` bucket).
  * The outbox service (src/outbox/enqueue.ts) owns the quota and the rows.

@@ -127,7 +127,7 @@ describe.skipIf(!executablePath)("admin page in Chromium", () => {
     await hasText(page.getByRole("alert"), "Invalid email or password");
     await shot("login-failed");
 
-    // Five failures for one login (API.md §19: 5 per 15 min per email), then the page's attempt.
+    // Five failures for one login (docs/api-reference.md §19: 5 per 15 min per email), then the page's attempt.
     for (let i = 0; i < 5; i++) {
       const r = await fetch(`${server.url}/admin/api/login`, {
         method: "POST",

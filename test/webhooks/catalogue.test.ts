@@ -1,5 +1,5 @@
 /**
- * The typed event catalogue (API.md §11.3): every event the running features append carries
+ * The typed event catalogue (docs/api-reference.md §11.3): every event the running features append carries
  * exactly the data its type's schema defines, checked on the rows a real server stored.
  */
 import { afterEach, expect, test } from "bun:test";

@@ -1,5 +1,5 @@
 /**
- * GET /api/v1/events (API.md §13) on a real server: cursors, has_more, type filters and prefixes,
+ * GET /api/v1/events (docs/api-reference.md §13) on a real server: cursors, has_more, type filters and prefixes,
  * the other filters, the channels of T, bad input.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";

@@ -1,5 +1,5 @@
 /**
- * GET /api/v1/reputation (API.md §14): counts kept by the database as real sends, failures and
+ * GET /api/v1/reputation (docs/api-reference.md §14): counts kept by the database as real sends, failures and
  * complaints happen, the rates and the trust score of the formula.
  */
 import { afterEach, expect, test } from "bun:test";

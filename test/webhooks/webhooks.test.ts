@@ -1,5 +1,5 @@
 /**
- * Webhooks end to end (API.md §11) on a real server and a real local HTTP receiver that checks
+ * Webhooks end to end (docs/api-reference.md §11) on a real server and a real local HTTP receiver that checks
  * every signature with its own node:crypto implementation and refuses stale timestamps. Jobs are
  * stepped by hand with the fake clock; DNS is faked at the edge only.
  */

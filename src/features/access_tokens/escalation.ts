@@ -1,5 +1,5 @@
 /**
- * No escalation (API.md §2.5): a token can never see, mint or edit a token with more permissions,
+ * No escalation (docs/api-reference.md §2.5): a token can never see, mint or edit a token with more permissions,
  * channels, scope, rate limit, IP range or lifetime than its own. Dashboard admins and the CLI are
  * exempt (they are not token callers).
  */

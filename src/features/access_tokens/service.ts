@@ -1,5 +1,5 @@
 /**
- * Access token management (API.md §2.4–2.6), shared by /access_tokens, the dashboard and the CLI.
+ * Access token management (docs/api-reference.md §2.4–2.6), shared by /access_tokens, the dashboard and the CLI.
  * Values are generated here, returned once, and stored only as SHA-256. Every write invalidates the
  * auth cache at once (the next request sees it) and appends an audit row.
  */

@@ -1,4 +1,4 @@
-/** The audit row JSON (API.md §2.6) and the list's filters. */
+/** The audit row JSON (docs/api-reference.md §2.6) and the list's filters. */
 import { t, type Static } from "elysia";
 import { f } from "@/input/fields";
 import { Int, Nullable, Pair, Strict, Time } from "@/input/schemas";

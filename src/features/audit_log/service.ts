@@ -1,5 +1,5 @@
 /**
- * The audit log (API.md §2.6): one append-only row per change to tokens, channels, email servers,
+ * The audit log (docs/api-reference.md §2.6): one append-only row per change to tokens, channels, email servers,
  * webhook endpoints and admin users, and per dashboard login. Secrets are recorded as "[redacted]".
  */
 import { and, count, eq, gte, inArray, lt, lte, type SQL } from "drizzle-orm";

@@ -1,5 +1,5 @@
 /**
- * Broadcast fields and JSON (API.md §5). `html_body` is read as the flag (old docs) or as the HTML
+ * Broadcast fields and JSON (docs/api-reference.md §5). `html_body` is read as the flag (old docs) or as the HTML
  * body itself (new docs); `scheduled_send_at` stays text here because an offset-less time is read
  * in `scheduled_timezone`, which the service knows only once both fields are read.
  */

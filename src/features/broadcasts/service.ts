@@ -1,5 +1,5 @@
 /**
- * Broadcasts (API.md §5): CRUD in the editable states and the status machine. Every transition
+ * Broadcasts (docs/api-reference.md §5): CRUD in the editable states and the status machine. Every transition
  * writes its `broadcast.*` event in the transaction of the change (none for `draft`/`scheduled`;
  * entering `future_scheduled` emits `broadcast.scheduled`). Sending lives in send.ts, the fan-out
  * and the scheduler in jobs.ts.

@@ -29,7 +29,7 @@ const capturedProperties = {
   attachments: t.Array(Strict({ filename: Nullable(t.String()), content_type: t.String(), size: Int() })),
   received_at: Time,
 };
-/** The list object of API.md §18. */
+/** The list object of docs/api-reference.md §18. */
 export const CapturedSchema = Strict(capturedProperties);
 /** The show object: the list object plus what the raw MIME holds. */
 export const CapturedDetailSchema = Strict({
@@ -39,7 +39,7 @@ export const CapturedDetailSchema = Strict({
   text: Nullable(t.String()),
 });
 
-/** The list/show object of API.md §18 (without `headers`/`html`/`text`, which come from the raw MIME). */
+/** The list/show object of docs/api-reference.md §18 (without `headers`/`html`/`text`, which come from the raw MIME). */
 export function encodeCaptured(row: Omit<CapturedMessage, "raw">, channelSlug: string): Static<typeof CapturedSchema> {
   return {
     id: row.id,

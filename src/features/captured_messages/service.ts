@@ -1,5 +1,5 @@
 /**
- * Captured messages (API.md §18): what the local capture server received from Mailroom's own
+ * Captured messages (docs/api-reference.md §18): what the local capture server received from Mailroom's own
  * delivery worker. `captureMessage` is called by the capture SMTP server (src/smtp/capture-server.ts);
  * the rest serves `/captured_messages`. Every read is scoped to the request's channel set T.
  */

@@ -1,5 +1,5 @@
 /**
- * Monthly send quota (API.md §1.8), the one service every send path calls (transactional API,
+ * Monthly send quota (docs/api-reference.md §1.8), the one service every send path calls (transactional API,
  * SMTP, broadcasts, sequences, confirmations). Usage is a counter per channel and UTC month,
  * charged inside the caller's transaction so a rollback un-charges it.
  */

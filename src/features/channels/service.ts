@@ -1,5 +1,5 @@
 /**
- * Channels (API.md §15): tenants. Every write invalidates the auth cache (slugs and assignments
+ * Channels (docs/api-reference.md §15): tenants. Every write invalidates the auth cache (slugs and assignments
  * are part of channel resolution) and is recorded in the audit log.
  */
 import { count, eq, inArray } from "drizzle-orm";

@@ -1,4 +1,4 @@
-/** The JSON of the discovery routes (API.md §2.3). */
+/** The JSON of the discovery routes (docs/api-reference.md §2.3). */
 import { t } from "elysia";
 import { PERMISSIONS } from "@/auth/permissions";
 import { PURPOSES } from "@/features/email_servers/model";

@@ -1,5 +1,5 @@
 /**
- * Discovery (API.md §2.3): whoami, status, prime and skill — what a token is, what it can reach,
+ * Discovery (docs/api-reference.md §2.3): whoami, status, prime and skill — what a token is, what it can reach,
  * and whether its channel can send.
  */
 import type { Authenticator, BucketName } from "@/auth/authenticator";

@@ -1,5 +1,5 @@
 /**
- * Email servers (API.md §9): CRUD scoped to T, the SMTP password encrypted at rest and never
+ * Email servers (docs/api-reference.md §9): CRUD scoped to T, the SMTP password encrypted at rest and never
  * returned, test_connection over a real SMTP session, copy_to_channel, and the routing query the
  * send worker uses. Every change is audited with secrets redacted.
  */

@@ -1,5 +1,5 @@
 /**
- * The typed event catalogue (API.md §11.3): every appended event is built here, one builder per
+ * The typed event catalogue (docs/api-reference.md §11.3): every appended event is built here, one builder per
  * family typed per event type by its schema (schemas.ts), so a payload can neither miss a field nor
  * carry one its type does not define. Features build events with these and append them with
  * appendEvents inside the transaction of the change.

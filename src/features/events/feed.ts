@@ -1,5 +1,5 @@
 /**
- * The events feed (API.md §13): rows of every channel of T in ascending id, strictly after an
+ * The events feed (docs/api-reference.md §13): rows of every channel of T in ascending id, strictly after an
  * opaque cursor (base64url of an event id). One prepared-shape query per page reads `limit + 1`
  * rows by primary key, so a page costs the same at any depth of a large table.
  */

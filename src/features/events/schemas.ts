@@ -1,5 +1,5 @@
 /**
- * The `data` schema of every event type (API.md §11.1, §11.3): the webhook payload and the feed row
+ * The `data` schema of every event type (docs/api-reference.md §11.1, §11.3): the webhook payload and the feed row
  * carry exactly this. Each type's builder (catalogue.ts) is typed from its schema here, and the
  * OpenAPI document publishes them under `webhooks`.
  */

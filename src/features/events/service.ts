@@ -1,5 +1,5 @@
 /**
- * The events table (API.md §13, §11.3): every state change appends one row here; the webhooks
+ * The events table (docs/api-reference.md §13, §11.3): every state change appends one row here; the webhooks
  * dispatcher and the /events feed consume it. No feature calls webhooks directly. Events are built
  * with the typed catalogue (catalogue.ts).
  */

@@ -1,5 +1,5 @@
 /**
- * Form analytics (API.md §10): the hosted page records views (unique per UTC day by a hash of IP and
+ * Form analytics (docs/api-reference.md §10): the hosted page records views (unique per UTC day by a hash of IP and
  * user agent) and accepted submissions in one counter row per form and day; the analytics route
  * and the form's `analytics` totals read those rows. Viewer hashes of earlier days are pruned as
  * the form is viewed, so only today's are kept.

@@ -1,5 +1,5 @@
 /**
- * Form blocks (API.md §10): `opt_in_form_blocks` and `opt_in_post_submission_blocks`, each at most
+ * Form blocks (docs/api-reference.md §10): `opt_in_form_blocks` and `opt_in_post_submission_blocks`, each at most
  * 50, checked field by field with errors by dot-path (`opt_in_form_blocks.2.button_label`). The
  * initial view holds exactly one email input: added when missing, more than one is refused.
  */

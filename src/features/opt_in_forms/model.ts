@@ -1,5 +1,5 @@
 /**
- * Opt-in form fields and JSON (API.md §10). Settings objects are kept verbatim (≤ 16 KiB each)
+ * Opt-in form fields and JSON (docs/api-reference.md §10). Settings objects are kept verbatim (≤ 16 KiB each)
  * except `automation_settings` and `security_settings`, whose keys are checked and defaulted.
  */
 import { t, type Static } from "elysia";

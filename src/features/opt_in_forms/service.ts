@@ -1,5 +1,5 @@
 /**
- * Opt-in forms (API.md §10): CRUD of channel-owned forms. A form's templates must be templates of
+ * Opt-in forms (docs/api-reference.md §10): CRUD of channel-owned forms. A form's templates must be templates of
  * its channel (the confirmation one of purpose `confirmation`), and keep them in use (registered
  * as a template reference in boot.ts).
  */

@@ -1,5 +1,5 @@
 /**
- * Form variants (API.md §10): up to 5 copies of a top-level form, each with a name and a weight
+ * Form variants (docs/api-reference.md §10): up to 5 copies of a top-level form, each with a name and a weight
  * (1–100), edited like any form; the hosted page shows the form or one of its enabled variants by
  * weight (the form itself counts with weight 50) and keeps showing a visitor the same one.
  */

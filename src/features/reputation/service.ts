@@ -1,5 +1,5 @@
 /**
- * Reputation (API.md §14): per channel × sending domain over the last `days`, the outcome counts
+ * Reputation (docs/api-reference.md §14): per channel × sending domain over the last `days`, the outcome counts
  * kept by triggers in reputation_counts (whole UTC days: the window starts at the day of `from`),
  * the rates as % of `sent`, and the trust score of the formula.
  */

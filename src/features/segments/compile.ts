@@ -1,5 +1,5 @@
 /**
- * Compiles a segment definition into ONE SQL condition over `subscribers` (API.md §7): groups OR'd,
+ * Compiles a segment definition into ONE SQL condition over `subscribers` (docs/api-reference.md §7): groups OR'd,
  * rules AND/OR'd per `match_type`, `is_negative` as NOT. Every rule predicate is 0/1, never NULL,
  * so negation is exact. Tags use the indexed `subscriber_tags` table; custom data uses
  * `json_extract`. Nothing is loaded into memory: callers count or page with this condition.

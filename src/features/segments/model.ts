@@ -1,5 +1,5 @@
 /**
- * Segment fields and JSON (API.md §7).
+ * Segment fields and JSON (docs/api-reference.md §7).
  */
 import { t, type Static } from "elysia";
 import type { Channel, Segment, SegmentGroup, SegmentRule } from "@/db/schema";

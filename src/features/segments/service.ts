@@ -1,5 +1,5 @@
 /**
- * Segments (API.md §7): channel-owned rule sets over subscribers. Membership is always computed
+ * Segments (docs/api-reference.md §7): channel-owned rule sets over subscribers. Membership is always computed
  * by one SQL query (`compileSegment`), never by loading subscribers.
  */
 import { asc, count, eq, inArray } from "drizzle-orm";

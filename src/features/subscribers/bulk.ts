@@ -1,5 +1,5 @@
 /**
- * POST /subscribers/bulk (API.md §3.1): up to 10,000 rows per call as JSON or CSV, validated first,
+ * POST /subscribers/bulk (docs/api-reference.md §3.1): up to 10,000 rows per call as JSON or CSV, validated first,
  * then written in one transaction. Invalid rows are skipped and reported by row number (JSON: 1-based
  * array position; CSV: the file line, header = line 1); valid rows are created or merged like the
  * single-record upsert, with source `import` (and the same events: `subscriber.created`, plus

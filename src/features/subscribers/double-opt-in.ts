@@ -1,5 +1,5 @@
 /**
- * Double opt-in (API.md §3, §4, §10.2): asking makes the subscriber `pending` (not eligible) and
+ * Double opt-in (docs/api-reference.md §3, §4, §10.2): asking makes the subscriber `pending` (not eligible) and
  * queues a confirmation email (kind `system`, priority lane) carrying the signed `/c/<token>` link;
  * confirming sets `confirmed_at`, subscribes and releases the transactionals held for it. The public
  * page that confirms is the confirmation feature; this is the part the send paths share.

@@ -1,6 +1,6 @@
 /**
  * Shared audience checks called by other features (transactionals, broadcasts, sequences, the
- * delivery worker): suppression lookups over the channel and global lists, eligibility (API.md §3),
+ * delivery worker): suppression lookups over the channel and global lists, eligibility (docs/api-reference.md §3),
  * and the hard-bounce side effects of delivery (§9, §12).
  */
 import { and, desc, eq, isNotNull, isNull, sql, or, type SQL } from "drizzle-orm";

@@ -1,5 +1,5 @@
 /**
- * Input rules for subscribers (API.md §3, §20): the field spec read by `readFields`, whose tag and
+ * Input rules for subscribers (docs/api-reference.md §3, §20): the field spec read by `readFields`, whose tag and
  * custom_data readers report nested problems by dot-path (`tags.3`, `custom_data.a.b`), the list
  * filters, and the double opt-in options (§3, §4). Shared by the single-record routes and the bulk import.
  */

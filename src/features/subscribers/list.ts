@@ -1,5 +1,5 @@
 /**
- * GET /subscribers (API.md §3): page-style list over T with typed filters, sent in both envelopes
+ * GET /subscribers (docs/api-reference.md §3): page-style list over T with typed filters, sent in both envelopes
  * (`subscribers`+`pagination` for the SDKs, `data`+`meta` for seed 001). The unfiltered page is
  * two prepared statements: an index walk of (channel_id, id) and the trigger-maintained
  * `subscriber_counts` (an exact COUNT(*) over 1M rows takes ~30 ms); filtered lists count exactly.

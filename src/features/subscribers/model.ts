@@ -1,5 +1,5 @@
 /**
- * Subscriber JSON (API.md §3): the derived `status` and `confirmation_status`, and the encoder used
+ * Subscriber JSON (docs/api-reference.md §3): the derived `status` and `confirmation_status`, and the encoder used
  * by every route and by event payloads (`subscriber.*` data is `{"channel", "subscriber": {…}}`).
  */
 import { t, type Static } from "elysia";

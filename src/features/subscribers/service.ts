@@ -1,5 +1,5 @@
 /**
- * Subscribers (API.md §3): upsert, update, tags, (de)activation, (un/re)subscription and redaction.
+ * Subscribers (docs/api-reference.md §3): upsert, update, tags, (de)activation, (un/re)subscription and redaction.
  * Every change appends its `subscriber.*` events in the same transaction and keeps
  * `subscriber_tags` in step with `subscribers.tags`. Callers pass the single target channel
  * (`scope.one()`); nothing here reads the request.

@@ -1,4 +1,4 @@
-/** Suppression fields and JSON (API.md §12). */
+/** Suppression fields and JSON (docs/api-reference.md §12). */
 import { t, type Static } from "elysia";
 import { emailField } from "@/features/subscribers/fields";
 import { f, result } from "@/input/fields";

@@ -1,5 +1,5 @@
 /**
- * Suppressions (API.md §12): the channel lists and the global list (`channel_id` null). Suppressed
+ * Suppressions (docs/api-reference.md §12): the channel lists and the global list (`channel_id` null). Suppressed
  * addresses get nothing from the channel; reads go through `isSuppressed` (subscribers/eligibility).
  * `channelId: null` everywhere below means the global list.
  */

@@ -1,5 +1,5 @@
 /**
- * Template fields and JSON (API.md §8). Liquid in subject, preheader and body is checked on save.
+ * Template fields and JSON (docs/api-reference.md §8). Liquid in subject, preheader and body is checked on save.
  */
 import type { Channel, Template } from "@/db/schema";
 import type { FieldErrors } from "@/lib/errors";

@@ -1,5 +1,5 @@
 /**
- * Templates (API.md §8): channel-owned, label unique per channel, Liquid checked on save, at most
+ * Templates (docs/api-reference.md §8): channel-owned, label unique per channel, Liquid checked on save, at most
  * one `default_confirmation` per channel, and no delete while something still references one.
  */
 import { and, asc, count, eq, inArray, ne, sql } from "drizzle-orm";

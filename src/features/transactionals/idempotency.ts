@@ -1,5 +1,5 @@
 /**
- * Idempotency-Key for `POST /transactionals` (API.md §1.9). Scope (token id, key), 24 h.
+ * Idempotency-Key for `POST /transactionals` (docs/api-reference.md §1.9). Scope (token id, key), 24 h.
  * In-flight keys live in memory (a crash releases them); a 2xx result is stored in the same
  * transaction that commits the message, so a replay after a crash still finds it. A non-2xx
  * releases the key (nothing stored).

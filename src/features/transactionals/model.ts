@@ -1,4 +1,4 @@
-/** Transactional send fields (API.md §4) and the transactional object. */
+/** Transactional send fields (docs/api-reference.md §4) and the transactional object. */
 import { t, type Static } from "elysia";
 import type { Message } from "@/db/schema";
 import { f, result } from "@/input/fields";

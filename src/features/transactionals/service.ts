@@ -1,5 +1,5 @@
 /**
- * Transactionals (API.md §4): the send path (validation, template, suppression, quota, outbox
+ * Transactionals (docs/api-reference.md §4): the send path (validation, template, suppression, quota, outbox
  * insert and the Idempotency-Key result in one transaction) and the read routes.
  */
 import { and, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";

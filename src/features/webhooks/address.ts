@@ -1,5 +1,5 @@
 /**
- * The SSRF guard of outbound webhooks (API.md §11.2). A URL is checked at create (scheme, userinfo,
+ * The SSRF guard of outbound webhooks (docs/api-reference.md §11.2). A URL is checked at create (scheme, userinfo,
  * literal IPs, `localhost`) and its host is resolved again before every attempt; the attempt then
  * connects to the very address that was checked (attempt.ts hands it to the socket), so a DNS answer
  * that changes between check and connect cannot reach a refused range.

@@ -1,5 +1,5 @@
 /**
- * One attempt to deliver a webhook (API.md §11.1, §11.2): signed afresh with this attempt's
+ * One attempt to deliver a webhook (docs/api-reference.md §11.1, §11.2): signed afresh with this attempt's
  * timestamp, sent to the address the SSRF guard checked, 3xx not followed, 10 s in all, the first
  * 1 KiB of the answer kept. Never logs the secret or the signature.
  */

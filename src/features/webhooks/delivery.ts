@@ -1,5 +1,5 @@
 /**
- * The webhook delivery job (API.md §11.2): claims due deliveries, at most 4 in flight per endpoint,
+ * The webhook delivery job (docs/api-reference.md §11.2): claims due deliveries, at most 4 in flight per endpoint,
  * attempts each (attempt.ts) and records the outcome in its own transaction — success, a retry on
  * the schedule with ±10 % jitter, exhaustion (one `message.attempt.exhausted` event), or a 410 that
  * disables the endpoint. Each loop of the job takes endpoints no other loop is working on. A claimed row has no due time until its outcome is written; rows left so

@@ -1,5 +1,5 @@
 /**
- * The webhook dispatcher job (API.md §11.2): reads the events appended since its stored position
+ * The webhook dispatcher job (docs/api-reference.md §11.2): reads the events appended since its stored position
  * and writes one durable delivery per subscribed active endpoint of the event's channel, in the
  * same transaction as the new position — so each event is dispatched exactly once, also across
  * crashes. Features never call it: they only append events. Statements are prepared once per

@@ -1,5 +1,5 @@
 /**
- * Webhook endpoint and delivery fields and JSON (API.md §11). The secret is shown in full only in
+ * Webhook endpoint and delivery fields and JSON (docs/api-reference.md §11). The secret is shown in full only in
  * the create response; afterwards its first 4 + 8 × `•` + last 4 characters.
  */
 import { t, type Static } from "elysia";

@@ -1,5 +1,5 @@
 /**
- * Webhook endpoints (API.md §11): channel-owned, ≤ 20 per channel, URL checked at create and
+ * Webhook endpoints (docs/api-reference.md §11): channel-owned, ≤ 20 per channel, URL checked at create and
  * immutable, secret generated once (`whsec_` + 32 base62) and stored encrypted. Deleting one
  * cancels its pending deliveries; the log of finished ones goes with it.
  */
