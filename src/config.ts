@@ -1,6 +1,6 @@
 /**
  * Configuration: flags over MAILROOM_* env over defaults. Pure, validated, frozen; passed down in deps,
- * never imported as a global. Every variable of docs/api-reference.md is read here (README lists them).
+ * never imported as a global. Every variable of docs/api-reference.md is read here (docs/operations.md lists them).
  */
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
