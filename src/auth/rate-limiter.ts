@@ -54,6 +54,7 @@ class Bucket {
 
 export class RateLimiter<K extends string | number = string> {
   private buckets = new Map<K, Bucket>();
+  private prunedAt = -Infinity;
 
   constructor(private readonly windowMs = 60_000) {}
 
@@ -81,6 +82,21 @@ export class RateLimiter<K extends string | number = string> {
     if (!bucket) this.buckets.set(key, (bucket = new Bucket(capacity, now, this.windowMs)));
     else bucket.refill(now, capacity);
     return bucket;
+  }
+
+  /**
+   * Prunes at most once per window: call it on each request of a limiter keyed by clients that keep
+   * changing (per-IP limits of public pages), so addresses never seen again cannot grow it forever.
+   */
+  pruneEvery(now: number): void {
+    if (now - this.prunedAt < this.windowMs && now >= this.prunedAt) return;
+    this.prunedAt = now;
+    this.prune(now);
+  }
+
+  /** Buckets held (memory in use). */
+  get size(): number {
+    return this.buckets.size;
   }
 
   /** Drops buckets that have refilled completely (they equal a fresh bucket); bounds memory. */

@@ -34,7 +34,6 @@ function stateWithoutButton(deps: Deps, link: ConfirmLink): Response {
 
 export const confirmationRoutes = (deps: Deps) => {
   const posts = new RateLimiter<string>();
-  let prunedAt = 0;
   return (
     new Elysia()
       .use(authPlugin(deps))
@@ -61,11 +60,7 @@ export const confirmationRoutes = (deps: Deps) => {
       // JSON body reader (415 for other types) must not see. The body is not read.
       .post("/c/:token", ({ params, request }) => {
         const now = deps.clock.now();
-        // Posts from ever new addresses would otherwise grow the limiter without bound.
-        if (now - prunedAt >= 60_000) {
-          prunedAt = now;
-          posts.prune(now);
-        }
+        posts.pruneEvery(now);
         const limit = posts.take(requestMeta(request).ip ?? "", POSTS_PER_MINUTE, now);
         if (!limit.allowed) {
           return new Response("Too many requests", { status: 429, headers: { "content-type": "text/plain; charset=utf-8", "retry-after": String(limit.retryAfter) } });

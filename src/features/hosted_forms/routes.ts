@@ -57,7 +57,6 @@ async function readInput(request: Request): Promise<Record<string, string> | "to
 
 export const hostedFormRoutes = (deps: Deps) => {
   const submissions = new RateLimiter<string>(HOUR);
-  let prunedAt = 0;
   const publicOrigin = new URL(deps.config.publicUrl).origin;
   /** CORS headers for an allowed cross-site Origin, {} for same-site or none, null when refused. */
   const cors = (form: OptInForm, request: Request): Record<string, string> | null => {
@@ -125,11 +124,7 @@ export const hostedFormRoutes = (deps: Deps) => {
       if (!headers) return json({ error: "Forbidden", message: "Origin not allowed for this form" }, 403);
       const ip = requestMeta(request).ip ?? "";
       const now = deps.clock.now();
-      // Posts from ever new addresses would otherwise grow the limiter without bound.
-      if (now - prunedAt >= HOUR) {
-        prunedAt = now;
-        submissions.prune(now);
-      }
+      submissions.pruneEvery(now);
       const limit = submissions.take(`${form.id}:${ip}`, form.security_settings.submissions_per_ip_per_hour, now);
       if (!limit.allowed) return json({ error: "Too many requests" }, 429, { ...headers, "retry-after": String(limit.retryAfter) });
       const input = await readInput(request);

@@ -78,7 +78,9 @@ export const trackingRoutes = (deps: Deps) => {
       // JSON body reader (415 for other types) must not see.
       .post("/u/:token", async ({ params, request }) => {
         const ip = requestMeta(request).ip;
-        const limit = posts.take(ip, POSTS_PER_MINUTE, deps.clock.now());
+        const now = deps.clock.now();
+        posts.pruneEvery(now);
+        const limit = posts.take(ip, POSTS_PER_MINUTE, now);
         if (!limit.allowed) return new Response("Too many requests", { status: 429, headers: { "content-type": "text/plain; charset=utf-8", "retry-after": String(limit.retryAfter) } });
         const payload = readToken(deps, "unsub", params.token, 2);
         if (!payload || !unsubscribeByLink(deps, payload)) return notFoundPage();
