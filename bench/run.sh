@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the benches against dist/mailroom: bench/http.ts (auth path, start-up, memory; args go to it),
 # bench/broadcasts.ts (fan-out of 100k recipients, statistics), bench/broadcast-delivery.ts (a broadcast
-# to a sink vs raw nodemailer, transactionals during it), then bench/delivery.ts (the send path:
-# accept, delivery, lanes, whoami under delivery, RSS).
-#   bash bench/run.sh                 full run (~6 min)
+# to a sink vs raw nodemailer, transactionals during it), bench/delivery.ts (the send path: accept,
+# delivery, lanes, whoami under delivery, RSS), bench/webhooks.ts (dispatch, events feed,
+# reputation) and bench/forms.ts (hosted form submissions).
+#   bash bench/run.sh                 full run (~15 min)
 #   bash bench/run.sh --seconds 3 --cold-runs 3   quicker HTTP part
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,4 +27,5 @@ bun bench/http.ts "$@"
 bun bench/broadcasts.ts
 bun bench/broadcast-delivery.ts
 bun bench/delivery.ts
-exec bun bench/webhooks.ts
+bun bench/webhooks.ts
+exec bun bench/forms.ts
