@@ -205,6 +205,7 @@ if (want("busy")) {
   mr.enqueue(BACKLOG, "broadcast");
   const o = { threads: 1, connections: 16, seconds: 5, warmupSeconds: 0 };
   const headers = { authorization: `Bearer ${mr.token}` };
+  await wrk(`${mr.base}/whoami`, headers, 2, o); // warm-up: JIT and caches, not measured
   const idle = await wrk(`${mr.base}/whoami`, headers, 5, o);
   let maxRss = rssMb(mr.server.pid);
   const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssMb(mr.server.pid))), 100);
