@@ -75,3 +75,13 @@ export async function cliAsync(bin: string, dir: string, args: string[], env: Re
 }
 
 export const TOKEN_PATTERN = /mr_[0-9A-Za-z]{38}/;
+
+/** An API call to a booted binary with `token`; the body is parsed as JSON. */
+export async function binaryApi(b: Booted, token: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${b.url}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}

@@ -7,7 +7,7 @@ import { afterAll, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { boot, cli, freshBinary, type Booted } from "../binary";
+import { binaryApi, boot, cli, freshBinary, type Booted } from "../binary";
 import { startSmtpSink, type SmtpSink } from "../smtp-sink";
 
 const TOTAL = 10_000;
@@ -24,10 +24,6 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function api(b: Booted, token: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${b.url}/api/v1${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as any };
-}
 
 async function kill(b: Booted) {
   b.proc.kill("SIGKILL");
@@ -44,16 +40,16 @@ test(
     const first = await boot(bin.bin, dir, env);
     procs.push(first);
     const admin = JSON.parse(cli(bin.bin, dir, ["token", "create", "--name", "crash", "--preset", "all", "--scope", "all", "--json"]).stdout).token as string;
-    expect((await api(first, admin, "POST", "/email_servers", { channel: "default", label: "sink", smtp_address: "127.0.0.1", smtp_port: sink.port, smtp_enable_starttls_auto: false })).status).toBe(201);
+    expect((await binaryApi(first, admin, "POST", "/email_servers", { channel: "default", label: "sink", smtp_address: "127.0.0.1", smtp_port: sink.port, smtp_enable_starttls_auto: false })).status).toBe(201);
     for (let start = 0; start < TOTAL; start += 5000) {
       const rows = Array.from({ length: 5000 }, (_, i) => ({ email: `r${start + i}@example.com` }));
-      expect((await api(first, admin, "POST", "/subscribers/bulk", { channel: "default", subscribers: rows })).status).toBe(200);
+      expect((await binaryApi(first, admin, "POST", "/subscribers/bulk", { channel: "default", subscribers: rows })).status).toBe(200);
     }
-    const b = (await api(first, admin, "POST", "/broadcasts", { channel: "default", subject: "Hi", body: "<p>Hi</p>" })).body;
+    const b = (await binaryApi(first, admin, "POST", "/broadcasts", { channel: "default", subject: "Hi", body: "<p>Hi</p>" })).body;
     const db = new Database(join(dir, "data", "mailroom.db"), { readonly: true });
     const progress = () => db.prepare("SELECT status, enqueued_count FROM broadcasts WHERE id = ?").get(b.id) as { status: string; enqueued_count: number };
 
-    expect((await api(first, admin, "POST", `/broadcasts/${b.id}/send_broadcast`)).status).toBe(200);
+    expect((await binaryApi(first, admin, "POST", `/broadcasts/${b.id}/send_broadcast`)).status).toBe(200);
     // Kill as soon as the first fan-out batch is committed.
     const until = Date.now() + 20_000;
     while (progress().enqueued_count === 0 && Date.now() < until) await Bun.sleep(1);
