@@ -364,8 +364,9 @@ export const opt_in_form_visitors = sqliteTable(
 // ---------------------------------------------------------------- delivery (§4, §9, §17, §18)
 
 /**
- * The durable outbox: one row per outbound message (transactional API/SMTP now; broadcast and
- * sequence recipients later). A transactional's id is its row id. Claimed by the send worker with a lease.
+ * The durable outbox: one row per outbound message (transactionals from the API and SMTP, broadcast
+ * recipients, system mail; sequence recipients later). A transactional's id is its row id. Claimed
+ * by the delivery job with a lease (src/outbox).
  */
 export const messages = sqliteTable(
   "messages",

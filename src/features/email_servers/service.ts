@@ -1,7 +1,7 @@
 /**
  * Email servers (docs/api-reference.md §9): CRUD scoped to T, the SMTP password encrypted at rest and never
  * returned, test_connection over a real SMTP session, copy_to_channel, and the routing query the
- * send worker uses. Every change is audited with secrets redacted.
+ * delivery job uses. Every change is audited with secrets redacted.
  */
 import { and, asc, count, eq, inArray, sql } from "drizzle-orm";
 import { lookupChannels, type ChannelRef, type Scope } from "@/auth/scope";
