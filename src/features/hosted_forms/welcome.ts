@@ -10,6 +10,7 @@ import { messages, templates, type Channel, type OptInForm, type Subscriber } fr
 import type { Deps } from "@/deps";
 import { chargeQuota } from "@/features/channels/quota";
 import { formById } from "@/features/opt_in_forms/service";
+import { systemMailTo } from "@/features/subscribers/double-opt-in";
 
 const wantsWelcome = (form: OptInForm) => (form.automation_settings as { send_welcome_email?: boolean }).send_welcome_email === true && form.welcome_email_template_id !== null;
 
@@ -22,15 +23,8 @@ export function enqueueWelcome(deps: Deps, tx: Db, channel: Channel, form: OptIn
   const t = tx.select().from(templates).where(and(eq(templates.id, form.welcome_email_template_id!), eq(templates.channel_id, channel.id))).get();
   if (!t?.body?.trim()) return false;
   chargeQuota(tx, channel, 1, now);
-  const name = [s.first_name, s.last_name].filter((p) => p?.trim()).join(" ");
   deps.outbox.enqueue([{
-    channel_id: channel.id,
-    kind: "system",
-    source: "welcome",
-    status: "queued",
-    recipient_email: s.email,
-    recipient_name: name || null,
-    subscriber_id: s.id,
+    ...systemMailTo(channel, s, "welcome"),
     subject: t.subject?.trim() ? t.subject : `Welcome to ${channel.name}`,
     body: t.body,
     preheader: t.preheader,

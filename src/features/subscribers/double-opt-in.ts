@@ -61,6 +61,12 @@ export function confirmationContent(deps: Deps, channel: Channel, templateId: nu
   return { subject: t?.subject?.trim() ? t.subject : DEFAULT_SUBJECT, body, preheader: t?.preheader ?? null, templateId: t?.id ?? null };
 }
 
+/** The part of a system email (priority lane) to subscriber `s` that every such email shares. */
+export function systemMailTo(channel: Channel, s: Subscriber, source: string) {
+  const name = [s.first_name, s.last_name].filter((p) => p?.trim()).join(" ");
+  return { channel_id: channel.id, kind: "system", source, status: "queued", recipient_email: s.email, recipient_name: name || null, subscriber_id: s.id } as const;
+}
+
 /**
  * Queues the confirmation email for `s` inside the caller's transaction (quota charged by the
  * caller) and returns its confirmation URL. The URL travels in the message's `data`, where compose
@@ -70,15 +76,8 @@ export function enqueueConfirmation(
   deps: Deps, tx: Db, channel: Channel, s: Subscriber, doi: DoubleOptIn, content: ConfirmationContent, transactionalId: number, now: number,
 ): string {
   const url = confirmationUrl(deps, s.id, transactionalId, now);
-  const name = [s.first_name, s.last_name].filter((p) => p?.trim()).join(" ");
   deps.outbox.enqueue([{
-    channel_id: channel.id,
-    kind: "system",
-    source: "confirmation",
-    status: "queued",
-    recipient_email: s.email,
-    recipient_name: name || null,
-    subscriber_id: s.id,
+    ...systemMailTo(channel, s, "confirmation"),
     subject: content.subject,
     body: content.body,
     preheader: content.preheader,
