@@ -2,19 +2,14 @@
  * Broadcast CRUD, field reading and the state errors of §5, over real HTTP; scheduling stepped
  * with the fake clock and the broadcasts job (restart-safe: the due time is stored).
  */
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import type { SmtpSink } from "../smtp-sink";
+import { eachWithSink } from "../outbox/helpers";
 import { startBroadcastTest, type BroadcastTest } from "./helpers";
 
 let t: BroadcastTest;
 let sink: SmtpSink;
-
-beforeEach(async () => {
-  t = await startBroadcastTest();
-  sink = await t.sink();
-  await t.addServer(sink.port);
-});
-afterEach(() => t.stop());
+eachWithSink(startBroadcastTest, (test, s) => ((t = test), (sink = s)));
 
 const req = (method: string, path: string, body?: unknown) => t.server.request(method, `/api/v1${path}`, { body });
 const HOUR = 3_600_000;

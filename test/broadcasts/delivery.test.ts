@@ -3,19 +3,14 @@
  * stepped by hand, a real SMTP sink. Each eligible address gets the mail exactly once; suppressed,
  * unsubscribed, bounced and excluded ones get nothing.
  */
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import type { SmtpSink } from "../smtp-sink";
+import { eachWithSink } from "../outbox/helpers";
 import { startBroadcastTest, type BroadcastTest } from "./helpers";
 
 let t: BroadcastTest;
 let sink: SmtpSink;
-
-beforeEach(async () => {
-  t = await startBroadcastTest();
-  sink = await t.sink();
-  await t.addServer(sink.port);
-});
-afterEach(() => t.stop());
+eachWithSink(startBroadcastTest, (test, s) => ((t = test), (sink = s)));
 
 const req = (method: string, path: string, body?: unknown) => t.server.request(method, `/api/v1${path}`, { body });
 

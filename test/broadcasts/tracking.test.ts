@@ -3,19 +3,14 @@
  * tampered tokens (404, nothing recorded), the unsubscribe page and RFC 8058 one-click, and the
  * statistics, timeline and links that follow from the recorded events.
  */
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import type { SinkMessage, SmtpSink } from "../smtp-sink";
+import { eachWithSink } from "../outbox/helpers";
 import { startBroadcastTest, type BroadcastTest } from "./helpers";
 
 let t: BroadcastTest;
 let sink: SmtpSink;
-
-beforeEach(async () => {
-  t = await startBroadcastTest();
-  sink = await t.sink();
-  await t.addServer(sink.port);
-});
-afterEach(() => t.stop());
+eachWithSink(startBroadcastTest, (test, s) => ((t = test), (sink = s)));
 
 const req = (method: string, path: string, body?: unknown) => t.server.request(method, `/api/v1${path}`, { body });
 const BODY = `<html><body><p>Hi</p><a href="https://ex.com/a?x=1&amp;y=2">A</a> <a href="https://ex.com/b" data-mr-notrack>B</a> <a href="mailto:x@ex.com">M</a></body></html>`;

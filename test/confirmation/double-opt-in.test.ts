@@ -4,20 +4,14 @@
  * transactional held for the confirmation is delivered only after it. Forged, tampered and expired
  * links get a plain 404 page and change nothing; held mail expires after 7 days; POSTs are limited per IP.
  */
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { createTestChannel } from "../fixtures";
-import { startOutboxTest, type OutboxTest } from "../outbox/helpers";
+import { eachWithSink, startOutboxTest, type OutboxTest } from "../outbox/helpers";
 import type { SinkMessage, SmtpSink } from "../smtp-sink";
 
 let t: OutboxTest;
 let sink: SmtpSink;
-
-beforeEach(async () => {
-  t = await startOutboxTest();
-  sink = await t.sink();
-  await t.addServer(sink.port);
-});
-afterEach(() => t.stop());
+eachWithSink(() => startOutboxTest(), (test, s) => ((t = test), (sink = s)));
 
 const api = (method: string, path: string, body?: unknown) => t.server.request(method, `/api/v1${path}`, { body });
 const subscriber = (id: number) => t.server.sql("SELECT * FROM subscribers WHERE id = ?", id)[0];

@@ -4,19 +4,13 @@
  * POST), the honeypot, no disclosure for existing/unsubscribed addresses, Origin/CORS rules,
  * invalid input and the per-IP limit.
  */
-import { afterEach, beforeEach, expect, test } from "bun:test";
-import { startOutboxTest, type OutboxTest } from "../outbox/helpers";
+import { expect, test } from "bun:test";
+import { eachWithSink, startOutboxTest, type OutboxTest } from "../outbox/helpers";
 import type { SmtpSink } from "../smtp-sink";
 
 let t: OutboxTest;
 let sink: SmtpSink;
-
-beforeEach(async () => {
-  t = await startOutboxTest();
-  sink = await t.sink();
-  await t.addServer(sink.port);
-});
-afterEach(() => t.stop());
+eachWithSink(() => startOutboxTest(), (test, s) => ((t = test), (sink = s)));
 
 const api = (method: string, path: string, body?: unknown) => t.server.request(method, `/api/v1${path}`, { body });
 async function form(fields: Record<string, unknown> = {}) {

@@ -3,7 +3,7 @@
  * fake clock, real smtp-server sinks, email servers and transactionals created over HTTP, and bulk
  * backlogs written straight through the outbox (the way broadcast fan-out will).
  */
-import { expect } from "bun:test";
+import { afterEach, beforeEach, expect } from "bun:test";
 import type { Message } from "@/db/schema";
 import type { OutboxInput } from "@/outbox/outbox";
 import { fakeClock, startTestServer, type TestServer, type TestServerOptions } from "../harness";
@@ -83,3 +83,15 @@ export async function startOutboxTest(options: TestServerOptions = {}): Promise<
 
 /** The id of the default channel. */
 export const defaultChannelId = (t: OutboxTest): number => t.server.sql("SELECT id FROM channels WHERE slug = 'default'")[0].id;
+
+/** Around each test: a fresh server from `start` whose default channel delivers to a real sink (`use` receives both). */
+export function eachWithSink<T extends OutboxTest>(start: () => Promise<T>, use: (t: T, sink: SmtpSink) => void): void {
+  let current: T;
+  beforeEach(async () => {
+    current = await start();
+    const sink = await current.sink();
+    await current.addServer(sink.port);
+    use(current, sink);
+  });
+  afterEach(() => current.stop());
+}
