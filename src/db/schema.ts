@@ -403,6 +403,7 @@ export const messages = sqliteTable(
     server_ids: json<number[]>("server_ids"),
     message_id: text("message_id").notNull(),
     broadcast_id: integer("broadcast_id"),
+    sequence_id: integer("sequence_id"),
     sequence_step_id: integer("sequence_step_id"),
     /** Server that accepted it (null for local capture). */
     email_server_id: integer("email_server_id"),
@@ -436,6 +437,8 @@ export const messages = sqliteTable(
     index("messages_system_idx").on(t.subscriber_id).where(sql`kind = 'system'`),
     // Broadcast progress, pause/resume and statistics; transactionals (no broadcast) stay out of it.
     index("messages_broadcast_idx").on(t.broadcast_id, t.status).where(sql`broadcast_id IS NOT NULL`),
+    // Sequence conditions (opened/clicked any email of this sequence) read a subscriber's sequence mail.
+    index("messages_sequence_idx").on(t.subscriber_id, t.sequence_id).where(sql`sequence_id IS NOT NULL`),
   ],
 );
 export type Message = typeof messages.$inferSelect;
@@ -753,3 +756,117 @@ export const reputation_counts = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.channel_id, t.domain, t.day] })],
 );
+
+// ---------------------------------------------------------------- sequences (§6)
+
+export const SEQUENCE_STEP_ACTIONS = [
+  "entry_point", "delay", "delay_until_time", "send_email", "condition", "move_to_sequence",
+  "add_tag_to_subscriber", "remove_tag_from_subscriber", "deactivate_subscriber", "make_http_request",
+] as const;
+export type SequenceStepAction = (typeof SEQUENCE_STEP_ACTIONS)[number];
+export const ENROLLMENT_STATUSES = ["active", "paused", "completed", "removed", "error"] as const;
+export type EnrollmentStatus = (typeof ENROLLMENT_STATUSES)[number];
+
+/** Automations: a tree of steps each enrolled subscriber walks, advanced by the sequence scheduler job. */
+export const sequences = sqliteTable(
+  "sequences",
+  {
+    id: id(),
+    channel_id: integer("channel_id")
+      .notNull()
+      .references(() => channels.id, { onDelete: "cascade" }),
+    label: text("label").notNull(),
+    active: bool("active").notNull().default(false),
+    track_opens: bool("track_opens").notNull().default(true),
+    track_clicks: bool("track_clicks").notNull().default(true),
+    use_any_email_server: bool("use_any_email_server").notNull().default(true),
+    email_server_ids: json<number[]>("email_server_ids").notNull(),
+    /** Adding this tag to a subscriber of the channel enrolls them while the sequence is active. */
+    init_tag: text("init_tag"),
+    /** Eligible members of this segment are enrolled by the segment sync job. */
+    init_segment_id: integer("init_segment_id"),
+    /** The root `entry_point` step (set right after the sequence row is inserted). */
+    entry_point_id: integer("entry_point_id"),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    index("sequences_channel_idx").on(t.channel_id, t.id),
+    index("sequences_init_tag_idx").on(t.channel_id, t.init_tag).where(sql`init_tag IS NOT NULL`),
+    index("sequences_init_segment_idx").on(t.init_segment_id).where(sql`init_segment_id IS NOT NULL`),
+  ],
+);
+export type Sequence = typeof sequences.$inferSelect;
+
+/** One node of a sequence's step tree; `branch` is `yes`/`no` under a condition step, else null. */
+export const sequence_steps = sqliteTable(
+  "sequence_steps",
+  {
+    id: id(),
+    sequence_id: integer("sequence_id")
+      .notNull()
+      .references(() => sequences.id, { onDelete: "cascade" }),
+    action: text("action", { enum: SEQUENCE_STEP_ACTIONS }).notNull(),
+    label: text("label"),
+    parent_id: integer("parent_id"),
+    branch: text("branch", { enum: ["yes", "no"] }),
+    position: integer("position").notNull().default(0),
+    delay: integer("delay"),
+    delay_until_time: text("delay_until_time"),
+    delay_until_timezone: text("delay_until_timezone"),
+    subject: text("subject"),
+    preheader: text("preheader"),
+    body: text("body"),
+    html_body: bool("html_body"),
+    template_id: integer("template_id"),
+    condition_setting: text("condition_setting"),
+    taggify_list: text("taggify_list"),
+    target_sequence_id: integer("target_sequence_id"),
+    http_url: text("http_url"),
+    http_method: text("http_method"),
+    http_headers: json<Record<string, string>>("http_headers"),
+    http_body: text("http_body"),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [index("sequence_steps_tree_idx").on(t.sequence_id, t.parent_id), index("sequence_steps_template_idx").on(t.template_id).where(sql`template_id IS NOT NULL`)],
+);
+export type SequenceStep = typeof sequence_steps.$inferSelect;
+
+/**
+ * Enrollments (`subscriber_sequences`): where a subscriber stands in a sequence. The scheduler job
+ * picks active rows whose `next_trigger_at` is due; a subscriber has at most one active or paused
+ * enrollment per sequence (re-adding after completed/removed starts a new row).
+ */
+export const subscriber_sequences = sqliteTable(
+  "subscriber_sequences",
+  {
+    id: id(),
+    sequence_id: integer("sequence_id")
+      .notNull()
+      .references(() => sequences.id, { onDelete: "cascade" }),
+    subscriber_id: integer("subscriber_id")
+      .notNull()
+      .references(() => subscribers.id, { onDelete: "cascade" }),
+    channel_id: integer("channel_id").notNull(),
+    status: text("status", { enum: ENROLLMENT_STATUSES }).notNull().default("active"),
+    current_step_id: integer("current_step_id"),
+    /** When the current step is due (null while not waiting on time: paused, finished). */
+    next_trigger_at: integer("next_trigger_at"),
+    /** The outbox row of the last `send_email` step (for `previous_email_opened/clicked`). */
+    last_message_id: integer("last_message_id"),
+    error: text("error"),
+    started_at: integer("started_at").notNull(),
+    completed_at: integer("completed_at"),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    index("subscriber_sequences_due_idx").on(t.next_trigger_at).where(sql`status = 'active' AND next_trigger_at IS NOT NULL`),
+    index("subscriber_sequences_sequence_idx").on(t.sequence_id, t.status, t.id),
+    index("subscriber_sequences_subscriber_idx").on(t.subscriber_id),
+    index("subscriber_sequences_step_idx").on(t.current_step_id),
+    uniqueIndex("subscriber_sequences_open_idx").on(t.sequence_id, t.subscriber_id).where(sql`status IN ('active', 'paused')`),
+  ],
+);
+export type Enrollment = typeof subscriber_sequences.$inferSelect;

@@ -10,14 +10,14 @@ import type { Message, NewMessage } from "@/db/schema";
 import { randomBase62 } from "@/lib/tokens";
 
 const BULK_KINDS = new Set<Message["kind"]>(["broadcast", "sequence"]);
-/** Rows per INSERT statement: 29 columns × 400 rows stays far below SQLite's variable limit. */
+/** Rows per INSERT statement: 30 columns × 400 rows stays far below SQLite's variable limit. */
 const ROWS_PER_STATEMENT = 400;
 
 /** Columns written by enqueue, in statement order; everything else keeps its column default. */
 const COLUMNS = [
   "id", "channel_id", "kind", "lane", "source", "status", "recipient_email", "recipient_name", "subscriber_id", "subject", "body",
   "preheader", "reply_to", "template_id", "data", "include_unsubscribe_link", "track_opens", "track_clicks", "raw_mime", "raw_of",
-  "from_email", "server_ids", "message_id", "broadcast_id", "sequence_step_id", "queue_at", "next_attempt_at", "created_at", "updated_at",
+  "from_email", "server_ids", "message_id", "broadcast_id", "sequence_id", "sequence_step_id", "queue_at", "next_attempt_at", "created_at", "updated_at",
 ] as const satisfies readonly (keyof Message)[];
 
 /** What a feature gives to enqueue: the lane, ids and timestamps are the outbox's. */
@@ -115,7 +115,7 @@ export class Outbox {
     return {
       id, recipient_name: null, subscriber_id: null, subject: null, body: null, preheader: null, reply_to: null, template_id: null,
       data: null, include_unsubscribe_link: false, track_opens: false, track_clicks: false, raw_mime: null, raw_of: null, from_email: null,
-      server_ids: null, broadcast_id: null, sequence_step_id: null, email_server_id: null, attempts: 0, lease_expires_at: null,
+      server_ids: null, broadcast_id: null, sequence_id: null, sequence_step_id: null, email_server_id: null, attempts: 0, lease_expires_at: null,
       waiting_for: null, sent_at: null, failed_at: null, failure_reason: null, smtp_response: null, opened_at: null, clicked_at: null,
       ...input,
       lane: BULK_KINDS.has(input.kind) ? "bulk" : "priority",

@@ -34,10 +34,7 @@ type EmailKeys = keyof typeof EmailBase;
 export type EmailExtra<T extends EmailEventType> = Omit<EventData<T>, EmailKeys>;
 
 /** The message fields an `email.*` event reads (a messages row, or the same fields from elsewhere). */
-export type EmailMessage = Pick<Message, "id" | "kind" | "channel_id" | "message_id" | "broadcast_id" | "sequence_step_id" | "subscriber_id" | "recipient_email" | "subject"> & {
-  /** Known once sequences record it on the message; null until then. */
-  sequence_id?: number | null;
-};
+export type EmailMessage = Pick<Message, "id" | "kind" | "channel_id" | "message_id" | "broadcast_id" | "sequence_id" | "sequence_step_id" | "subscriber_id" | "recipient_email" | "subject">;
 
 /** An `email.*` event about message `m` of channel `slug`. */
 export function emailEvent<T extends EmailEventType>(type: T, slug: string, m: EmailMessage, extra: EmailExtra<T>, occurredAt?: number): NewEvent {
@@ -47,7 +44,7 @@ export function emailEvent<T extends EmailEventType>(type: T, slug: string, m: E
     message_id: m.message_id,
     transactional_id: transactionalId,
     broadcast_id: m.broadcast_id,
-    sequence_id: m.sequence_id ?? null,
+    sequence_id: m.sequence_id,
     sequence_step_id: m.sequence_step_id,
     subscriber_id: m.subscriber_id,
     recipient_email: m.recipient_email,
