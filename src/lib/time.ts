@@ -34,3 +34,45 @@ export function utcMonthBounds(ms: number): { start: number; end: number } {
   const d = new Date(ms);
   return { start: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1), end: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) };
 }
+
+/** Offset of `zone` from UTC at instant `ms`, in ms (Europe/Berlin in winter: +3_600_000). */
+function zoneOffset(zone: string, ms: number): number {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone: zone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  }).formatToParts(ms);
+  const get = (type: string) => Number(parts.find((p) => p.type === type)!.value);
+  const wall = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second"));
+  return wall - Math.floor(ms / 1000) * 1000;
+}
+
+/** The instant of wall-clock time `wall` (read as if UTC) in `zone`. */
+export function fromZonedWallClock(wall: number, zone: string): number {
+  const first = wall - zoneOffset(zone, wall);
+  // Second pass: the offset at the instant itself (differs near a daylight-saving change).
+  return wall - zoneOffset(zone, first);
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The first instant after `now` at which the wall clock in `zone` reads `hhmm` ("HH:MM"). Daylight
+ * saving is honoured: 09:00 stays 09:00 local across a change; a time skipped by a change runs
+ * one hour later that day.
+ */
+export function nextWallClockTime(hhmm: string, zone: string, now: number): number {
+  const [hours, minutes] = hhmm.split(":").map(Number);
+  const today = now + zoneOffset(zone, now);
+  const midnight = today - (((today % DAY_MS) + DAY_MS) % DAY_MS);
+  for (let day = 0; day < 3; day++) {
+    const at = fromZonedWallClock(midnight + day * DAY_MS + (hours * 60 + minutes) * 60_000, zone);
+    if (at > now) return at;
+  }
+  throw new Error(`no next occurrence of ${hhmm} in ${zone}`);
+}

@@ -45,6 +45,7 @@ const FEATURE_EDGES: Record<string, readonly string[]> = {
   hosted_forms: ["channels", "opt_in_forms", "subscribers"],
   opt_in_forms: [],
   segments: ["subscribers"],
+  sequences: ["channels", "events", "segments", "subscribers"],
   subscribers: ["channels", "events"],
   suppressions: ["subscribers"],
   templates: [],

@@ -4,34 +4,10 @@
  * moment (daylight saving included). It must lie in the future and at most 366 days ahead (§20).
  */
 import { validationError } from "@/lib/errors";
-import { parseIsoTime } from "@/lib/time";
+import { fromZonedWallClock, parseIsoTime } from "@/lib/time";
 
 const DAY = 86_400_000;
 export const MAX_SCHEDULE_DAYS = 366;
-
-/** Offset of `zone` from UTC at instant `ms`, in ms (Europe/Berlin in winter: +3_600_000). */
-function zoneOffset(zone: string, ms: number): number {
-  const parts = new Intl.DateTimeFormat("en-US", {
-    timeZone: zone,
-    hourCycle: "h23",
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    second: "2-digit",
-  }).formatToParts(ms);
-  const get = (type: string) => Number(parts.find((p) => p.type === type)!.value);
-  const wall = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second"));
-  return wall - Math.floor(ms / 1000) * 1000;
-}
-
-/** The instant of wall-clock time `wall` (read as if UTC) in `zone`. */
-export function fromZonedWallClock(wall: number, zone: string): number {
-  const first = wall - zoneOffset(zone, wall);
-  // Second pass: the offset at the instant itself (differs near a daylight-saving change).
-  return wall - zoneOffset(zone, first);
-}
 
 /**
  * Unix ms of `value` read in `zone`.
