@@ -4,7 +4,7 @@
  * 1 KiB of the answer kept. Never logs the secret or the signature.
  */
 import { createHmac } from "node:crypto";
-import { resolveAllowed, type AddressPolicy, type Lookup } from "./address";
+import { resolveAllowed, type AddressPolicy, type Lookup } from "@/lib/ssrf";
 
 export const ATTEMPT_TIMEOUT_MS = 10_000;
 const EXCERPT_BYTES = 1024;

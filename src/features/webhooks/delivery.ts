@@ -14,7 +14,7 @@ import type { EventType } from "@/features/events/schemas";
 import { appendEvents } from "@/features/events/service";
 import type { Job } from "@/jobs/runner";
 import { decryptSecret } from "@/lib/secrets";
-import { systemLookup, type Lookup } from "./address";
+import { systemLookup, type Lookup } from "@/lib/ssrf";
 import { attemptWebhook, type AttemptResult } from "./attempt";
 import { webhookBody } from "./dispatch";
 import { addressPolicy } from "./service";

@@ -13,7 +13,7 @@ import { notFound, unprocessable, validationError } from "@/lib/errors";
 import { retentionJob } from "@/jobs/retention";
 import { encryptSecret } from "@/lib/secrets";
 import { randomBase62 } from "@/lib/tokens";
-import { urlProblem, type AddressPolicy } from "./address";
+import { urlProblem, type AddressPolicy } from "@/lib/ssrf";
 import { MAX_ENDPOINTS_PER_CHANNEL, type DELIVERY_STATUSES, type WebhookFields } from "./model";
 
 export type WebhookValues = FieldValues<typeof WebhookFields>;

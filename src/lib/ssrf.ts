@@ -1,7 +1,8 @@
 /**
- * The SSRF guard of outbound webhooks (docs/api-reference.md §11.2). A URL is checked at create (scheme, userinfo,
- * literal IPs, `localhost`) and its host is resolved again before every attempt; the attempt then
- * connects to the very address that was checked (attempt.ts hands it to the socket), so a DNS answer
+ * The SSRF guard of outbound HTTP requests: webhooks and the sequence step `make_http_request`
+ * (docs/api-reference.md §11.2). A URL is checked at create (scheme, userinfo, literal IPs,
+ * `localhost`) and its host is resolved again before every attempt; the attempt then
+ * connects to the very address that was checked (webhooks/attempt.ts hands it to the socket), so a DNS answer
  * that changes between check and connect cannot reach a refused range.
  */
 import { lookup as dnsLookup } from "node:dns/promises";
