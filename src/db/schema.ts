@@ -439,6 +439,8 @@ export const messages = sqliteTable(
     index("messages_broadcast_idx").on(t.broadcast_id, t.status).where(sql`broadcast_id IS NOT NULL`),
     // Sequence conditions (opened/clicked any email of this sequence) read a subscriber's sequence mail.
     index("messages_sequence_idx").on(t.subscriber_id, t.sequence_id).where(sql`sequence_id IS NOT NULL`),
+    // Bounce reports and provider events name a message by its Message-ID header.
+    index("messages_message_id_idx").on(t.message_id),
   ],
 );
 export type Message = typeof messages.$inferSelect;
@@ -870,3 +872,66 @@ export const subscriber_sequences = sqliteTable(
   ],
 );
 export type Enrollment = typeof subscriber_sequences.$inferSelect;
+
+// ---------------------------------------------------------------- bounces and complaints that arrive later
+
+export const REPORT_KINDS = ["hard_bounce", "soft_bounce", "complaint"] as const;
+export const REPORT_SOURCES = ["inbound", "ses", "postmark", "sendgrid", "mailgun"] as const;
+
+/**
+ * Bounces and complaints applied to sent messages after the SMTP transaction (inbound DSN/ARF mail,
+ * provider webhooks): at most one per message and kind (a repeated report is a duplicate), and the
+ * soft bounces of an address are counted from here (three in 15 days suppress it).
+ */
+export const delivery_reports = sqliteTable(
+  "delivery_reports",
+  {
+    id: id(),
+    message_id: integer("message_id")
+      .notNull()
+      .references(() => messages.id, { onDelete: "cascade" }),
+    channel_id: integer("channel_id").notNull(),
+    /** The message's recipient, stored form. */
+    email: text("email").notNull(),
+    kind: text("kind", { enum: REPORT_KINDS }).notNull(),
+    source: text("source", { enum: REPORT_SOURCES }).notNull(),
+    diagnostic: text("diagnostic"),
+    occurred_at: integer("occurred_at").notNull(),
+    created_at: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("delivery_reports_message_kind_idx").on(t.message_id, t.kind),
+    index("delivery_reports_soft_idx").on(t.channel_id, t.email, t.occurred_at).where(sql`kind = 'soft_bounce'`),
+  ],
+);
+
+export const INBOUND_CLASSIFICATIONS = ["hard_bounce", "soft_bounce", "complaint", "auto_reply", "unclassified"] as const;
+
+/**
+ * Mail received by the inbound bounce listener, classified, kept for inspection
+ * (GET /api/v1/inbound_messages) for MAILROOM_EVENT_RETENTION_DAYS. `message_id` is the outbox row
+ * it was about (from the signed return path, else the original's Message-ID), when known.
+ */
+export const inbound_messages = sqliteTable(
+  "inbound_messages",
+  {
+    id: id(),
+    channel_id: integer("channel_id").references(() => channels.id, { onDelete: "cascade" }),
+    message_id: integer("message_id").references(() => messages.id, { onDelete: "set null" }),
+    classification: text("classification", { enum: INBOUND_CLASSIFICATIONS }).notNull(),
+    /** What it did: `applied`, `duplicate`, `ignored` (no message of ours, or another recipient), `stored` (no action). */
+    result: text("result", { enum: ["applied", "duplicate", "ignored", "stored"] }).notNull(),
+    mail_from: text("mail_from"),
+    rcpt_to: text("rcpt_to").notNull(),
+    from_header: text("from_header"),
+    subject: text("subject"),
+    /** The recipient the report names, and its status / diagnostic text. */
+    recipient: text("recipient"),
+    diagnostic: text("diagnostic"),
+    raw_size: integer("raw_size").notNull(),
+    remote_ip: text("remote_ip"),
+    received_at: integer("received_at").notNull(),
+  },
+  (t) => [index("inbound_messages_channel_idx").on(t.channel_id, t.id), index("inbound_messages_received_idx").on(t.received_at)],
+);
+export type InboundMessage = typeof inbound_messages.$inferSelect;
