@@ -2,8 +2,8 @@
  * A real SMTP server on an ephemeral port that records what it receives (envelope, raw MIME and
  * headers parsed by mailparser) and can be told to refuse: a 4xx/5xx at MAIL FROM, RCPT TO or
  * DATA (optionally only the next N times), a failed AUTH, a slow DATA reply, or DATA replies held
- * until the test releases them. It counts MAIL FROM commands and open connections (peak), so tests
- * see traffic that carried no message. Optional STARTTLS
+ * until the test releases them. It counts MAIL FROM commands, open connections and transactions in
+ * parallel (peaks), so tests see traffic that carried no message and how hard a client pushes. Optional STARTTLS
  * (self-signed cert via `selfSignedCert()`) and AUTH. Shared by the delivery and SMTP tests.
  */
 import { execFileSync } from "node:child_process";
@@ -53,6 +53,9 @@ export interface SmtpSink {
   /** Client connections open now, and the most that were open at once. */
   connections: number;
   peakConnections: number;
+  /** Messages whose DATA reply is pending right now, and the most at once (transactions in parallel). */
+  inData: number;
+  peakInData: number;
   refusals: Refusal[];
   delayMs: number;
   refuse(r: Refusal): void;
@@ -79,6 +82,8 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     mailFrom: 0,
     connections: 0,
     peakConnections: 0,
+    inData: 0,
+    peakInData: 0,
     refusals: [],
     delayMs: options.delayMs ?? 0,
     refuse: (r) => void sink.refusals.push(r),
@@ -97,6 +102,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
       sink.accepted = 0;
       sink.mailFrom = 0;
       sink.peakConnections = sink.connections;
+      sink.peakInData = sink.inData;
     },
     waitFor: async (n, timeoutMs = 10_000) => {
       const until = Date.now() + timeoutMs;
@@ -149,12 +155,14 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
       stream.on("data", (c: Buffer) => chunks.push(c));
       stream.on("end", async () => {
         const refused = refusal("data");
+        sink.peakInData = Math.max(sink.peakInData, ++sink.inData);
         if (sink.delayMs) await Bun.sleep(sink.delayMs);
         if (gate) {
           sink.held++;
           await gate;
           sink.held--;
         }
+        sink.inData--;
         if (refused) return cb(refused);
         const raw = Buffer.concat(chunks);
         // Read the envelope before answering: smtp-server resets the session after the reply.

@@ -109,9 +109,21 @@ interface Pool {
   mailer: Mailer;
   /** Messages handed to the mailer and not finished. */
   handed: number;
-  limit: number;
+  /** The server's `max_connections`. */
+  maxConnections: number;
+  /**
+   * Connections in use now: a "try later" reply halves them (once per round: replies to messages
+   * handed before the halving do not halve again), and each `2 × connections` accepted messages
+   * give one back. While slowed, each connection carries one message at a time.
+   */
+  connections: number;
+  /** Bumped by each halving; a message remembers the round it was handed in. */
+  round: number;
+  acceptedSinceChange: number;
   waiting: { priority: (() => void)[]; bulk: (() => void)[] };
 }
+
+const handLimit = (pool: Pool) => (pool.connections === pool.maxConnections ? pool.connections * HANDED_PER_CONNECTION : pool.connections);
 
 export class SmtpTransport implements Transport {
   private pools = new Map<string, Pool>();
@@ -128,7 +140,7 @@ export class SmtpTransport implements Transport {
       const maxConnections = target.kind === "server" ? target.maxConnections : (this.options.maxConnections ?? 5);
       const mailer = nodemailer.createTransport({ ...transportOptions(target, this.options), pool: true, maxMessages: Infinity, maxConnections } as SMTPPool.Options);
       mailer.on("error", () => {});
-      pool = { mailer, handed: 0, limit: maxConnections * HANDED_PER_CONNECTION, waiting: { priority: [], bulk: [] } };
+      pool = { mailer, handed: 0, maxConnections, connections: maxConnections, round: 0, acceptedSinceChange: 0, waiting: { priority: [], bulk: [] } };
       this.pools.set(key, pool);
     }
     return pool;
@@ -136,18 +148,42 @@ export class SmtpTransport implements Transport {
 
   async send(message: OutboundMessage, target: Target): Promise<SendResult> {
     const pool = await this.pool(target);
-    if (pool.handed < pool.limit) pool.handed++;
+    if (pool.handed < handLimit(pool)) pool.handed++;
     else await new Promise<void>((resolve) => pool.waiting[message.lane ?? "bulk"].push(resolve));
+    const round = pool.round;
+    let result: SendResult;
     try {
       const info: { response?: string } = await pool.mailer.sendMail(toMail(message));
-      return { outcome: "sent", response: String(info.response ?? "250 OK").slice(0, 500) };
+      result = { outcome: "sent", response: String(info.response ?? "250 OK").slice(0, 500) };
     } catch (err) {
-      return classifySmtpError(err);
-    } finally {
-      // The finished message's place goes to the next waiting one (priority first), else frees up.
+      result = classifySmtpError(err);
+    }
+    this.adjust(pool, result, round);
+    // The finished message's place goes to the next waiting one (priority first) while there is room.
+    pool.handed--;
+    this.handOut(pool);
+    return result;
+  }
+
+  /** Fewer connections after a "try later" reply, one more back after a run of accepted messages. */
+  private adjust(pool: Pool, result: SendResult, round: number): void {
+    if (result.outcome === "throttled") {
+      if (round !== pool.round) return;
+      pool.connections = Math.max(1, Math.floor(pool.connections / 2));
+      pool.round++;
+      pool.acceptedSinceChange = 0;
+    } else if (result.outcome === "sent" && pool.connections < pool.maxConnections && ++pool.acceptedSinceChange >= 2 * pool.connections) {
+      pool.connections++;
+      pool.acceptedSinceChange = 0;
+    }
+  }
+
+  private handOut(pool: Pool): void {
+    while (pool.handed < handLimit(pool)) {
       const next = pool.waiting.priority.shift() ?? pool.waiting.bulk.shift();
-      if (next) next();
-      else pool.handed--;
+      if (!next) return;
+      pool.handed++;
+      next();
     }
   }
 

@@ -120,3 +120,33 @@ test.each([
   await s.waitFor(1);
   expect(t.row(next.id).status).toBe("sent");
 });
+
+test("a throttled server gets fewer connections: halved once per round, given back one by one as mail is accepted", async () => {
+  const s = await t.sink({ delayMs: 30 });
+  await t.addServer(s.port, { max_connections: 4 });
+  const sendMany = async (n: number) => {
+    for (let i = 0; i < n; i++) await t.send({ to: `r${i}@example.com` });
+    const before = s.messages.length;
+    await t.tick();
+    await s.waitFor(before + n);
+  };
+  await sendMany(8);
+  expect(s.peakInData).toBe(4);
+
+  // Two replies of the same round halve once (4 → 2), not twice.
+  s.refuse({ at: "mail", code: 421, message: TRY_LATER, times: 2 });
+  await t.send();
+  await t.send({ to: "grace@example.com" });
+  await t.tick();
+  t.clock.advance(5 * SECOND);
+  await t.tick();
+  await s.waitFor(10);
+  s.reset();
+  await sendMany(8);
+  expect(s.peakInData).toBe(2);
+
+  // Every 2 × connections accepted messages give one back, up to max_connections.
+  s.reset();
+  await sendMany(24);
+  expect(s.peakInData).toBe(4);
+});
