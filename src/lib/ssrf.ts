@@ -15,6 +15,12 @@ export interface AddressPolicy {
   allowLoopback: boolean;
 }
 
+/** The instance's policy from its settings (structurally: lib/ does not read the config module). */
+export const addressPolicyOf = (c: { webhookAllowPrivate: boolean; allowHttpWebhooks: boolean }): AddressPolicy => ({
+  allowPrivate: c.webhookAllowPrivate,
+  allowLoopback: c.allowHttpWebhooks,
+});
+
 /** Resolves a host name to its addresses (node:dns; tests pass a fake at this edge). */
 export type Lookup = (host: string) => Promise<{ address: string; family: number }[]>;
 export const systemLookup: Lookup = (host) => dnsLookup(host, { all: true, verbatim: true });

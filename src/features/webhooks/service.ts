@@ -13,13 +13,13 @@ import { notFound, unprocessable, validationError } from "@/lib/errors";
 import { retentionJob } from "@/jobs/retention";
 import { encryptSecret } from "@/lib/secrets";
 import { randomBase62 } from "@/lib/tokens";
-import { urlProblem, type AddressPolicy } from "@/lib/ssrf";
+import { addressPolicyOf, urlProblem, type AddressPolicy } from "@/lib/ssrf";
 import { MAX_ENDPOINTS_PER_CHANNEL, type DELIVERY_STATUSES, type WebhookFields } from "./model";
 
 export type WebhookValues = FieldValues<typeof WebhookFields>;
 export type WebhookChanges = FieldValues<typeof WebhookFields, true>;
 
-export const addressPolicy = (deps: Deps): AddressPolicy => ({ allowPrivate: deps.config.webhookAllowPrivate, allowLoopback: deps.config.allowHttpWebhooks });
+export const addressPolicy = (deps: Deps): AddressPolicy => addressPolicyOf(deps.config);
 
 export function listEndpoints(deps: Deps, scope: Scope, limit: number, offset: number) {
   requireSomeChannel(scope);
