@@ -524,6 +524,13 @@ export const email_servers = sqliteTable(
     include_unsubscribe_header: bool("include_unsubscribe_header").notNull().default(true),
     use_custom_unsubscribe_link: bool("use_custom_unsubscribe_link").notNull().default(false),
     custom_unsubscribe_link: text("custom_unsubscribe_link"),
+    /** Provider event webhooks (/hooks/providers/:id/:provider): keys encrypted like the SMTP password. */
+    webhook_signing_key_enc: text("webhook_signing_key_enc"),
+    webhook_public_key_enc: text("webhook_public_key_enc"),
+    webhook_username: text("webhook_username"),
+    webhook_password_enc: text("webhook_password_enc"),
+    /** SES via SNS: the only topic whose notifications are accepted (null = any topic AWS signed). */
+    sns_topic_arn: text("sns_topic_arn"),
     connection_failed_at: integer("connection_failed_at"),
     last_error: text("last_error"),
     created_at: createdAt(),
@@ -533,6 +540,18 @@ export const email_servers = sqliteTable(
 );
 export type EmailServer = typeof email_servers.$inferSelect;
 export type NewEmailServer = typeof email_servers.$inferInsert;
+
+/** Provider webhook events already handled (SNS MessageId, sg_event_id, …): a replay is ignored. Kept 14 days. */
+export const provider_hook_events = sqliteTable(
+  "provider_hook_events",
+  {
+    provider: text("provider").notNull(),
+    event_id: text("event_id").notNull(),
+    email_server_id: integer("email_server_id").notNull(),
+    received_at: integer("received_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.provider, t.event_id] }), index("provider_hook_events_received_idx").on(t.received_at)],
+);
 
 /** Completed `POST /transactionals` results per (token, Idempotency-Key), kept 24 h (§1.9). In-flight keys live in memory. */
 export const idempotency_keys = sqliteTable(
