@@ -876,6 +876,8 @@ export const subscriber_sequences = sqliteTable(
     next_trigger_at: integer("next_trigger_at"),
     /** The outbox row of the last `send_email` step (for `previous_email_opened/clicked`). */
     last_message_id: integer("last_message_id"),
+    /** Attempts made of the `make_http_request` step it stands on (0 again when it moves on). */
+    request_attempts: integer("request_attempts").notNull().default(0),
     error: text("error"),
     started_at: integer("started_at").notNull(),
     completed_at: integer("completed_at"),

@@ -1,0 +1,1 @@
+ALTER TABLE `subscriber_sequences` ADD `request_attempts` integer DEFAULT 0 NOT NULL;
