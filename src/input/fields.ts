@@ -122,6 +122,23 @@ export const f = {
     spec<T, O>(o, o.schema, check, o.nullAs),
 };
 
+/** Ids of records of one channel (the service checks they exist there), at most `max`, de-duplicated in order; `null` = none. */
+export const idListField = (max: number) =>
+  f.custom(
+    (v, at: ReadContext) => {
+      if (!Array.isArray(v)) return err("must be an array of ids");
+      if (v.length > max) return err(`has too many ids (maximum is ${max})`);
+      const ids: number[] = [];
+      v.forEach((raw, i) => {
+        const n = typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : raw;
+        if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1) (at.errors[`${at.param}.${i}`] ??= []).push("must be an id");
+        else if (!ids.includes(n)) ids.push(n);
+      });
+      return ok(ids);
+    },
+    { nullable: true, nullAs: [] as number[], schema: { type: "array", items: { type: "integer" }, maxItems: max } },
+  );
+
 export function coerceBoolean(v: unknown): boolean | null {
   if (v === true || v === 1 || v === "true" || v === "1") return true;
   if (v === false || v === 0 || v === "false" || v === "0") return false;

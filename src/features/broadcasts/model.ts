@@ -8,7 +8,7 @@ import type { Broadcast, BroadcastStatus, Channel } from "@/db/schema";
 import { BROADCAST_STATUSES } from "@/db/schema";
 import { isTimeZone } from "@/features/channels/model";
 import { tagsField } from "@/features/subscribers/fields";
-import { f, result, type ReadContext } from "@/input/fields";
+import { f, idListField as idList, result } from "@/input/fields";
 import { Int, Nullable, Strict, Time } from "@/input/schemas";
 import { isEmail } from "@/lib/email";
 import { toIso } from "@/lib/time";
@@ -20,23 +20,6 @@ const bodyText = (v: unknown) => {
   if (typeof v !== "string") return result.err("must be a string");
   return Buffer.byteLength(v, "utf8") > MAX_BODY_BYTES ? result.err(`is too long (maximum is ${MAX_BODY_BYTES} bytes)`) : result.ok(v);
 };
-
-/** Ids of records of the broadcast's channel (checked by the service), at most `max`, de-duplicated in order. */
-const idList = (max: number) =>
-  f.custom(
-    (v, at: ReadContext) => {
-      if (!Array.isArray(v)) return result.err("must be an array of ids");
-      if (v.length > max) return result.err(`has too many ids (maximum is ${max})`);
-      const ids: number[] = [];
-      v.forEach((raw, i) => {
-        const n = typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : raw;
-        if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1) (at.errors[`${at.param}.${i}`] ??= []).push("must be an id");
-        else if (!ids.includes(n)) ids.push(n);
-      });
-      return result.ok(ids);
-    },
-    { nullable: true, nullAs: [] as number[], schema: { type: "array", items: { type: "integer" }, maxItems: max } },
-  );
 
 /** Kept as text: an offset-less time is read in `scheduled_timezone` (schedule.ts). */
 function scheduledAt<const O extends { nullable?: true; required?: true }>(o: O) {

@@ -7,6 +7,7 @@
 import { and, count, desc, eq, inArray } from "drizzle-orm";
 import { assertInScope, requireSomeChannel, type Scope } from "@/auth/scope";
 import type { Db } from "@/db/client";
+import { idsInChannel } from "@/db/owned";
 import { broadcasts, email_servers, segments, type Broadcast, type BroadcastStatus, type Channel } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { peekQuota } from "@/features/channels/quota";
@@ -83,12 +84,12 @@ function columns(deps: Deps, channelId: number, v: Values, current: Broadcast | 
   for (const key of ["segment_ids", "excluded_segment_ids"] as const) {
     if (v[key] === undefined) continue;
     const ids = (out[key] = v[key] ?? []);
-    const known = new Set(idsIn(deps.db, segments, channelId, ids));
+    const known = new Set(idsInChannel(deps.db, segments, channelId, ids));
     ids.forEach((id, i) => known.has(id) || (errors[`${key}.${i}`] = ["does not exist in this channel"]));
   }
   if (v.email_server_ids !== undefined) {
     const ids = (out.email_server_ids = v.email_server_ids ?? []);
-    const known = new Set(idsIn(deps.db, email_servers, channelId, ids));
+    const known = new Set(idsInChannel(deps.db, email_servers, channelId, ids));
     ids.forEach((id, i) => known.has(id) || (errors[`email_server_ids.${i}`] = ["does not exist in this channel"]));
   }
   const included = out.segment_ids ?? current?.segment_ids ?? [];
@@ -100,16 +101,6 @@ function columns(deps: Deps, channelId: number, v: Values, current: Broadcast | 
   }
   if (Object.keys(errors).length) throw validationError(errors);
   return out;
-}
-
-function idsIn(db: Db, table: typeof segments | typeof email_servers, channelId: number, ids: number[]): number[] {
-  if (ids.length === 0) return [];
-  return db
-    .select({ id: table.id })
-    .from(table)
-    .where(and(eq(table.channel_id, channelId), inArray(table.id, ids)))
-    .all()
-    .map((r) => r.id);
 }
 
 /** The schedule columns of present schedule fields: a time makes it `future_scheduled`, `null` a draft. */
