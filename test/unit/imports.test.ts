@@ -35,6 +35,7 @@ const LAYERS: Record<string, readonly string[]> = {
 const FEATURE_EDGES: Record<string, readonly string[]> = {
   access_tokens: ["audit_log"],
   audit_log: [],
+  bounces: ["events", "subscribers"],
   broadcasts: ["channels", "events", "segments", "subscribers"],
   captured_messages: [],
   channels: ["audit_log"],

@@ -48,6 +48,8 @@ export const EVENT_SCHEMAS = {
   "email.delivery_delayed": email({ ...smtp, next_attempt_at: Iso }),
   "email.send_delayed": email({ reason: Str, next_attempt_at: Iso }),
   "email.bounced": email({ ...smtp, bounce_type: t.Literal("hard") }),
+  // Mailroom extension: a temporary failure reported after sending (a DSN with 4.x.x or Action: delayed).
+  "email.soft_bounced": email(smtp),
   "email.failed": email({ failure_reason: Str, smtp_response: t.Optional(NullableStr) }),
   "email.opened": email({ first_open: t.Boolean(), user_agent: NullableStr, ip: NullableStr }),
   "email.clicked": email({ url: Str, user_agent: NullableStr, ip: NullableStr }),

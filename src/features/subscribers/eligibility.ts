@@ -5,7 +5,7 @@
  */
 import { and, desc, eq, isNotNull, isNull, sql, or, type SQL } from "drizzle-orm";
 import { changes, type Db } from "@/db/client";
-import { messages, subscribers, suppressions, type Subscriber } from "@/db/schema";
+import { messages, subscribers, suppressions, type Message, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { emailEvent, subscriberEvent, type NewEvent } from "@/features/events/catalogue";
 import { appendEvents } from "@/features/events/service";
@@ -105,13 +105,13 @@ export function recordHardBounce(deps: Deps, channelId: number, email: string, t
 /**
  * Side effects of a `complaint` suppression added for `email` on `channelId` (§12): when the
  * channel has mailed the address (a sent message in the outbox), sets `complained_at` on the
- * channel's subscriber and emits `email.complained` (data of the latest sent message) and
- * `subscriber.complained`. Call inside the transaction that adds the suppression.
- * Returns whether the address had been mailed.
+ * channel's subscriber and emits `email.complained` (data of `about`, the message a feedback report
+ * names, else the latest sent message) and `subscriber.complained`. Call inside the transaction
+ * that adds the suppression. Returns whether the address had been mailed.
  */
-export function recordComplaint(deps: Deps, db: Db, channelId: number, email: string): boolean {
+export function recordComplaint(deps: Deps, db: Db, channelId: number, email: string, about?: Message): boolean {
   const address = normalizeEmail(email);
-  const message = db
+  const message = about ?? db
     .select()
     .from(messages)
     .where(and(eq(messages.channel_id, channelId), sql`lower(${messages.recipient_email}) = ${address}`, isNotNull(messages.sent_at)))
@@ -128,7 +128,7 @@ export function recordComplaint(deps: Deps, db: Db, channelId: number, email: st
       .where(and(eq(subscribers.channel_id, channelId), eq(subscribers.email, address)))
       .returning()
       .get() ?? null;
-  // The complaint is about the latest message the channel sent to the address.
+  // The complaint is about the message reported, else the latest one the channel sent to the address.
   const out: NewEvent[] = [emailEvent("email.complained", slug, { ...message, subscriber_id: subscriber?.id ?? message.subscriber_id }, {})];
   if (subscriber) out.push(subscriberEvent("subscriber.complained", channelId, slug, encodeSubscriber(subscriber, slug)));
   appendEvents(db, deps.clock, out);
