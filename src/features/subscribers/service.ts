@@ -150,20 +150,20 @@ export function applyPatch(
   return row;
 }
 
-/** Adds tags (POST /subscribers/add_tag). @throws 422 past 100 tags. */
-export function addTags(deps: Deps, channel: Channel, s: Subscriber, tags: string[]): Subscriber {
-  return atomically(deps, undefined, (db) => applyPatch(deps, db, channel, s, { tags: mergeTags(s.tags, tags) }, deps.clock.now()));
+/** Adds tags (POST /subscribers/add_tag; sequence steps pass their `tx`). @throws 422 past 100 tags. */
+export function addTags(deps: Deps, channel: Channel, s: Subscriber, tags: string[], tx?: Db): Subscriber {
+  return atomically(deps, tx, (db) => applyPatch(deps, db, channel, s, { tags: mergeTags(s.tags, tags) }, deps.clock.now()));
 }
 
-/** Removes tags (DELETE /subscribers/remove_tag); absent tags are ignored. */
-export function removeTags(deps: Deps, channel: Channel, s: Subscriber, tags: string[]): Subscriber {
+/** Removes tags (DELETE /subscribers/remove_tag; sequence steps pass their `tx`); absent tags are ignored. */
+export function removeTags(deps: Deps, channel: Channel, s: Subscriber, tags: string[], tx?: Db): Subscriber {
   const drop = new Set(tags);
-  return atomically(deps, undefined, (db) => applyPatch(deps, db, channel, s, { tags: s.tags.filter((t) => !drop.has(t)) }, deps.clock.now()));
+  return atomically(deps, tx, (db) => applyPatch(deps, db, channel, s, { tags: s.tags.filter((t) => !drop.has(t)) }, deps.clock.now()));
 }
 
-/** activate / deactivate: sets `is_active`; emits `subscriber.updated` when it changed. */
-export function setActive(deps: Deps, channel: Channel, s: Subscriber, active: boolean): Subscriber {
-  return atomically(deps, undefined, (db) => applyPatch(deps, db, channel, s, { is_active: active }, deps.clock.now()));
+/** activate / deactivate (also the sequence step, in its `tx`): sets `is_active`; emits `subscriber.updated` when it changed. */
+export function setActive(deps: Deps, channel: Channel, s: Subscriber, active: boolean, tx?: Db): Subscriber {
+  return atomically(deps, tx, (db) => applyPatch(deps, db, channel, s, { is_active: active }, deps.clock.now()));
 }
 
 /**
