@@ -4,15 +4,11 @@ import type { EmailServer } from "@/db/schema";
 import { f, result } from "@/input/fields";
 import { Int, Nullable, Strict, Time } from "@/input/schemas";
 import { toIso } from "@/lib/time";
+import { encodeWebhookKeys, MASKED, WebhookKeyFields, WebhookKeySchema, writeOnly } from "./credentials";
 
 export const VENDORS = ["smtp", "aws_ses", "sendgrid", "postmark", "mailgun", "resend", "inboxroad", "smtp_com", "other"] as const;
 export const PURPOSES = ["broadcasts", "sequences", "transactionals"] as const;
 export type Purpose = (typeof PURPOSES)[number];
-
-/** The masked form the API returns for a stored password. */
-export const MASKED = "••••••••";
-/** A value that is an echo of a redacted credential (mirrors the SDK guard, §9). */
-export const REDACTED_ECHO = /^(?:•{8}|.{0,4}•+.{0,4})$/;
 
 const url = f.custom((v) => {
   if (typeof v !== "string") return result.err("must be a string");
@@ -25,13 +21,6 @@ const url = f.custom((v) => {
     return result.err("is not a valid http(s) URL");
   }
 }, { nullable: true, schema: { type: "string", format: "uri", maxLength: 2048 } });
-
-const password = f.string({ max: 1024, trim: false });
-/** An echo of the masked password (an SDK sending back what it read) keeps the stored one (§9). */
-const smtpPassword = f.custom(
-  (v, at) => (typeof v === "string" && REDACTED_ECHO.test(v) ? { ignored: "is a redacted value and was ignored" } : password.read(v, at)),
-  { nullable: true, schema: { type: "string", maxLength: 1024, description: "Write-only; read back masked" } },
-);
 
 /** `copy_to_channel`: the target by id or slug, checked by the service (§9). */
 export const CopyFields = {
@@ -46,7 +35,7 @@ export const EmailServerFields = {
   smtp_address: f.string({ required: true, max: 255 }),
   smtp_port: f.integer({ min: 1, max: 65535 }),
   smtp_username: f.string({ max: 255, nullable: true }),
-  smtp_password: smtpPassword,
+  smtp_password: writeOnly(1024),
   smtp_authentication: f.enum(["plain", "login", "cram_md5"] as const, { nullable: true }),
   smtp_enable_starttls_auto: f.boolean(),
   smtp_tls: f.boolean(),
@@ -62,9 +51,10 @@ export const EmailServerFields = {
   include_unsubscribe_header: f.boolean(),
   use_custom_unsubscribe_link: f.boolean(),
   custom_unsubscribe_link: url,
+  ...WebhookKeyFields,
 };
 
-/** The §9 email server object (the password masked). */
+/** The §9 email server object (credentials masked). */
 export const EmailServerSchema = Strict({
   id: Int(),
   channel: t.String(),
@@ -90,13 +80,14 @@ export const EmailServerSchema = Strict({
   include_unsubscribe_header: t.Boolean(),
   use_custom_unsubscribe_link: t.Boolean(),
   custom_unsubscribe_link: Nullable(t.String()),
+  ...WebhookKeySchema,
   connection_failed_at: Time,
   last_error: Nullable(t.String()),
   created_at: Time,
   updated_at: Time,
 });
 
-export function encodeEmailServer(s: EmailServer, channel: string): Static<typeof EmailServerSchema> {
+export function encodeEmailServer(s: EmailServer, channel: string, publicUrl: string): Static<typeof EmailServerSchema> {
   return {
     id: s.id,
     channel,
@@ -122,6 +113,7 @@ export function encodeEmailServer(s: EmailServer, channel: string): Static<typeo
     include_unsubscribe_header: s.include_unsubscribe_header,
     use_custom_unsubscribe_link: s.use_custom_unsubscribe_link,
     custom_unsubscribe_link: s.custom_unsubscribe_link,
+    ...encodeWebhookKeys(s, publicUrl),
     connection_failed_at: toIso(s.connection_failed_at),
     last_error: s.last_error,
     created_at: toIso(s.created_at),

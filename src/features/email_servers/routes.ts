@@ -25,7 +25,7 @@ const body = { fields: EmailServerFields, wrapper: "email_server" } as const;
 
 /** §9 /email_servers. */
 export const emailServerRoutes = (deps: Deps) => {
-  const encode = (row: EmailServer) => encodeEmailServer(row, deps.auth.cache.slugOf(row.channel_id) ?? "");
+  const encode = (row: EmailServer) => encodeEmailServer(row, deps.auth.cache.slugOf(row.channel_id) ?? "", deps.config.publicUrl);
   const load = ({ scope, params }: { scope: Scope; params: { id: number } }) => getEmailServer(deps, scope, params.id);
   return new Elysia()
     .use(authPlugin(deps))
@@ -50,7 +50,7 @@ export const emailServerRoutes = (deps: Deps) => {
         ({ principal, channel, values, warnings, set }) => {
           const row = createEmailServer(deps, channel, values, auditContextOf(principal));
           set.status = 201;
-          return withWarnings(encodeEmailServer(row, channel.slug), warnings);
+          return withWarnings(encodeEmailServer(row, channel.slug, deps.config.publicUrl), warnings);
         },
       ),
     )

@@ -13,6 +13,7 @@ import { notFound, unprocessable, validationError } from "@/lib/errors";
 import { encryptSecret } from "@/lib/secrets";
 import type { FieldValues } from "@/input/fields";
 import type { EmailServerFields, Purpose } from "./model";
+import { SECRET_COLUMNS } from "./credentials";
 
 /** A create's or an update's fields (required ones checked by the route on create). */
 export type EmailServerValues = FieldValues<typeof EmailServerFields, true>;
@@ -36,19 +37,25 @@ export function getEmailServer(deps: Deps, scope: Scope, id: number): EmailServe
   return row;
 }
 
-/** Column values from validated fields: the password is encrypted, port 465 implies implicit TLS on create. */
+/** Column values from validated fields: credentials are encrypted, port 465 implies implicit TLS on create. */
 function toColumns(deps: Deps, values: EmailServerValues, creating: boolean): Partial<EmailServer> {
-  const { smtp_password, ...cols } = values;
-  const secret = smtp_password === undefined ? {} : { smtp_password_enc: smtp_password ? encryptSecret(deps.config.dataDir, smtp_password) : null };
-  return { ...cols, ...secret, ...(creating && values.smtp_tls === undefined && values.smtp_port === 465 ? { smtp_tls: true } : {}) };
+  const cols: Record<string, unknown> = { ...values };
+  for (const [field, column] of Object.entries(SECRET_COLUMNS)) {
+    const value = cols[field] as string | null | undefined;
+    delete cols[field];
+    // "" or null removes the credential.
+    if (value !== undefined) cols[column] = value ? encryptSecret(deps.config.dataDir, value) : null;
+  }
+  return { ...cols, ...(creating && values.smtp_tls === undefined && values.smtp_port === 465 ? { smtp_tls: true } : {}) };
 }
 
-/** Audit changes with the password recorded as "[redacted]". */
+/** Audit changes with credentials recorded as "[redacted]" under their field names. */
 function auditChanges(before: Partial<EmailServer>, after: Partial<EmailServer>) {
-  const changes = diff(before as Record<string, unknown>, after as Record<string, unknown>, ["smtp_password_enc"]);
-  if (changes.smtp_password_enc) {
-    delete changes.smtp_password_enc;
-    changes.smtp_password = [REDACTED, REDACTED];
+  const changes = diff(before as Record<string, unknown>, after as Record<string, unknown>);
+  for (const [field, column] of Object.entries(SECRET_COLUMNS)) {
+    if (!changes[column]) continue;
+    delete changes[column];
+    changes[field] = [REDACTED, REDACTED];
   }
   return changes;
 }
