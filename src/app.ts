@@ -18,11 +18,13 @@ import { channelRoutes } from "./features/channels/routes";
 import { discoveryRoutes } from "./features/discovery/routes";
 import { emailServerRoutes } from "./features/email_servers/routes";
 import { broadcastRoutes } from "./features/broadcasts/routes";
+import { sequenceRoutes } from "./features/sequences/routes";
 import { templateRoutes } from "./features/templates/routes";
 import { trackingRoutes } from "./features/tracking/routes";
 import { confirmationRoutes } from "./features/confirmation/routes";
 import { optInFormRoutes } from "./features/opt_in_forms/routes";
 import { hostedFormRoutes } from "./features/hosted_forms/routes";
+import { providerHookRoutes } from "./features/provider_hooks/routes";
 import { transactionalRoutes } from "./features/transactionals/routes";
 import { subscriberRoutes } from "./features/subscribers/routes";
 import { suppressionRoutes } from "./features/suppressions/routes";
@@ -51,6 +53,7 @@ export const apiFeatures = (deps: Deps, routes: () => readonly RouteInfo[]) => [
   emailServerRoutes(deps),
   transactionalRoutes(deps),
   broadcastRoutes(deps),
+  sequenceRoutes(deps),
   eventRoutes(deps),
   webhookRoutes(deps),
   reputationRoutes(deps),
@@ -111,6 +114,7 @@ export function createApp(deps: Deps) {
     .use(trackingRoutes(deps))
     .use(confirmationRoutes(deps))
     .use(hostedFormRoutes(deps))
+    .use(providerHookRoutes(deps))
     .use(apiDocsRoutes())
     .use(adminRoutes(deps, (request): Promise<Response> => app.handle(request)));
 

@@ -27,6 +27,7 @@ import { Outbox } from "./outbox/outbox";
 import { openMessagesUsingTemplate } from "./outbox/references";
 import { broadcastsUsingSegment } from "./features/broadcasts/references";
 import { formsUsingTemplate } from "./features/opt_in_forms/service";
+import { sequencesUsingSegment, stepsUsingTemplate } from "./features/sequences/service";
 import { SmtpTransport } from "./outbox/transport-smtp";
 
 export const databasePath = (config: Pick<Config, "dataDir">) => join(config.dataDir, "mailroom.db");
@@ -71,9 +72,15 @@ export function openDataDir(
 
 /**
  * Which module references what: each holder of a reference registers its finder here, and the owning
- * feature asks before a delete (sequences add theirs to segments when they land).
+ * feature asks before a delete.
  */
-const references = () => new References<Db>().register("template", openMessagesUsingTemplate).register("template", formsUsingTemplate).register("segment", broadcastsUsingSegment);
+const references = () =>
+  new References<Db>()
+    .register("template", openMessagesUsingTemplate)
+    .register("template", formsUsingTemplate)
+    .register("template", stepsUsingTemplate)
+    .register("segment", broadcastsUsingSegment)
+    .register("segment", sequencesUsingSegment);
 
 export function buildDeps(config: Readonly<Config>, database: Database, log: Logger, clock: Clock): Deps {
   const cache = new AuthCache(database);

@@ -148,6 +148,8 @@ export function coerceBoolean(v: unknown): boolean | null {
 export interface ReadOptions<O extends Specs = {}> {
   /** Resource wrapper key (fields may be top-level, wrapped, or both; wrapped wins with a `parameter_overridden` warning). */
   wrapper?: string;
+  /** A second name of the wrapper (steps: `sequence_step` besides `step`), read when `wrapper` is absent. */
+  wrapperAlias?: string;
   /** Top-level parameters that are not fields (never wrapped), read into `options`. */
   options?: O;
   /** Known keys accepted but not applicable here (reported as `parameter_ignored`). */
@@ -206,14 +208,15 @@ export function readFields<S extends Specs, O extends Specs = {}, P extends bool
   const warnings: Warning[] = [];
   const values: Input = {};
   const options: Input = {};
-  const wrapped = o.wrapper && isObject(input[o.wrapper]) ? (input[o.wrapper] as Input) : null;
-  const sources: [Input, string][] = wrapped ? [[input, ""], [wrapped, `${o.wrapper}.`]] : [[input, ""]];
+  const wrapper = o.wrapper && !isObject(input[o.wrapper]) && o.wrapperAlias && isObject(input[o.wrapperAlias]) ? o.wrapperAlias : o.wrapper;
+  const wrapped = wrapper && isObject(input[wrapper]) ? (input[wrapper] as Input) : null;
+  const sources: [Input, string][] = wrapped ? [[input, ""], [wrapped, `${wrapper}.`]] : [[input, ""]];
 
   for (const [source, prefix] of sources) {
     for (const [key, raw] of Object.entries(source)) {
       const param = prefix + key;
       if (!prefix) {
-        if (key === o.wrapper || SELECTOR_KEYS.has(key) || PAGINATION.has(key)) continue;
+        if (key === wrapper || SELECTOR_KEYS.has(key) || PAGINATION.has(key)) continue;
         if (o.options && Object.hasOwn(o.options, key)) {
           readValue(o.options[key], key, raw, param, options, errors, warnings);
           continue;
@@ -228,12 +231,12 @@ export function readFields<S extends Specs, O extends Specs = {}, P extends bool
       if (!field) {
         warnings.push({ code: "unrecognized_parameter", param, message: `${param} is not a parameter of this route` });
       } else if (!prefix && wrapped && Object.hasOwn(wrapped, key)) {
-        const winner = `${o.wrapper}.${key}`;
+        const winner = `${wrapper}.${key}`;
         warnings.push({ code: "parameter_overridden", param, message: `${param} was also given as ${winner}; ${winner} was used` });
       } else readValue(field, key, raw, param, values, errors, warnings);
     }
   }
-  const missing = (key: string) => !(key in errors) && !(`${o.wrapper}.${key}` in errors);
+  const missing = (key: string) => !(key in errors) && !(`${wrapper}.${key}` in errors);
   if (!o.partial) for (const [key, field] of Object.entries(spec)) if (field.required && !(key in values) && missing(key)) errors[key] = ["can't be blank"];
   for (const [key, field] of Object.entries(o.options ?? {})) if (field.required && !(key in options) && missing(key)) errors[key] = ["can't be blank"];
   if (Object.keys(errors).length > 0) throw validationError(errors);
