@@ -16,7 +16,7 @@ import { upsertSubscriber } from "@/features/subscribers/service";
 import { findByEmail } from "@/features/subscribers/store";
 import type { FieldValues } from "@/input/fields";
 import type { PageParams } from "@/input/pagination";
-import { notFound, unprocessable } from "@/lib/errors";
+import { AppError, unprocessable } from "@/lib/errors";
 import { arrivalTime, enroll, enrollmentEvent, openEnrollment } from "./enrollment";
 import { OPEN } from "./service";
 
@@ -60,7 +60,7 @@ export function removeSubscriber(deps: Deps, sequence: Sequence, address: string
     const db = tx as unknown as Db;
     const subscriber = findByEmail(db, sequence.channel_id, address);
     const open = subscriber && openEnrollment(db, sequence.id, subscriber.id);
-    if (!subscriber || !open) throw notFound("Subscriber not enrolled in sequence");
+    if (!subscriber || !open) throw new AppError("not_found", "Subscriber not enrolled in sequence");
     finish(deps, db, sequence, [{ enrollment: open, subscriber }], "removed");
   });
 }
