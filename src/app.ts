@@ -24,6 +24,7 @@ import { trackingRoutes } from "./features/tracking/routes";
 import { confirmationRoutes } from "./features/confirmation/routes";
 import { optInFormRoutes } from "./features/opt_in_forms/routes";
 import { hostedFormRoutes } from "./features/hosted_forms/routes";
+import { providerHookRoutes } from "./features/provider_hooks/routes";
 import { transactionalRoutes } from "./features/transactionals/routes";
 import { subscriberRoutes } from "./features/subscribers/routes";
 import { suppressionRoutes } from "./features/suppressions/routes";
@@ -113,6 +114,7 @@ export function createApp(deps: Deps) {
     .use(trackingRoutes(deps))
     .use(confirmationRoutes(deps))
     .use(hostedFormRoutes(deps))
+    .use(providerHookRoutes(deps))
     .use(apiDocsRoutes())
     .use(adminRoutes(deps, (request): Promise<Response> => app.handle(request)));
 

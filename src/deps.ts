@@ -11,6 +11,7 @@ import type { References } from "@/lib/references";
 import type { Clock } from "@/lib/time";
 import type { Outbox } from "@/outbox/outbox";
 import type { Transport } from "@/outbox/transport";
+import type { SnsEdge } from "@/features/provider_hooks/sns";
 
 export interface Deps {
   config: Readonly<Config>;
@@ -34,4 +35,6 @@ export interface Deps {
    * listens (MAILROOM_CAPTURE_PORT may be 0 = ephemeral); undefined = not running, capture mail waits.
    */
   capturePort?: number;
+  /** Where SNS signing certificates may come from and how they are fetched (AWS by default; tests serve their own). */
+  snsEdge?: SnsEdge;
 }

@@ -15,6 +15,7 @@ import { WebhookDeliveryJob } from "./features/webhooks/delivery";
 import { deliveryRetentionJob } from "./features/webhooks/service";
 import { webhookDispatchJob } from "./features/webhooks/dispatch";
 import { idempotencyRetentionJob } from "./features/transactionals/idempotency";
+import { seenEventsRetentionJob } from "./features/provider_hooks/service";
 import { listenHttp, type HttpServer } from "./http/server";
 import { JobRunner } from "./jobs/runner";
 import { DeliveryJob } from "./outbox/delivery-job";
@@ -67,6 +68,7 @@ function featureJobs(deps: Deps, jobs: JobRunner) {
     eventRetentionJob(deps.db, deps.config.eventRetentionDays),
     sessionRetentionJob(deps.db),
     idempotencyRetentionJob(deps.db),
+    seenEventsRetentionJob(deps.db),
     broadcastsJob(deps),
     confirmationExpiryJob(deps),
     // Deliveries written by the dispatcher are attempted at once, not on the next interval.

@@ -11,6 +11,7 @@ import { escapeHtml } from "@/lib/html";
 import { linkSecret } from "@/db/settings";
 import { captureHeaderValue, signLink } from "@/lib/links";
 import { broadcastContent, rewriteLinks, type BroadcastContent } from "@/features/broadcasts/content";
+import { POSTMARK_METADATA_HEADER } from "@/features/provider_hooks/postmark";
 import { buildVariables, RenderError, renderLiquid } from "@/lib/liquid";
 import type { OutboundMessage, Target } from "./transport";
 
@@ -155,11 +156,13 @@ function track(deps: Deps, m: Message, b: BroadcastContent, html: string): strin
 /**
  * The message for one target: List-Unsubscribe (+ One-Click) for broadcast/sequence mail, and for
  * transactionals that asked for it unless the server has `include_unsubscribe_header: false` (capture
- * counts as true); X-Mailroom-Capture for the local capture hop. Raw SMTP mail gets only the latter.
+ * counts as true); X-Mailroom-Capture for the local capture hop; through a Postmark server, the row id
+ * as Postmark metadata (its webhooks name our message no other way). Raw SMTP mail gets only the last two.
  */
 export function forTarget(deps: Deps, m: Message, composed: Composed, target: Target, server: EmailServer | null): OutboundMessage {
   const headers: Record<string, string> = {};
   if (target.kind === "capture") headers["X-Mailroom-Capture"] = captureHeaderValue(linkSecret(deps), m.id);
+  if (server?.vendor === "postmark") headers[POSTMARK_METADATA_HEADER] = String(m.id);
   if (composed.kind === "raw") return { ...composed.message, headers, lane: m.lane };
   const wanted = m.kind === "broadcast" || m.kind === "sequence" || (m.include_unsubscribe_link && (server?.include_unsubscribe_header ?? true));
   if (wanted) {

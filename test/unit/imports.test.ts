@@ -45,6 +45,7 @@ const FEATURE_EDGES: Record<string, readonly string[]> = {
   events: [],
   hosted_forms: ["channels", "opt_in_forms", "subscribers"],
   opt_in_forms: [],
+  provider_hooks: ["bounces", "email_servers"],
   segments: ["subscribers"],
   sequences: ["channels", "events", "segments", "subscribers"],
   subscribers: ["channels", "events"],
