@@ -39,7 +39,9 @@ export function readPostmark(req: HookRequest, keys: WebhookKeys): HookPayload {
   const recipient = str(body, "Email");
   if (!kind || !recipient) return { events: [] };
   const metadata = isObj(body.Metadata) ? body.Metadata : {};
-  const id = typeof body.ID === "number" || typeof body.ID === "string" ? `${body.RecordType}:${body.ID}` : derivedId(body.RecordType, body.MessageID, body.BouncedAt);
+  // An ID beyond 2^53 may have been rounded by JSON.parse: then the record's own fields identify it.
+  const exact = Number.isSafeInteger(body.ID) || (typeof body.ID === "string" && body.ID !== "");
+  const id = exact ? `${body.RecordType}:${body.ID}` : derivedId(body.RecordType, body.ID, body.MessageID, body.Email, body.BouncedAt);
   return {
     events: [{
       eventId: id,
