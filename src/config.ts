@@ -24,6 +24,7 @@ interface Setting {
 
 const isListenHost = (v: string) => ipaddr.isValid(v) || /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?$/.test(v);
 const listenHost = (v: string) => (isListenHost(v) ? null : "must be an IP address or a host name");
+const isDomain = (v: string) => v.length <= 253 && /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i.test(v);
 
 /** The single table of settings: key → env var, flag (kebab-case of the key), kind, default. */
 export const SETTINGS = {
@@ -52,6 +53,12 @@ export const SETTINGS = {
   maxBodyBytes: { env: "MAILROOM_MAX_BODY_BYTES", kind: "int", default: 2 * 1024 * 1024, min: 1024, max: 100 * 1024 * 1024, help: "JSON body limit in bytes (bulk routes: 10 MiB)" },
   smtpHost: { env: "MAILROOM_SMTP_HOST", kind: "string", default: "0.0.0.0", help: "SMTP submission listen address", check: listenHost },
   smtpPort: { env: "MAILROOM_SMTP_PORT", kind: "port", default: 2587, help: "SMTP submission port (0 = off)" },
+  bounceDomain: {
+    env: "MAILROOM_BOUNCE_DOMAIN", kind: "string", default: undefined, help: "domain of the VERP return paths (bounces+<signed ref>@domain); its MX points at this host (else: no VERP)",
+    check: (v) => (isDomain(v) ? null : "must be a domain name"),
+  },
+  inboundHost: { env: "MAILROOM_INBOUND_HOST", kind: "string", default: "0.0.0.0", help: "inbound bounce listener address", check: listenHost },
+  inboundPort: { env: "MAILROOM_INBOUND_PORT", kind: "port", default: undefined, help: "inbound bounce listener port, 25 in production (unset = off; 0 = ephemeral); needs MAILROOM_BOUNCE_DOMAIN" },
   capture: { env: "MAILROOM_CAPTURE", kind: "bool", default: true, help: "local capture delivery for channels without servers" },
   captureAll: { env: "MAILROOM_CAPTURE_ALL", kind: "bool", default: false, help: "capture every message instead of delivering (development)" },
   capturePort: { env: "MAILROOM_CAPTURE_PORT", kind: "port", default: 2525, help: "loopback port of the local capture SMTP server (0 = ephemeral)" },
@@ -87,6 +94,9 @@ export interface Config {
   maxBodyBytes: number;
   smtpHost: string;
   smtpPort: number;
+  bounceDomain: string | undefined;
+  inboundHost: string;
+  inboundPort: number | undefined;
   capture: boolean;
   captureAll: boolean;
   capturePort: number;
@@ -187,6 +197,10 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
   if ((out.tlsCert === undefined) !== (out.tlsKey === undefined)) {
     throw new ConfigError("MAILROOM_TLS_CERT and MAILROOM_TLS_KEY must be set together");
   }
+  if (out.inboundPort !== undefined && out.bounceDomain === undefined) {
+    throw new ConfigError("MAILROOM_INBOUND_PORT needs MAILROOM_BOUNCE_DOMAIN (the listener accepts only its signed bounce addresses)");
+  }
+  if (out.bounceDomain !== undefined) out.bounceDomain = String(out.bounceDomain).toLowerCase();
   // Without an explicit public URL, links and the dashboard's Origin check follow the port served.
   const publicUrlGiven = flags[flagName("publicUrl")] !== undefined || !!env[SETTINGS.publicUrl.env];
   if (!publicUrlGiven && out.port !== 0 && out.port !== 3000) out.publicUrl = `${out.tlsCert ? "https" : "http"}://localhost:${out.port}`;

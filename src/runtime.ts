@@ -11,6 +11,7 @@ import { auditRetentionJob } from "./features/audit_log/service";
 import { broadcastsJob } from "./features/broadcasts/jobs";
 import { confirmationExpiryJob } from "./features/confirmation/jobs";
 import { eventRetentionJob } from "./features/events/service";
+import { inboundRetentionJob } from "./features/bounces/inbound";
 import { WebhookDeliveryJob } from "./features/webhooks/delivery";
 import { deliveryRetentionJob } from "./features/webhooks/service";
 import { webhookDispatchJob } from "./features/webhooks/dispatch";
@@ -20,13 +21,15 @@ import { listenHttp, type HttpServer } from "./http/server";
 import { JobRunner } from "./jobs/runner";
 import { DeliveryJob } from "./outbox/delivery-job";
 import { startDeliveryThread } from "./outbox/delivery-thread";
-import { startCaptureServer, startSubmissionServer, type SmtpComponent } from "./smtp/start";
+import { startCaptureServer, startInboundServer, startSubmissionServer, type SmtpComponent } from "./smtp/start";
 
 export interface Running {
   http: HttpServer;
   /** Bound ports of the SMTP submission listener and the capture server (null = not running). */
   smtpPort: number | null;
   capturePort: number | null;
+  /** Bound port of the inbound bounce listener (null = MAILROOM_INBOUND_PORT unset). */
+  inboundPort: number | null;
   /** The main thread's jobs (tests step them with `get(name).tick(now)` instead of starting them). */
   jobs: JobRunner;
   /** The delivery job (tests step it with `tick(now)`); its sender runs in the delivery thread unless `deliveryThread: false`. */
@@ -75,6 +78,7 @@ function featureJobs(deps: Deps, jobs: JobRunner) {
     webhookDispatchJob(deps, () => jobs.wake("webhooks.delivery")),
     new WebhookDeliveryJob(deps),
     deliveryRetentionJob(deps.db, deps.config.eventRetentionDays),
+    inboundRetentionJob(deps.db, deps.config.eventRetentionDays),
   ];
 }
 
@@ -89,6 +93,7 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
   const smtpPort = options.smtpPort ?? (deps.config.smtpPort || null);
   let capture: SmtpComponent | null = null;
   let smtp: SmtpComponent | null = null;
+  let inbound: SmtpComponent | null = null;
   let delivery: DeliveryJob;
   try {
     // Capture starts first (delivery sends into it) and so stops last.
@@ -96,6 +101,8 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
     if (capture) stops.push(() => capture!.stop());
     smtp = smtpPort === null ? null : await startSubmissionServer(deps, smtpPort);
     if (smtp) stops.push(() => smtp!.stop());
+    inbound = deps.config.inboundPort === undefined ? null : await startInboundServer(deps, deps.config.inboundPort);
+    if (inbound) stops.push(() => inbound!.stop());
     // Delivery stops before the listeners (reverse order): it drains into capture/servers before they close.
     const sender = (options.deliveryThread ?? typeof Worker !== "undefined")
       ? await startDeliveryThread(deps.config, deps.capturePort, deps.log, deps.config.shutdownTimeoutMs)
@@ -118,6 +125,7 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
     http,
     smtpPort: smtp?.port ?? null,
     capturePort: capture?.port ?? null,
+    inboundPort: inbound?.port ?? null,
     jobs,
     delivery: delivery!,
     stop() {

@@ -11,6 +11,7 @@ import { escapeHtml } from "@/lib/html";
 import { linkSecret } from "@/db/settings";
 import { captureHeaderValue, signLink } from "@/lib/links";
 import { broadcastContent, rewriteLinks, type BroadcastContent } from "@/features/broadcasts/content";
+import { returnPathFor } from "@/features/bounces/verp";
 import { POSTMARK_METADATA_HEADER } from "@/features/provider_hooks/postmark";
 import { buildVariables, RenderError, renderLiquid } from "@/lib/liquid";
 import type { OutboundMessage, Target } from "./transport";
@@ -72,7 +73,8 @@ function sourceOf(deps: Deps, m: Message): Source {
 
 /** Renders a structured message or loads a raw one. @throws RenderError (Liquid) — the caller fails the message. */
 export async function compose(deps: Deps, m: Message, channel: Channel): Promise<Composed> {
-  const envelope = { from: (channel.sender_email ?? m.from_email)!, to: [m.recipient_email] };
+  // VERP (MAILROOM_BOUNCE_DOMAIN): a signed return path per message; the From header is unchanged.
+  const envelope = { from: returnPathFor(deps, m.id) ?? (channel.sender_email ?? m.from_email)!, to: [m.recipient_email] };
   if (m.raw_mime || m.raw_of) {
     const raw = m.raw_mime ?? deps.db.select({ raw: messages.raw_mime }).from(messages).where(eq(messages.id, m.raw_of!)).get()?.raw;
     if (!raw) throw new Error("raw MIME missing");

@@ -46,10 +46,13 @@ export const Replies = {
   vrfy: r(252, "2.5.2 Cannot VRFY user, but will accept message and attempt delivery"),
   expn: r(502, "5.5.1 Command not implemented"),
   captureOnlyMailroom: r(554, "5.7.1 Capture accepts only Mailroom deliveries"),
+  notBounceAddress: r(550, "5.1.1 Recipient address rejected: not a bounce address of this host"),
+  tooManyParts: r(554, "5.6.0 Too many MIME parts"),
 } as const;
 
 export const queuedReply = (ids: readonly number[]) => `2.0.0 Ok: queued as ${ids.join(",")}`;
 export const capturedReply = (id: number) => `2.0.0 Ok: captured as ${id}`;
+export const receivedReply = (id: number) => `2.0.0 Ok: received as ${id}`;
 
 /** Where in the session the error happened: AUTH failures are all 535 (no oracle on why). */
 export type Stage = "auth" | "session" | "capture";

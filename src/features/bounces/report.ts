@@ -78,6 +78,11 @@ export function messageByMessageIdHeader(db: Db, headerValue: string, recipient?
   return rows.find((r) => normalizeEmail(r.recipient_email) === wanted) ?? rows[0];
 }
 
+/** The channel and recipient of outbox row `id`, if it exists. */
+export function messageRecipient(db: Db, id: number): Pick<Message, "channel_id" | "recipient_email"> | undefined {
+  return prepared(db).message.get({ id });
+}
+
 /**
  * Applies one report in its own transaction (or `tx`): `duplicate` when the message already has a
  * report of that kind, `ignored` when the message does not exist, was never sent, or has another

@@ -1,0 +1,107 @@
+/**
+ * Mail received by the inbound bounce listener (docs/bounces.md): which of our messages it is about
+ * (the signed VERP address it came to, else — for the feedback address — the Message-ID of the
+ * original it carries), what it is (classify.ts), the report applied (report.ts) and the message
+ * kept in inbound_messages for inspection, all in one transaction.
+ */
+import { inArray, lt } from "drizzle-orm";
+import { changes, type Db } from "@/db/client";
+import { inbound_messages } from "@/db/schema";
+import { linkSecret } from "@/db/settings";
+import type { Deps } from "@/deps";
+import { retentionJob } from "@/jobs/retention";
+import { normalizeEmail } from "@/lib/email";
+import { classifyMessage, type Classified, type InboundClassification } from "./classify";
+import { applyDeliveryReport, messageByMessageIdHeader, messageRecipient, type ReportKind } from "./report";
+import { messageOfReturnPath } from "./verp";
+
+/** The one unsigned address of the bounce domain: where feedback loops (ARF) are registered to report. */
+export const FEEDBACK_LOCAL_PART = "feedback";
+
+export interface InboundEnvelope {
+  mailFrom: string | null;
+  rcptTo: string;
+  remoteIp: string | null;
+}
+
+export interface InboundOutcome {
+  id: number;
+  classification: InboundClassification;
+  result: "applied" | "duplicate" | "ignored" | "stored";
+  messageId: number | null;
+}
+
+const REPORT_KINDS = new Set<InboundClassification>(["hard_bounce", "soft_bounce", "complaint"]);
+const DAY = 86_400_000;
+
+/** Is `address` one the listener accepts mail for: a valid signed return path, or the feedback address, of the bounce domain? */
+export function acceptsRecipient(deps: Pick<Deps, "db" | "config">, address: string): boolean {
+  const domain = deps.config.bounceDomain;
+  if (!domain) return false;
+  return normalizeEmail(address) === `${FEEDBACK_LOCAL_PART}@${domain}` || messageOfReturnPath(linkSecret(deps), domain, address) !== null;
+}
+
+/**
+ * Classifies and records one received message. @throws TooManyParts (classify.ts) for a DSN bomb:
+ * nothing is recorded.
+ */
+export async function receiveInbound(deps: Deps, envelope: InboundEnvelope, raw: Buffer): Promise<InboundOutcome> {
+  const classified = await classifyMessage(raw);
+  const signedId = deps.config.bounceDomain ? messageOfReturnPath(linkSecret(deps), deps.config.bounceDomain, envelope.rcptTo) : null;
+  const outcome = deps.db.transaction((t) => {
+    const tx = t as unknown as Db;
+    const messageId = signedId ?? (classified.originalMessageId ? (messageByMessageIdHeader(tx, classified.originalMessageId, classified.recipients[0])?.id ?? null) : null);
+    const message = messageId === null ? undefined : messageRecipient(tx, messageId);
+    const recipient = message ? reportedRecipient(classified, message.recipient_email, signedId !== null) : (classified.recipients[0] ?? null);
+    let result: InboundOutcome["result"] = "stored";
+    if (REPORT_KINDS.has(classified.classification)) {
+      result = messageId !== null && recipient !== null
+        ? applyDeliveryReport(deps, { messageId, kind: classified.classification as ReportKind, recipient, diagnostic: classified.diagnostic, source: "inbound", occurredAt: deps.clock.now() }, tx)
+        : "ignored";
+    }
+    const row = tx
+      .insert(inbound_messages)
+      .values({
+        channel_id: message?.channel_id ?? null,
+        message_id: message ? messageId : null,
+        classification: classified.classification,
+        result,
+        mail_from: envelope.mailFrom,
+        rcpt_to: envelope.rcptTo,
+        from_header: classified.from,
+        subject: classified.subject?.slice(0, 998) ?? null,
+        recipient,
+        diagnostic: classified.diagnostic,
+        raw_size: raw.length,
+        remote_ip: envelope.remoteIp,
+        received_at: deps.clock.now(),
+      })
+      .returning({ id: inbound_messages.id })
+      .get();
+    return { id: row.id, classification: classified.classification, result, messageId: message ? messageId : null };
+  });
+  const line = { inbound_id: outcome.id, classification: outcome.classification, result: outcome.result, message_id: outcome.messageId, remote_ip: envelope.remoteIp };
+  if (outcome.result === "ignored") deps.log.warn("bounces.report_ignored", { ...line, reason: outcome.messageId === null ? "no message of ours" : "not sent, or another recipient" });
+  else deps.log.info("bounces.inbound_received", line);
+  return outcome;
+}
+
+/**
+ * The recipient to report: the address the report names that is the message's own. A feedback
+ * report (or any report naming nobody) that came to the message's signed return path is about
+ * that message's recipient — feedback loops redact or rewrite the address. Otherwise the first
+ * named: a DSN about someone else (a forward) is then ignored by applyDeliveryReport.
+ */
+function reportedRecipient(c: Classified, messageRecipientEmail: string, signed: boolean): string | null {
+  const own = normalizeEmail(messageRecipientEmail);
+  if (c.recipients.some((r) => normalizeEmail(r) === own)) return messageRecipientEmail;
+  if (signed && (c.recipients.length === 0 || c.classification === "complaint")) return messageRecipientEmail;
+  return c.recipients[0] ?? null;
+}
+
+/** Received mail is kept MAILROOM_EVENT_RETENTION_DAYS, like the events it produced. */
+export const inboundRetentionJob = (db: Db, retentionDays: number) =>
+  retentionJob("bounces.inbound_retention", (now, batch) => {
+    const old = db.select({ id: inbound_messages.id }).from(inbound_messages).where(lt(inbound_messages.received_at, now - retentionDays * DAY)).orderBy(inbound_messages.id).limit(batch);
+    return changes(db.delete(inbound_messages).where(inArray(inbound_messages.id, old)).run());
+  });

@@ -1,0 +1,96 @@
+/**
+ * The inbound bounce listener (docs/bounces.md) on MAILROOM_INBOUND_HOST:MAILROOM_INBOUND_PORT:
+ * receives DSNs, feedback reports and auto-replies addressed to the signed return paths of
+ * MAILROOM_BOUNCE_DOMAIN (and its feedback address). No AUTH; STARTTLS with the HTTPS certificate
+ * when one is configured; any other recipient is refused at RCPT TO (`550 5.1.1`), before DATA.
+ * Limits: 10 MiB per message (552), one recipient per transaction, connections per IP, messages
+ * per IP per minute (loopback exempt: a local MTA relaying the bounce domain is one address).
+ */
+import { readFileSync } from "node:fs";
+import type { Server } from "node:net";
+import { RateLimiter } from "@/auth/rate-limiter";
+import { isLoopback, normalizeIp } from "@/auth/ip";
+import type { Deps } from "@/deps";
+import { TooManyParts } from "@/features/bounces/classify";
+import { acceptsRecipient, receiveInbound } from "@/features/bounces/inbound";
+import { MailroomSmtpServer } from "./listener";
+import { receivedReply, Replies } from "./replies";
+
+export const INBOUND_MAX_BYTES = 10 * 1024 * 1024;
+export const INBOUND_MAX_CONNECTIONS = 200;
+export const INBOUND_CONNECTIONS_PER_IP = 10;
+export const INBOUND_MESSAGES_PER_IP_PER_MINUTE = 600;
+const MAX_MESSAGES_PER_CONNECTION = 100;
+const IDLE_TIMEOUT_MS = 60_000;
+
+/** Builds the inbound listener on an already bound `listener`. */
+export function createInboundServer(deps: Deps, listener: Server): MailroomSmtpServer {
+  const { config } = deps;
+  const tls = config.tlsCert ? { key: readFileSync(config.tlsKey!), cert: readFileSync(config.tlsCert) } : {};
+  const perIp = new Map<string, number>();
+  const counted = new Set<string>();
+  const messages = new RateLimiter<string>();
+  const server: MailroomSmtpServer = new MailroomSmtpServer({
+    listener,
+    greetingHost: new URL(config.publicUrl).hostname,
+    log: deps.log,
+    component: "inbound",
+    authOptional: true,
+    disabledCommands: config.tlsCert ? ["AUTH"] : ["AUTH", "STARTTLS"],
+    ...tls,
+    size: INBOUND_MAX_BYTES,
+    maxRecipients: 1,
+    maxClients: INBOUND_MAX_CONNECTIONS,
+    socketTimeout: IDLE_TIMEOUT_MS,
+    onConnect(session, callback) {
+      const ip = normalizeIp(session.remoteAddress);
+      const open = (perIp.get(ip) ?? 0) + 1;
+      perIp.set(ip, open);
+      counted.add(session.id);
+      if (open > INBOUND_CONNECTIONS_PER_IP) {
+        deps.log.warn("inbound.too_many_connections", { remote_ip: ip, open });
+        return callback(Replies.tooManyConnections());
+      }
+      callback();
+    },
+    onClose(session) {
+      if (!counted.delete(session.id)) return;
+      const ip = normalizeIp(session.remoteAddress);
+      const open = (perIp.get(ip) ?? 1) - 1;
+      if (open > 0) perIp.set(ip, open);
+      else perIp.delete(ip);
+    },
+    onMailFrom(_address, session, callback) {
+      if (session.transaction > MAX_MESSAGES_PER_CONNECTION) return callback(Replies.tooManyMessages());
+      if (!isLoopback(session.remoteAddress)) {
+        const now = deps.clock.now();
+        messages.pruneEvery(now);
+        if (!messages.take(normalizeIp(session.remoteAddress), INBOUND_MESSAGES_PER_IP_PER_MINUTE, now).allowed) return callback(Replies.rateLimited());
+      }
+      callback();
+    },
+    onRcptTo(address, _session, callback) {
+      callback(acceptsRecipient(deps, address.address) ? null : Replies.notBounceAddress());
+    },
+    onData(stream, session, callback) {
+      stream.on("end", () => {
+        if (stream.sizeExceeded) deps.log.warn("inbound.refused", { remote_ip: normalizeIp(session.remoteAddress), reason: `larger than ${INBOUND_MAX_BYTES} bytes` });
+      });
+      server.handleData(stream, session, callback, INBOUND_MAX_BYTES, "session", async (raw) => {
+        const envelope = {
+          mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address || null : null,
+          rcptTo: session.envelope.rcptTo[0]!.address,
+          remoteIp: normalizeIp(session.remoteAddress),
+        };
+        try {
+          return receivedReply((await receiveInbound(deps, envelope, raw)).id);
+        } catch (err) {
+          if (!(err instanceof TooManyParts)) throw err;
+          deps.log.warn("inbound.refused", { remote_ip: envelope.remoteIp, rcpt_to: envelope.rcptTo, size: raw.length, reason: err.message });
+          throw Replies.tooManyParts();
+        }
+      });
+    },
+  });
+  return server;
+}
