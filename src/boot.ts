@@ -28,6 +28,7 @@ import { openMessagesUsingTemplate } from "./outbox/references";
 import { broadcastsUsingSegment } from "./features/broadcasts/references";
 import { formsUsingTemplate } from "./features/opt_in_forms/service";
 import { sequencesUsingSegment, stepsUsingTemplate } from "./features/sequences/service";
+import { sequenceHooks } from "./features/sequences/hooks";
 import { SmtpTransport } from "./outbox/transport-smtp";
 
 export const databasePath = (config: Pick<Config, "dataDir">) => join(config.dataDir, "mailroom.db");
@@ -86,7 +87,7 @@ export function buildDeps(config: Readonly<Config>, database: Database, log: Log
   const cache = new AuthCache(database);
   const metrics = new Metrics(database, clock);
   const auth = new Authenticator(config, clock, cache, new UsageRecorder(database.db), metrics);
-  return { config, database, db: database.db, log, clock, auth, commits: new GroupCommit(database), outbox: new Outbox(database, config.publicUrl), transport: new SmtpTransport(), references: references(), metrics };
+  return { config, database, db: database.db, log, clock, auth, commits: new GroupCommit(database), outbox: new Outbox(database, config.publicUrl), transport: new SmtpTransport(), references: references(), metrics, subscriberHooks: sequenceHooks };
 }
 
 export interface FirstRun {

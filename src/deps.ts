@@ -11,6 +11,7 @@ import type { References } from "@/lib/references";
 import type { Clock } from "@/lib/time";
 import type { Outbox } from "@/outbox/outbox";
 import type { Transport } from "@/outbox/transport";
+import type { SubscriberHooks } from "@/features/subscribers/hooks";
 import type { SnsEdge } from "@/features/provider_hooks/sns";
 
 export interface Deps {
@@ -30,6 +31,8 @@ export interface Deps {
   metrics: Metrics;
   /** Who references templates and segments (the "in use by" check before a delete), wired in boot.ts. */
   references: References<Db>;
+  /** What other features do when a subscriber changes (sequences: init_tag, pause/resume), wired in boot.ts. */
+  subscriberHooks: SubscriberHooks;
   /**
    * Port of the running local capture SMTP server (§18), set by the capture component once it
    * listens (MAILROOM_CAPTURE_PORT may be 0 = ephemeral); undefined = not running, capture mail waits.

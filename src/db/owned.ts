@@ -1,10 +1,10 @@
 /** Lookups of channel-owned records shared by the features that reference them by id. */
 import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "./client";
-import type { email_servers, segments } from "./schema";
+import type { email_servers, segments, sequences } from "./schema";
 
 /** Which of `ids` are records of `table` in channel `channelId`. */
-export function idsInChannel(db: Db, table: typeof segments | typeof email_servers, channelId: number, ids: readonly number[]): number[] {
+export function idsInChannel(db: Db, table: typeof segments | typeof email_servers | typeof sequences, channelId: number, ids: readonly number[]): number[] {
   if (ids.length === 0) return [];
   return db
     .select({ id: table.id })

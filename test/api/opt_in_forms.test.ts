@@ -167,10 +167,11 @@ describe("errors", () => {
       "opt_in_form_blocks.1.input_field_value_type": ["can't be blank"],
     }],
     ["bad domain", { label: "x", allowed_embedding_domains: ["https://x.com/"] }, { "allowed_embedding_domains.0": ["is not a host name (example.com or *.example.com)"] }],
-    ["unknown sequence", { label: "x", automation_settings: { sequence_ids: [3], colour: 1 } }, {
-      "automation_settings.sequence_ids": ["does not exist in this channel"],
+    ["unknown automation setting", { label: "x", automation_settings: { sequence_ids: ["a"], colour: 1 } }, {
+      "automation_settings.sequence_ids": ["must be an array of integers"],
       "automation_settings.colour": ["is not an automation setting (tag_list, send_welcome_email, double_opt_in, sequence_ids)"],
     }],
+    ["unknown sequence", { label: "x", automation_settings: { sequence_ids: [999999] } }, { "automation_settings.sequence_ids.0": ["does not exist in this channel"] }],
     ["rate out of range", { label: "x", security_settings: { submissions_per_ip_per_hour: 0 } }, { "security_settings.submissions_per_ip_per_hour": ["must be an integer from 1 to 1000"] }],
     ["unknown template", { label: "x", welcome_email_template_id: 999999 }, { welcome_email_template_id: ["does not exist in this channel"] }],
     ["oversized settings", { label: "x", widget_settings: { a: "x".repeat(17000) } }, { widget_settings: ["is too large (maximum is 16384 bytes)"] }],

@@ -7,7 +7,7 @@ import { and, eq } from "drizzle-orm";
 import { subscribers, templates, type Channel, type Subscriber } from "@/db/schema";
 import { linkSecret } from "@/db/settings";
 import type { Deps } from "@/deps";
-import { welcomeAfterConfirmation } from "@/features/hosted_forms/welcome";
+import { automationAfterConfirmation } from "@/features/hosted_forms/welcome";
 import { confirmSubscriber } from "@/features/subscribers/double-opt-in";
 import { verifyLink } from "@/lib/links";
 
@@ -39,11 +39,11 @@ export function readConfirmLink(deps: Deps, token: string, now: number): Confirm
 
 /**
  * Confirms the link's (pending) subscriber, wakes delivery for the released transactionals, and
- * runs the automation of the form that asked (its welcome email).
+ * runs the automation of the form that asked (its sequences and welcome email).
  */
 export function confirmByLink(deps: Deps, channel: Channel, s: Subscriber): void {
   if (confirmSubscriber(deps, channel, s) > 0) deps.outbox.notify();
-  welcomeAfterConfirmation(deps, channel, s);
+  automationAfterConfirmation(deps, channel, s);
 }
 
 export interface PageText {

@@ -3,7 +3,8 @@
  * `tag_list`; with the form's double opt-in the subscriber is `pending` and gets the confirmation
  * email (the form's confirmation template), otherwise subscribed. Existing and unsubscribed
  * addresses get the same answer (no disclosure; an upsert never resubscribes, confirming does).
- * A new subscriber gets the form's welcome email (without double opt-in; with it, on confirmation).
+ * A new subscriber gets the form's welcome email, and an eligible one is enrolled in the form's
+ * `sequence_ids` (without double opt-in; with it, on confirmation).
  * A filled honeypot gets the same answer and stores nothing.
  */
 import type { Channel, OptInForm } from "@/db/schema";
@@ -56,7 +57,7 @@ function customData(form: OptInForm, input: Record<string, string>): Record<stri
  * `custom[<key>]`, the honeypot). @throws 402 when the confirmation email does not fit the quota.
  */
 export function submitForm(deps: Deps, form: OptInForm, channel: Channel, input: Record<string, string>): SubmitResult {
-  const automation = form.automation_settings as { tag_list?: string | null; double_opt_in?: boolean };
+  const automation = form.automation_settings as { tag_list?: string | null; double_opt_in?: boolean; sequence_ids?: number[] };
   const doi = automation.double_opt_in === true;
   const success = { status: doi ? "pending_confirmation" : "subscribed" } as const;
   if (form.security_settings.honeypot && input[HONEYPOT]?.trim()) return success;
@@ -80,10 +81,11 @@ export function submitForm(deps: Deps, form: OptInForm, channel: Channel, input:
     ...(last ? { last_name: last } : {}),
     ...(Object.keys(custom).length ? { custom_data: custom } : {}),
   };
-  // A new subscriber gets the welcome email at once; with double opt-in, once confirmed.
+  // A new subscriber gets the welcome email at once and the form's sequences; with double opt-in, once confirmed.
   const queued = !doi
     ? deps.db.transaction((tx) => {
         const res = upsertSubscriber(deps, channel, values, tx as unknown as Db);
+        deps.subscriberHooks.enroll(deps, tx as unknown as Db, channel, res.subscriber, automation.sequence_ids ?? []);
         return res.created && enqueueWelcome(deps, tx as unknown as Db, channel, form, res.subscriber, deps.clock.now());
       })
     : subscribeWithConfirmation(deps, channel, values, { templateId: form.confirmation_email_template_id, replyTo: null, includeUnsubscribeLink: false, formId: form.id }).confirmationUrl !== null;

@@ -1,12 +1,12 @@
 /**
  * A form's welcome email (§10.1 automation): the form's welcome template, sent as system mail
  * (priority lane, one quota unit, with List-Unsubscribe) when a sign-up subscribes — at once
- * without double opt-in, on confirmation with it. The confirmation email records which form asked
+ * without double opt-in, on confirmation with it (the form's sequences likewise). The confirmation email records which form asked
  * (`data.form_id`), so the confirmation page can find it.
  */
 import { and, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { messages, templates, type Channel, type OptInForm, type Subscriber } from "@/db/schema";
+import { messages, subscribers, templates, type Channel, type OptInForm, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { chargeQuota } from "@/features/channels/quota";
 import { formById } from "@/features/opt_in_forms/service";
@@ -47,12 +47,19 @@ function confirmingForm(deps: Deps, s: Subscriber): OptInForm | null {
 }
 
 /**
- * After `s` confirmed: the welcome email of the form that asked, if any. A full quota skips it
- * (logged): the confirmation itself stands.
+ * After `s` confirmed, the automation of the form that asked, if any: enrollment in its
+ * `sequence_ids` and its welcome email. A full quota skips the email (logged): the confirmation
+ * itself stands.
  */
-export function welcomeAfterConfirmation(deps: Deps, channel: Channel, s: Subscriber): void {
+export function automationAfterConfirmation(deps: Deps, channel: Channel, s: Subscriber): void {
   const form = confirmingForm(deps, s);
-  if (!form || !wantsWelcome(form)) return;
+  if (!form) return;
+  const { sequence_ids } = form.automation_settings as { sequence_ids?: number[] };
+  if (sequence_ids?.length) {
+    const confirmed = deps.db.select().from(subscribers).where(eq(subscribers.id, s.id)).get()!;
+    deps.db.transaction((tx) => deps.subscriberHooks.enroll(deps, tx as unknown as Db, channel, confirmed, sequence_ids));
+  }
+  if (!wantsWelcome(form)) return;
   try {
     if (deps.db.transaction((tx) => enqueueWelcome(deps, tx as unknown as Db, channel, form, s, deps.clock.now()))) deps.outbox.notify();
   } catch (err) {

@@ -72,9 +72,9 @@ function readAutomation(v: unknown, at: { param: string; errors: FieldErrors }) 
       if (b === null) err(key, "must be true or false");
       else out[key] = b;
     } else if (key === "sequence_ids") {
-      if (!Array.isArray(value) || !value.every((id) => Number.isSafeInteger(id))) err(key, "must be an array of integers");
-      // Sequences (§6) are not available in this version, so no id can name one.
-      else if (value.length) err(key, "does not exist in this channel");
+      // Whether they are sequences of the form's channel is the service's check.
+      if (!Array.isArray(value) || !value.every((id) => Number.isSafeInteger(id) && id > 0)) err(key, "must be an array of integers");
+      else out.sequence_ids = [...new Set(value as number[])];
     } else err(key, "is not an automation setting (tag_list, send_welcome_email, double_opt_in, sequence_ids)");
   }
   return result.ok(out);

@@ -7,7 +7,8 @@ import { randomUUID } from "node:crypto";
 import { and, asc, count, eq, inArray, isNull, or, sql, type SQL } from "drizzle-orm";
 import { assertInScope, requireSomeChannel, type Scope } from "@/auth/scope";
 import type { Db } from "@/db/client";
-import { opt_in_forms, templates, type Channel, type OptInForm } from "@/db/schema";
+import { idsInChannel } from "@/db/owned";
+import { opt_in_forms, sequences, templates, type Channel, type OptInForm } from "@/db/schema";
 import type { Deps } from "@/deps";
 import type { PageParams } from "@/input/pagination";
 import type { FieldValues } from "@/input/fields";
@@ -61,7 +62,12 @@ function columns(deps: Deps, channelId: number, v: Changes, lastBlockId: number,
     out.form_type = v.form_type.type;
     if (v.form_type.widget) out.widget_type = v.form_type.widget;
   }
-  if (v.automation_settings) out.automation_settings = { ...v.automation_settings };
+  if (v.automation_settings) {
+    out.automation_settings = { ...v.automation_settings };
+    const ids = v.automation_settings.sequence_ids;
+    const known = new Set(idsInChannel(deps.db, sequences, channelId, ids));
+    ids.forEach((id, i) => known.has(id) || (errors[`automation_settings.sequence_ids.${i}`] = ["does not exist in this channel"]));
+  }
   if (v.security_settings) out.security_settings = v.security_settings;
   for (const key of ["confirmation_email_template_id", "welcome_email_template_id"] as const) {
     const id = v[key];

@@ -171,6 +171,7 @@ export function importSubscribers(deps: Deps, channel: Channel, req: BulkRequest
           now,
         })!;
         syncTags(deps.db, inserted.id, channel.id, [], tags);
+        deps.subscriberHooks.changed(deps, tx as never, channel, null, inserted);
         pending.push(subscriberEvent("subscriber.created", channel, inserted));
         if (inserted.is_active) pending.push(subscriberEvent("subscriber.subscribed", channel, inserted));
         created++;
@@ -197,6 +198,7 @@ export function importSubscribers(deps: Deps, channel: Channel, req: BulkRequest
         ) {
           const row2 = s.updateProfile.get({ id: existing.id, ...next, now })!;
           syncTags(deps.db, existing.id, channel.id, existing.tags, next.tags);
+          deps.subscriberHooks.changed(deps, tx as never, channel, existing, row2);
           pending.push(subscriberEvent("subscriber.updated", channel, row2));
         }
         updated++;

@@ -84,6 +84,7 @@ export function upsertSubscriber(deps: Deps, channel: Channel, v: SubscriberValu
       // A pending subscriber is subscribed by confirming (§10.2), not on creation.
       if (row.is_active && row.confirmation_sent_at === null) out.push(subscriberEvent("subscriber.subscribed", channel, row));
       appendEvents(db, deps.clock, out);
+      deps.subscriberHooks.changed(deps, db, channel, null, row);
       return { subscriber: row, created: true, warnings: [] };
     }
     const warnings: Warning[] = KEPT_ON_UPSERT.filter((k) => v[k] !== undefined).map((k) => ({
@@ -147,6 +148,7 @@ export function applyPatch(
   const row = db.update(subscribers).set({ ...changed, updated_at: now }).where(eq(subscribers.id, current.id)).returning().get()!;
   if (changed.tags) syncTags(deps.db, row.id, channel.id, current.tags, row.tags);
   appendEvents(db, deps.clock, types.map((t) => ({ ...subscriberEvent(t, channel, row), broadcastId })));
+  deps.subscriberHooks.changed(deps, db, channel, current, row);
   return row;
 }
 
