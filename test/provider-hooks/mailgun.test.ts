@@ -30,12 +30,12 @@ describe("happy", () => {
   test("a permanent failure suppresses the address; email.bounced appears in the feed; a replay is ignored", async () => {
     const m = await t.delivered("gone@example.com");
     const body = signed(failed(m.message_id, "gone@example.com"));
-    expect(await t.post(body)).toEqual({ status: 200, body: { received: 1, applied: 1 } });
+    expect(await t.post(body)).toEqual({ status: 200, body: { received: 1, applied: 1, replayed: 0 } });
     expect(t.suppression("gone@example.com")).toEqual({ reason: "hard_bounce", source: "delivery" });
     expect(t.row(m.id).status).toBe("bounced");
     expect(await t.feed("email.bounced")).toEqual([expect.objectContaining({ recipient_email: "gone@example.com", bounce_type: "hard", smtp_response: expect.stringContaining("550 5.1.1") })]);
     // The same event again (a retry or a replay): nothing new.
-    expect(await t.post(body)).toEqual({ status: 200, body: { received: 1, applied: 0 } });
+    expect(await t.post(body)).toEqual({ status: 200, body: { received: 1, applied: 0, replayed: 1 } });
     expect(await t.feed("email.bounced")).toHaveLength(1);
   });
 
@@ -54,8 +54,8 @@ describe("happy", () => {
 
   test("an event about a message Mailroom did not send, or of another kind, is accepted and changes nothing", async () => {
     await t.delivered("kept@example.com");
-    expect(await t.post(signed(failed("<unknown.1@example.com>", "kept@example.com")))).toEqual({ status: 200, body: { received: 1, applied: 0 } });
-    expect(await t.post(signed({ id: "d-1", event: "delivered", recipient: "kept@example.com" }))).toEqual({ status: 200, body: { received: 0, applied: 0 } });
+    expect(await t.post(signed(failed("<unknown.1@example.com>", "kept@example.com")))).toEqual({ status: 200, body: { received: 1, applied: 0, replayed: 0 } });
+    expect(await t.post(signed({ id: "d-1", event: "delivered", recipient: "kept@example.com" }))).toEqual({ status: 200, body: { received: 0, applied: 0, replayed: 0 } });
     expect(t.suppression("kept@example.com")).toBeUndefined();
   });
 });

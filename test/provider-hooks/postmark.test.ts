@@ -38,10 +38,10 @@ async function recordFor(email: string, fields: Record<string, unknown>) {
 describe("happy", () => {
   test("HardBounce suppresses; the retried record (same ID) is ignored; SpamComplaint suppresses as a complaint", async () => {
     const hard = await recordFor("gone@example.com", {});
-    expect(await t.post(JSON.stringify(hard), AUTH)).toEqual({ status: 200, body: { received: 1, applied: 1 } });
+    expect(await t.post(JSON.stringify(hard), AUTH)).toEqual({ status: 200, body: { received: 1, applied: 1, replayed: 0 } });
     expect(t.suppression("gone@example.com")).toEqual({ reason: "hard_bounce", source: "delivery" });
     expect(await t.feed("email.bounced")).toEqual([expect.objectContaining({ recipient_email: "gone@example.com", bounce_type: "hard", smtp_response: expect.stringContaining("550 5.1.1") })]);
-    expect(await t.post(JSON.stringify(hard), AUTH)).toEqual({ status: 200, body: { received: 1, applied: 0 } });
+    expect(await t.post(JSON.stringify(hard), AUTH)).toEqual({ status: 200, body: { received: 1, applied: 0, replayed: 1 } });
 
     const spam = await recordFor("angry@example.com", { RecordType: "SpamComplaint", Type: "SpamComplaint", TypeCode: 512 });
     expect((await t.post(JSON.stringify(spam), AUTH)).body.applied).toBe(1);
@@ -58,9 +58,9 @@ describe("happy", () => {
     expect(await t.feed("email.soft_bounced")).toHaveLength(2);
 
     const other = await recordFor("kept@example.com", {});
-    expect(await t.post(JSON.stringify({ ...other, RecordType: "Delivery" }), AUTH)).toEqual({ status: 200, body: { received: 0, applied: 0 } });
-    expect(await t.post(JSON.stringify({ ...other, Type: "AutoResponder" }), AUTH)).toEqual({ status: 200, body: { received: 0, applied: 0 } });
-    expect(await t.post(JSON.stringify({ ...other, Metadata: { "mailroom-id": "999999" } }), AUTH)).toEqual({ status: 200, body: { received: 1, applied: 0 } });
+    expect(await t.post(JSON.stringify({ ...other, RecordType: "Delivery" }), AUTH)).toEqual({ status: 200, body: { received: 0, applied: 0, replayed: 0 } });
+    expect(await t.post(JSON.stringify({ ...other, Type: "AutoResponder" }), AUTH)).toEqual({ status: 200, body: { received: 0, applied: 0, replayed: 0 } });
+    expect(await t.post(JSON.stringify({ ...other, Metadata: { "mailroom-id": "999999" } }), AUTH)).toEqual({ status: 200, body: { received: 1, applied: 0, replayed: 0 } });
     expect(t.suppression("kept@example.com")).toBeUndefined();
   });
 });

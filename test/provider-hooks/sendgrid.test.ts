@@ -39,7 +39,7 @@ describe("happy", () => {
       event("angry@example.com", angry.message_id, { event: "delivered" }),
       event("angry@example.com", angry.message_id, { event: "open" }),
     ]);
-    expect(await post(batch)).toEqual({ status: 200, body: { received: 3, applied: 3 } });
+    expect(await post(batch)).toEqual({ status: 200, body: { received: 3, applied: 3, replayed: 0 } });
     expect(t.suppression("gone@example.com")).toEqual({ reason: "hard_bounce", source: "delivery" });
     expect(t.suppression("blocked@example.com")).toBeUndefined();
     expect(t.suppression("angry@example.com")).toEqual({ reason: "complaint", source: "delivery" });
@@ -48,7 +48,7 @@ describe("happy", () => {
     expect(await t.feed("email.complained")).toEqual([expect.objectContaining({ recipient_email: "angry@example.com" })]);
     expect(t.seenEvents()).toBe(3);
     // Replayed (same sg_event_ids, freshly signed): nothing new.
-    expect(await post(signed(JSON.parse(batch.body)))).toEqual({ status: 200, body: { received: 3, applied: 0 } });
+    expect(await post(signed(JSON.parse(batch.body)))).toEqual({ status: 200, body: { received: 3, applied: 0, replayed: 3 } });
     expect(await t.feed("email.bounced")).toHaveLength(1);
   });
 
@@ -59,7 +59,7 @@ describe("happy", () => {
       event("invalid@example.com", m.message_id, { event: "dropped", reason: "Bounced Address" }),
       event("kept@example.com", "<not.ours@example.com>", { event: "bounce", type: "bounce" }),
     ]);
-    expect(await post(batch)).toEqual({ status: 200, body: { received: 2, applied: 1 } });
+    expect(await post(batch)).toEqual({ status: 200, body: { received: 2, applied: 1, replayed: 0 } });
     expect(t.suppression("invalid@example.com")).toEqual({ reason: "hard_bounce", source: "delivery" });
     expect(t.suppression("kept@example.com")).toBeUndefined();
   });

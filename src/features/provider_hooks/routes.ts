@@ -73,6 +73,7 @@ export const providerHookRoutes = (deps: Deps) => {
       return { confirmed: true };
     }
     const outcomes = recordProviderEvents(deps, server, provider, payload.events);
-    return { received: outcomes.length, applied: outcomes.filter((o) => o === "applied").length };
+    const count = (outcome: string) => outcomes.filter((o) => o === outcome).length;
+    return { received: outcomes.length, applied: count("applied"), replayed: count("replay") };
   });
 };
