@@ -13,6 +13,7 @@ import { broadcastsJob } from "./features/broadcasts/jobs";
 import { SequenceScheduler } from "./features/sequences/scheduler";
 import { confirmationExpiryJob } from "./features/confirmation/jobs";
 import { segmentSyncJob } from "./features/sequences/segment-sync";
+import { segmentSyncJob } from "./features/sequences/segment-sync";
 import { eventRetentionJob } from "./features/events/service";
 import { inboundRetentionJob } from "./features/bounces/inbound";
 import { webhookJobs } from "./features/webhooks/delivery";
@@ -79,6 +80,7 @@ function featureJobs(deps: Deps, jobs: JobRunner, webhooksInThread: boolean) {
     seenEventsRetentionJob(deps.db),
     broadcastsJob(deps),
     confirmationExpiryJob(deps),
+    segmentSyncJob(deps),
     segmentSyncJob(deps),
     new SequenceScheduler(deps),
     ...(webhooksInThread ? [] : webhookJobs(deps, (name) => jobs.wake(name))),
