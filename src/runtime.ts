@@ -1,8 +1,7 @@
 /**
  * The composition root of a running instance: HTTP, the SMTP listeners, the job runner with every
- * feature's jobs, and the delivery job (its sender in the delivery thread in production, in this
- * thread when tests step it). The webhook jobs run whole in the delivery thread when it runs them
- * with the other jobs, else here. Starts in dependency order and stops in reverse (STYLE §7). Used by `serve` and by the
+ * feature's jobs, and the delivery job (in its own thread in production, in this thread when tests
+ * step it). Starts in dependency order and stops in reverse (STYLE §7). Used by `serve` and by the
  * test harness, so tests run exactly what production runs.
  */
 import { createApp } from "./app";
@@ -10,14 +9,13 @@ import { sessionRetentionJob } from "./admin/session";
 import type { Deps } from "./deps";
 import { auditRetentionJob } from "./features/audit_log/service";
 import { broadcastsJob } from "./features/broadcasts/jobs";
-import { SequenceScheduler } from "./features/sequences/scheduler";
 import { confirmationExpiryJob } from "./features/confirmation/jobs";
-import { segmentSyncJob } from "./features/sequences/segment-sync";
 import { segmentSyncJob } from "./features/sequences/segment-sync";
 import { eventRetentionJob } from "./features/events/service";
 import { inboundRetentionJob } from "./features/bounces/inbound";
-import { webhookJobs } from "./features/webhooks/delivery";
+import { WebhookDeliveryJob } from "./features/webhooks/delivery";
 import { deliveryRetentionJob } from "./features/webhooks/service";
+import { webhookDispatchJob } from "./features/webhooks/dispatch";
 import { idempotencyRetentionJob } from "./features/transactionals/idempotency";
 import { seenEventsRetentionJob } from "./features/provider_hooks/service";
 import { listenHttp, type HttpServer } from "./http/server";
@@ -46,10 +44,7 @@ export interface StartOptions {
   hostname?: string;
   /** SMTP submission port overriding MAILROOM_SMTP_PORT, where 0 means "off"; here 0 = ephemeral (tests). */
   smtpPort?: number;
-  /**
-   * Deliver in a Worker thread (default where the runtime has Workers), with the webhook jobs there
-   * too when the jobs are started; false: all in this thread.
-   */
+  /** Deliver in a Worker thread (default where the runtime has Workers); false: in this thread. */
   deliveryThread?: boolean;
   /** Start the job loops (default true); tests that step jobs by hand pass false. */
   startJobs?: boolean;
@@ -70,8 +65,8 @@ function coalescedWake(wake: () => void): () => void {
   };
 }
 
-/** Jobs of the features, run on the main thread's connection (the webhook jobs unless the delivery thread runs them). */
-function featureJobs(deps: Deps, jobs: JobRunner, webhooksInThread: boolean) {
+/** Jobs of the features, run on the main thread's connection. */
+function featureJobs(deps: Deps, jobs: JobRunner) {
   return [
     auditRetentionJob(deps.db),
     eventRetentionJob(deps.db, deps.config.eventRetentionDays),
@@ -81,9 +76,9 @@ function featureJobs(deps: Deps, jobs: JobRunner, webhooksInThread: boolean) {
     broadcastsJob(deps),
     confirmationExpiryJob(deps),
     segmentSyncJob(deps),
-    segmentSyncJob(deps),
-    new SequenceScheduler(deps),
-    ...(webhooksInThread ? [] : webhookJobs(deps, (name) => jobs.wake(name))),
+    // Deliveries written by the dispatcher are attempted at once, not on the next interval.
+    webhookDispatchJob(deps, () => jobs.wake("webhooks.delivery")),
+    new WebhookDeliveryJob(deps),
     deliveryRetentionJob(deps.db, deps.config.eventRetentionDays),
     inboundRetentionJob(deps.db, deps.config.eventRetentionDays),
   ];
@@ -94,10 +89,7 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
   const http = listenHttp(app, deps, options);
   const ticker = setInterval(() => deps.auth.tick(), 1000);
   const jobs = new JobRunner(deps.log, deps.clock, deps.metrics.jobs);
-  const deliveryThread = options.deliveryThread ?? typeof Worker !== "undefined";
-  const startJobs = options.startJobs ?? true;
-  const webhooksInThread = deliveryThread && startJobs;
-  for (const job of featureJobs(deps, jobs, webhooksInThread)) jobs.add(job);
+  for (const job of featureJobs(deps, jobs)) jobs.add(job);
   const stops: (() => Promise<void> | void)[] = [];
   let stopped: Promise<void> | null = null;
   const smtpPort = options.smtpPort ?? (deps.config.smtpPort || null);
@@ -114,8 +106,8 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
     inbound = deps.config.inboundPort === undefined ? null : await startInboundServer(deps, deps.config.inboundPort);
     if (inbound) stops.push(() => inbound!.stop());
     // Delivery stops before the listeners (reverse order): it drains into capture/servers before they close.
-    const sender = deliveryThread
-      ? await startDeliveryThread(deps.config, { capturePort: deps.capturePort, log: deps.log, jobs: webhooksInThread, observer: deps.metrics.jobs, timeoutMs: deps.config.shutdownTimeoutMs })
+    const sender = (options.deliveryThread ?? typeof Worker !== "undefined")
+      ? await startDeliveryThread(deps.config, deps.capturePort, deps.log, deps.config.shutdownTimeoutMs)
       : undefined;
     delivery = new DeliveryJob(deps, { sender });
     delivery.releaseLeases();
@@ -123,7 +115,7 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
     deps.outbox.notify = coalescedWake(() => jobs.wake("delivery"));
     // Mail that waited for capture (it was down when the process stopped) can go now.
     if (capture) deps.outbox.routesChanged(null, deps.clock.now());
-    if (startJobs) jobs.start();
+    if (options.startJobs ?? true) jobs.start();
     stops.push(() => jobs.stop(deps.config.shutdownTimeoutMs));
   } catch (err) {
     await http.stop(0);
