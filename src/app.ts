@@ -13,6 +13,7 @@ import { requestMeta } from "./http/request";
 import { createAllowLookup } from "./http/routes-table";
 import { accessTokenRoutes } from "./features/access_tokens/routes";
 import { auditLogRoutes } from "./features/audit_log/routes";
+import { bounceRoutes } from "./features/bounces/routes";
 import { capturedMessageRoutes } from "./features/captured_messages/routes";
 import { channelRoutes } from "./features/channels/routes";
 import { discoveryRoutes } from "./features/discovery/routes";
@@ -49,6 +50,7 @@ export const apiFeatures = (deps: Deps, routes: () => readonly RouteInfo[]) => [
   templateRoutes(deps),
   subscriberRoutes(deps),
   suppressionRoutes(deps),
+  bounceRoutes(deps),
   segmentRoutes(deps),
   emailServerRoutes(deps),
   transactionalRoutes(deps),

@@ -8,6 +8,7 @@
 import { expect, test } from "bun:test";
 import { linkSecret } from "@/db/settings";
 import { signedReturnPath } from "@/features/bounces/verp";
+import { createTestToken } from "../fixtures";
 import type { SmtpSink } from "../smtp-sink";
 import { eachWithSink, startOutboxTest, type OutboxTest } from "../outbox/helpers";
 import { arf, autoReply, deliverInbound, dsn, type MtaShape, type Original } from "./reports";
@@ -119,4 +120,33 @@ test("a DSN bomb (thousands of parts) is refused 554 and an oversized message 55
   expect(inbound()).toEqual([]);
   expect(t.row(m.id).status).toBe("sent");
   expect(t.server.log.lines().filter((l: any) => l.event === "inbound.refused").length).toBe(2);
+});
+
+test("GET /inbound_messages lists what was received, newest first, filtered; mail about no message of ours only for scope all", async () => {
+  const m = await sent("gone@example.org");
+  await deliverInbound(port(), m.returnPath, dsn("postfix", m));
+  await deliverInbound(port(), m.returnPath, autoReply(m.returnPath));
+  const unknown = signedReturnPath(linkSecret(t.server.deps), DOMAIN, 999_999);
+  await deliverInbound(port(), unknown, dsn("exim", { ...m, returnPath: unknown }));
+
+  const all = await t.server.request("GET", "/api/v1/inbound_messages");
+  expect(all.status).toBe(200);
+  expect(all.body.inbound_messages.map((r: any) => [r.classification, r.result, r.channel, r.outbound_message_id])).toEqual([
+    ["hard_bounce", "ignored", null, null],
+    ["auto_reply", "stored", "default", m.id],
+    ["hard_bounce", "applied", "default", m.id],
+  ]);
+  expect(all.body.inbound_messages[2]).toMatchObject({ rcpt_to: m.returnPath, mail_from: null, from: "MAILER-DAEMON@mx.example.org", recipient: "gone@example.org", subject: "Undelivered Mail Returned to Sender" });
+  expect(all.body.inbound_messages[2].diagnostic).toStartWith("5.1.1 smtp; 550 5.1.1");
+  expect(all.body.pagination).toMatchObject({ count: 3 });
+
+  const filtered = await t.server.request("GET", "/api/v1/inbound_messages?classification=hard_bounce&result=applied");
+  expect(filtered.body.inbound_messages.map((r: any) => r.id)).toEqual([all.body.inbound_messages[2].id]);
+  expect((await t.server.request("GET", "/api/v1/inbound_messages?classification=nonsense")).status).toBe(422);
+
+  const channelToken = createTestToken(t.server.deps, { permissions: ["suppressions_read"] });
+  const scoped = await t.server.request("GET", "/api/v1/inbound_messages", { token: channelToken });
+  expect(scoped.body.inbound_messages.map((r: any) => r.classification)).toEqual(["auto_reply", "hard_bounce"]);
+  const noPermission = createTestToken(t.server.deps, { permissions: ["subscribers_read"] });
+  expect((await t.server.request("GET", "/api/v1/inbound_messages", { token: noPermission })).status).toBe(403);
 });

@@ -4,9 +4,9 @@
  * original it carries), what it is (classify.ts), the report applied (report.ts) and the message
  * kept in inbound_messages for inspection, all in one transaction.
  */
-import { inArray, lt } from "drizzle-orm";
+import { and, count, desc, eq, inArray, isNull, lt, or, type SQL } from "drizzle-orm";
 import { changes, type Db } from "@/db/client";
-import { inbound_messages } from "@/db/schema";
+import { inbound_messages, type InboundMessage } from "@/db/schema";
 import { linkSecret } from "@/db/settings";
 import type { Deps } from "@/deps";
 import { retentionJob } from "@/jobs/retention";
@@ -97,6 +97,27 @@ function reportedRecipient(c: Classified, messageRecipientEmail: string, signed:
   if (c.recipients.some((r) => normalizeEmail(r) === own)) return messageRecipientEmail;
   if (signed && (c.recipients.length === 0 || c.classification === "complaint")) return messageRecipientEmail;
   return c.recipients[0] ?? null;
+}
+
+export interface InboundFilters {
+  classification?: InboundClassification;
+  result?: InboundOutcome["result"];
+}
+
+/**
+ * A page of received mail, newest first: about messages of `channelIds`, plus what was about no
+ * message of ours when `unlinked` (tokens of scope `all`).
+ */
+export function listInbound(deps: Deps, channelIds: readonly number[], unlinked: boolean, filters: InboundFilters, limit: number, offset: number): { rows: InboundMessage[]; total: number } {
+  const m = inbound_messages;
+  const reach = [inArray(m.channel_id, [...channelIds]), ...(unlinked ? [isNull(m.channel_id)] : [])];
+  const conds: (SQL | undefined)[] = [or(...reach)];
+  if (filters.classification) conds.push(eq(m.classification, filters.classification));
+  if (filters.result) conds.push(eq(m.result, filters.result));
+  const where = and(...conds);
+  const rows = deps.db.select().from(m).where(where).orderBy(desc(m.id)).limit(limit).offset(offset).all();
+  const total = rows.length < limit && (rows.length > 0 || offset === 0) ? offset + rows.length : deps.db.select({ n: count() }).from(m).where(where).get()!.n;
+  return { rows, total };
 }
 
 /** Received mail is kept MAILROOM_EVENT_RETENTION_DAYS, like the events it produced. */

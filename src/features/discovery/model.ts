@@ -26,6 +26,17 @@ const byPurpose = <T extends Parameters<typeof t.Array>[0]>(value: T) => Strict(
 
 export const WhoamiSchema = Strict({ type: TokenType, token_type: TokenType, token: TokenMeta, channel: ChannelBrief, rate_limits: RateLimits });
 
+/** Mailroom extension: bounces that arrive later (docs/bounces.md). */
+const BouncesSchema = Strict(
+  {
+    verp: t.Boolean({ description: "MAILROOM_BOUNCE_DOMAIN is set: each message's envelope sender is a signed return path there" }),
+    domain: Nullable(t.String()),
+    inbound_listener: t.Boolean({ description: "MAILROOM_INBOUND_PORT is set: DSNs and feedback reports to the bounce domain are received here" }),
+    dns: t.Array(Strict({ type: t.String(), name: t.String(), value: t.String() }), { description: "Records to publish for the bounce domain" }),
+  },
+  "Bounce handling: VERP return paths and the inbound bounce listener",
+);
+
 export const StatusSchema = t.Union([
   Strict({ channel: t.Null(), channels: t.Array(Strict({ id: Int(), slug: t.String(), name: t.String() })) }, "Several target channels: pick one"),
   Strict({
@@ -35,6 +46,7 @@ export const StatusSchema = t.Union([
     delivery: byPurpose(t.Union([t.Literal("servers"), t.Literal("capture"), t.Literal("none")])),
     issues: t.Array(Strict({ code: t.String(), message: t.String() })),
     quota: Strict({ monthly_send_quota: Nullable(Int()), used: Int(), remaining: Nullable(Int()), resets_at: t.String({ format: "date-time" }) }),
+    bounces: BouncesSchema,
   }),
 ]);
 

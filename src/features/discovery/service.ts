@@ -101,6 +101,9 @@ function channelReadiness(deps: Deps, channel: Channel) {
     if (mode === "servers" && activeServers === 0) issues.push({ code: "no_active_server", message: `No active email server for ${purpose}; mail stays queued` });
     if (mode === "none") issues.push({ code: "no_delivery", message: `No email server for ${purpose} and local capture is off; mail stays queued` });
   }
+  if (deps.config.bounceDomain && deps.config.inboundPort === undefined) {
+    issues.push({ code: "bounce_listener_off", message: "MAILROOM_BOUNCE_DOMAIN is set but MAILROOM_INBOUND_PORT is not: bounces to the return paths are not received here" });
+  }
   return { readiness, delivery, issues };
 }
 
@@ -117,6 +120,19 @@ export function status(deps: Deps, scope: Scope) {
     subscribers: subscriberTotals(deps.db, channel.id),
     ...channelReadiness(deps, channel),
     quota: { monthly_send_quota: quota.cap, used: quota.used, remaining: quota.remaining, resets_at: quota.resetsAt },
+    bounces: bounceHandling(deps),
+  };
+}
+
+/** The bounce domain, whether this instance receives its mail, and the MX record that sends it here. */
+function bounceHandling(deps: Deps) {
+  const domain = deps.config.bounceDomain ?? null;
+  const host = new URL(deps.config.publicUrl).hostname;
+  return {
+    verp: domain !== null,
+    domain,
+    inbound_listener: deps.config.inboundPort !== undefined,
+    dns: domain ? [{ type: "MX", name: domain, value: `10 ${host}.` }] : [],
   };
 }
 
