@@ -1,6 +1,7 @@
 /** Mailgun webhooks (HMAC-SHA256 signing key) posted to a real server: verified, applied once, refused when forged or stale. */
 import { describe, expect, test } from "bun:test";
 import { createHmac, randomBytes } from "node:crypto";
+import { createTestChannel } from "../fixtures";
 import { eachProviderServer, expectNothingRecorded, type HookTest } from "./helpers";
 
 const SIGNING_KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0";
@@ -57,6 +58,18 @@ describe("happy", () => {
     expect(await t.post(signed(failed("<unknown.1@example.com>", "kept@example.com")))).toEqual({ status: 200, body: { received: 1, applied: 0, replayed: 0 } });
     expect(await t.post(signed({ id: "d-1", event: "delivered", recipient: "kept@example.com" }))).toEqual({ status: 200, body: { received: 0, applied: 0, replayed: 0 } });
     expect(t.suppression("kept@example.com")).toBeUndefined();
+  });
+
+  test("an event about another channel's message (same Message-ID lookup) changes nothing", async () => {
+    createTestChannel(t.server.deps, "Marketing", { sender_email: "news@example.com" });
+    const sent = await t.server.request("POST", "/api/v1/transactionals", { body: { channel: "marketing", to: "other@example.com", subject: "Hi", body: "<p>Hi</p>" } });
+    expect(sent.status).toBe(201);
+    await t.tick();
+    const other = t.row(sent.body.id);
+    expect(other.sent_at).not.toBeNull();
+    expect(await t.post(signed(failed(other.message_id, "other@example.com")))).toEqual({ status: 200, body: { received: 1, applied: 0, replayed: 0 } });
+    expect(t.suppression("other@example.com")).toBeUndefined();
+    expect(t.row(other.id).status).toBe("sent");
   });
 });
 
