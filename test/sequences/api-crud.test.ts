@@ -87,6 +87,12 @@ describe("sequences", () => {
     expect(write.body.required_permission).toBe("sequences_write");
   });
 
+  test("a create needs exactly one target channel", async () => {
+    const res = await server.request("POST", "/api/v1/sequences", { body: { label: "Where?" } });
+    expect(res.status).toBe(422);
+    expect(server.sql("SELECT count(*) AS n FROM sequences WHERE label = 'Where?'")[0].n).toBe(0);
+  });
+
   test("another channel's sequence is 404 to a token of this one", async () => {
     const theirs = await server.request("POST", "/api/v1/sequences", { body: { channel: "other", label: "Theirs" } });
     const mine = createTestToken(server.deps, { name: "mine", permissions: ["sequences_read", "sequences_write"], scope: "channels", channels: ["default"] });

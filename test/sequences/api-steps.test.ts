@@ -75,6 +75,7 @@ describe("steps", () => {
       [{ action: "make_http_request", http_url: "http://example.com/" }, { http_url: ["must use https"] }],
       [{ action: "make_http_request", http_url: "https://10.0.0.1/" }, { http_url: ["must not point to a loopback, private or reserved address"] }],
       [{ action: "make_http_request", http_url: "https://x.example/", http_method: "PUT" }, { http_method: ["is not included in the list"] }],
+      [{ action: "make_http_request", http_url: "https://x.example/", http_headers: { "X-A": "1\r\nX-B: 2" } }, { http_headers: ["must be an object of header names to string values"] }],
       [{ action: "entry_point" }, { action: ["is not included in the list"] }],
       [{ action: "delay", delay: 60, parent_id: 99999 }, { parent_id: ["does not exist in this sequence"] }],
       [{ action: "delay", delay: 60, branch: "yes" }, { branch: ["can only be set under a condition step"] }],

@@ -45,7 +45,8 @@ const text = (max: number) =>
 
 const headers = f.custom(
   (v) => {
-    const ok = typeof v === "object" && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, val]) => /^[!#$%&'*+.^_`|~\w-]+$/.test(k) && typeof val === "string");
+    // RFC 9110 token names; values on one line (a line break would forge another header).
+    const ok = typeof v === "object" && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, val]) => /^[!#$%&'*+.^_`|~\w-]+$/.test(k) && typeof val === "string" && !/[\r\n\0]/.test(val));
     return ok ? result.ok(v as Record<string, string>) : result.err("must be an object of header names to string values");
   },
   { nullable: true, schema: { type: "object", additionalProperties: { type: "string" } } },
