@@ -49,9 +49,9 @@ function snsMessage(type: keyof typeof SIGNED, fields: Record<string, string>, v
 }
 
 /** SES's Bounce or Complaint notification about a message we sent (its Message-ID as SES reports it). */
-function notification(messageId: string, body: Record<string, unknown>) {
-  const mail = { messageId: "0100018c-ses-own-id", source: "news@example.com", commonHeaders: { messageId, subject: "Receipt" }, headers: [{ name: "Message-ID", value: messageId }] };
-  return JSON.stringify({ ...body, mail });
+function notification(messageId: string, body: Record<string, unknown>, mail: Record<string, unknown> = {}) {
+  const sesMail = { messageId: "0100018c-ses-own-id", source: "news@example.com", commonHeaders: { messageId, subject: "Receipt" }, headers: [{ name: "Message-ID", value: messageId }], ...mail };
+  return JSON.stringify({ ...body, mail: sesMail });
 }
 const permanent = (...recipients: string[]) => ({
   notificationType: "Bounce",
@@ -89,6 +89,16 @@ describe("happy", () => {
     const res = await post(snsMessage("SubscriptionConfirmation", { Message: "You have chosen to subscribe…", SubscribeURL: subscribeUrl, Token: "tok-1" }));
     expect(res).toEqual({ status: 200, body: { confirmed: true } });
     expect(requests).toContain("/confirm?Action=ConfirmSubscription&Token=tok-1");
+  });
+
+  test("the Message-ID is read from the original headers (whatever commonHeaders says), else from commonHeaders", async () => {
+    const a = await t.delivered("a@example.com");
+    const b = await t.delivered("b@example.com");
+    const rewritten = { commonHeaders: { messageId: "<0100018c-ses-own-id@email.amazonses.com>" } };
+    expect((await post(snsMessage("Notification", { Message: notification(a.message_id, permanent("a@example.com"), rewritten) }))).body.applied).toBe(1);
+    const truncated = { headersTruncated: true, headers: [] };
+    expect((await post(snsMessage("Notification", { Message: notification(b.message_id, permanent("b@example.com"), truncated) }))).body.applied).toBe(1);
+    expect([t.row(a.id).status, t.row(b.id).status]).toEqual(["bounced", "bounced"]);
   });
 
   test("a bounce naming a recipient or a Message-ID Mailroom did not mail changes nothing", async () => {

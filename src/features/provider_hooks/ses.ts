@@ -2,7 +2,7 @@
  * Amazon SES notifications delivered through SNS: the post is an SNS message (verified in sns.ts);
  * a Notification's Message is SES's JSON — `Bounce` (bounceType Permanent → hard, Transient or
  * Undetermined → soft) or `Complaint`, one event per named recipient. SES's messageId is its own; our
- * message is found by the Message-ID header we sent (mail.commonHeaders.messageId or mail.headers).
+ * message is found by the Message-ID header we sent (mail.headers, else mail.commonHeaders.messageId).
  */
 import { AppError } from "@/lib/errors";
 import type { WebhookKeys } from "@/features/email_servers/credentials";
@@ -26,14 +26,12 @@ export async function readSes(req: HookRequest, keys: WebhookKeys, certificates:
   return { events: eventsOf(notification, message.messageId, req.now) };
 }
 
-/** The Message-ID header SES saw on the message. */
+/** The Message-ID header we sent: from the original headers SES lists, else its common headers (when the list was truncated). */
 function messageIdHeader(mail: Obj): string | null {
-  const common = isObj(mail.commonHeaders) ? mail.commonHeaders : {};
-  const fromCommon = str(common, "messageId");
-  if (fromCommon) return fromCommon;
   const headers = Array.isArray(mail.headers) ? mail.headers : [];
   const header = headers.find((h) => isObj(h) && typeof h.name === "string" && h.name.toLowerCase() === "message-id");
-  return isObj(header) ? str(header, "value") : null;
+  const original = isObj(header) ? str(header, "value") : null;
+  return original ?? str(isObj(mail.commonHeaders) ? mail.commonHeaders : {}, "messageId");
 }
 
 function eventsOf(n: Obj, snsMessageId: string, now: number): ProviderEvent[] {
