@@ -73,3 +73,44 @@ export async function resolveAllowed(url: URL, policy: AddressPolicy, lookup: Lo
   if (url.protocol === "http:" && ipaddr.parse(found[0].address).range() !== "loopback") return null;
   return found[0];
 }
+
+/** What `checkedFetch` got: the answer, or why there is none (`dns_failed`, `blocked_address`, `timeout`, `connection_failed…`). */
+export type CheckedAnswer = { response: Response; error: null } | { response: null; error: string };
+
+/**
+ * One request to `url` through the guard: the host is resolved and checked now, and the request
+ * goes to the checked address itself; the Host header and TLS (SNI and the name the certificate is
+ * verified against) keep the URL's name. Kept-alive connections are pooled by that address, so a
+ * reused one was opened to an allowed address too. Redirects are not followed; `timeoutMs` bounds it all.
+ */
+export async function checkedFetch(
+  url: URL,
+  init: { method: string; headers: Record<string, string>; body?: string },
+  policy: AddressPolicy,
+  lookup: Lookup,
+  timeoutMs: number,
+): Promise<CheckedAnswer> {
+  let target: { address: string; family: number } | null;
+  try {
+    target = await resolveAllowed(url, policy, lookup);
+  } catch {
+    return { response: null, error: "dns_failed" };
+  }
+  if (!target) return { response: null, error: "blocked_address" };
+  const connectTo = new URL(url);
+  connectTo.hostname = target.family === 6 ? `[${target.address}]` : target.address;
+  try {
+    const response = await fetch(connectTo, {
+      ...init,
+      headers: { ...init.headers, host: url.host },
+      redirect: "manual",
+      signal: AbortSignal.timeout(timeoutMs),
+      tls: { serverName: url.hostname },
+    });
+    return { response, error: null };
+  } catch (e) {
+    const err = e as { name?: string; code?: string };
+    if (err.name === "TimeoutError" || err.name === "AbortError") return { response: null, error: "timeout" };
+    return { response: null, error: `connection_failed${err.code ? `: ${err.code}` : ""}` };
+  }
+}

@@ -4,7 +4,7 @@
  * 1 KiB of the answer kept. Never logs the secret or the signature.
  */
 import { createHmac } from "node:crypto";
-import { resolveAllowed, type AddressPolicy, type Lookup } from "@/lib/ssrf";
+import { checkedFetch, type AddressPolicy, type Lookup } from "@/lib/ssrf";
 
 export const ATTEMPT_TIMEOUT_MS = 10_000;
 const EXCERPT_BYTES = 1024;
@@ -76,33 +76,15 @@ export async function attemptWebhook(r: AttemptRequest, policy: AddressPolicy, l
     durationMs: Math.round(performance.now() - started),
     error,
   });
-  const url = new URL(r.url);
-  let target: { address: string; family: number } | null;
+  const answer = await checkedFetch(new URL(r.url), { method: "POST", headers: webhookHeaders(r), body: r.body }, policy, lookup, ATTEMPT_TIMEOUT_MS);
+  if (!answer.response) return done(null, null, answer.error);
+  const { status } = answer.response;
   try {
-    target = await resolveAllowed(url, policy, lookup);
-  } catch {
-    return done(null, null, "dns_failed");
-  }
-  if (!target) return done(null, null, "blocked_address");
-  // The request goes to the checked address itself; the Host header and TLS (SNI and the name the
-  // certificate is verified against) keep the URL's name. Kept-alive connections are pooled by
-  // that address, so a reused one was opened to an allowed address too.
-  const connectTo = new URL(url);
-  connectTo.hostname = target.family === 6 ? `[${target.address}]` : target.address;
-  try {
-    const res = await fetch(connectTo, {
-      method: "POST",
-      headers: { ...webhookHeaders(r), host: url.host },
-      body: r.body,
-      redirect: "manual",
-      signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
-      tls: { serverName: url.hostname },
-    });
-    const excerpt = await excerptOf(res);
-    return done(res.status, excerpt, res.status >= 300 && res.status < 400 ? "redirect_not_followed" : null);
+    const excerpt = await excerptOf(answer.response);
+    return done(status, excerpt, status >= 300 && status < 400 ? "redirect_not_followed" : null);
   } catch (e) {
-    const err = e as { name?: string; code?: string };
-    if (err.name === "TimeoutError" || err.name === "AbortError") return done(null, null, "timeout");
-    return done(null, null, `connection_failed${err.code ? `: ${err.code}` : ""}`);
+    // The answer broke off (or the 10 s ran out) while its body was read.
+    const name = (e as { name?: string }).name;
+    return done(null, null, name === "TimeoutError" || name === "AbortError" ? "timeout" : "connection_failed");
   }
 }
