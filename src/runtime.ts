@@ -9,6 +9,7 @@ import { sessionRetentionJob } from "./admin/session";
 import type { Deps } from "./deps";
 import { auditRetentionJob } from "./features/audit_log/service";
 import { broadcastsJob } from "./features/broadcasts/jobs";
+import { SequenceScheduler } from "./features/sequences/scheduler";
 import { confirmationExpiryJob } from "./features/confirmation/jobs";
 import { segmentSyncJob } from "./features/sequences/segment-sync";
 import { eventRetentionJob } from "./features/events/service";
@@ -75,6 +76,7 @@ function featureJobs(deps: Deps, jobs: JobRunner) {
     seenEventsRetentionJob(deps.db),
     broadcastsJob(deps),
     confirmationExpiryJob(deps),
+    new SequenceScheduler(deps),
     segmentSyncJob(deps),
     // Deliveries written by the dispatcher are attempted at once, not on the next interval.
     webhookDispatchJob(deps, () => jobs.wake("webhooks.delivery")),

@@ -10,7 +10,7 @@ import type { Deps } from "@/deps";
 import { escapeHtml } from "@/lib/html";
 import { linkSecret } from "@/db/settings";
 import { captureHeaderValue, signLink } from "@/lib/links";
-import { broadcastContent, rewriteLinks, type BroadcastContent } from "@/features/broadcasts/content";
+import { broadcastContent, bulkContent, rewriteLinks, type BroadcastContent, type BulkContent } from "@/features/broadcasts/content";
 import { returnPathFor } from "@/features/bounces/verp";
 import { POSTMARK_METADATA_HEADER } from "@/features/provider_hooks/postmark";
 import { buildVariables, RenderError, renderLiquid } from "@/lib/liquid";
@@ -54,7 +54,7 @@ function subscriberById(db: Db, id: number): Subscriber | undefined {
   return q.get({ id });
 }
 
-/** What is rendered per recipient: a transactional's own fields, or the broadcast's (stored once). */
+/** What is rendered per recipient: the row's own fields (transactional; sequence mail: its step's, copied), or the broadcast's (stored once). */
 interface Source {
   subject: string;
   body: string;
@@ -62,13 +62,19 @@ interface Source {
   /** null: decided by looking at the rendered body (transactionals). */
   html: boolean | null;
   broadcast: BroadcastContent | null;
+  /** Bulk mail (broadcast, sequence): the footer and tracked links. */
+  bulk: BulkContent | null;
 }
 
 function sourceOf(deps: Deps, m: Message): Source {
-  if (m.broadcast_id === null) return { subject: m.subject ?? "", body: m.body ?? "", preheader: m.preheader, html: null, broadcast: null };
+  if (m.broadcast_id === null) {
+    // Sequence mail carries its step's content, copied when it was queued (its links with it).
+    const bulk = m.kind === "sequence" ? bulkContent(m.body ?? "", m.include_unsubscribe_link) : null;
+    return { subject: m.subject ?? "", body: m.body ?? "", preheader: m.preheader, html: null, broadcast: null, bulk };
+  }
   const b = broadcastContent(deps.db, m.broadcast_id);
   if (!b) throw new RenderError("the broadcast was deleted", "error");
-  return { subject: b.subject, body: b.body, preheader: b.preheader, html: b.html, broadcast: b };
+  return { subject: b.subject, body: b.body, preheader: b.preheader, html: b.html, broadcast: b, bulk: b };
 }
 
 /** Renders a structured message or loads a raw one. @throws RenderError (Liquid) — the caller fails the message. */
@@ -98,14 +104,15 @@ export async function compose(deps: Deps, m: Message, channel: Channel): Promise
   const preheader = source.preheader ? await renderLiquid(source.preheader, variables) : "";
   const isHtml = source.html ?? looksLikeHtml(rendered);
   let html = isHtml ? rendered : `<p>${escapeHtml(rendered).replace(/\r?\n/g, "<br>")}</p>`;
-  if (b) html = beforeBodyEnd(html, footer(b, channel, unsub));
+  const bulk = source.bulk;
+  if (bulk) html = beforeBodyEnd(html, footer(bulk, channel, unsub));
   // The text part shows the real URLs (it is not tracked).
-  const text = isHtml || b ? htmlToText(html) : rendered;
+  const text = isHtml || bulk ? htmlToText(html) : rendered;
   if (preheader) {
     const hidden = `<div style="display:none;max-height:0;overflow:hidden;opacity:0">${escapeHtml(preheader)}</div>`;
     html = /<body[^>]*>/i.test(html) ? html.replace(/<body[^>]*>/i, (tag) => tag + hidden) : hidden + html;
   }
-  if (b) html = track(deps, m, b, html);
+  if (bulk) html = track(deps, m, bulk, html);
   return {
     kind: "structured",
     subject,
@@ -133,10 +140,10 @@ function beforeBodyEnd(html: string, fragment: string): string {
 }
 
 /**
- * The broadcast footer (§5): the unsubscribe link and the channel's physical address, left out when
+ * The footer of bulk mail (§5; sequence mail too): the unsubscribe link and the channel's physical address, left out when
  * the body places `{{unsubscribe_url}}` itself; without `include_unsubscribe_link`, the address only.
  */
-function footer(b: BroadcastContent, channel: Channel, unsub: string): string {
+function footer(b: BulkContent, channel: Channel, unsub: string): string {
   if (b.placesUnsubscribeUrl) return "";
   const parts = [
     ...(b.includeUnsubscribeLink ? [`<a href="${escapeHtml(unsub)}" data-mr-notrack>Unsubscribe</a>`] : []),
@@ -146,7 +153,7 @@ function footer(b: BroadcastContent, channel: Channel, unsub: string): string {
 }
 
 /** Signed click links and the open pixel (§16), when the message asks for them. */
-function track(deps: Deps, m: Message, b: BroadcastContent, html: string): string {
+function track(deps: Deps, m: Message, b: BulkContent, html: string): string {
   if (!m.track_clicks && !m.track_opens) return html;
   const secret = linkSecret(deps);
   const base = deps.config.publicUrl;

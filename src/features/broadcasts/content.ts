@@ -8,18 +8,22 @@ import { eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { broadcast_links, broadcasts } from "@/db/schema";
 
-export interface BroadcastContent {
+/** What the footer and tracking of bulk mail (broadcast and sequence) need of its body. */
+export interface BulkContent {
+  includeUnsubscribeLink: boolean;
+  /** The body places `{{ unsubscribe_url }}` itself (no footer then). */
+  placesUnsubscribeUrl: boolean;
+  /** Raw href attribute text → link index (the click token carries the index). */
+  links: Map<string, number>;
+}
+
+export interface BroadcastContent extends BulkContent {
   id: number;
   name: string;
   subject: string;
   preheader: string | null;
   body: string;
   html: boolean;
-  includeUnsubscribeLink: boolean;
-  /** The body places `{{ unsubscribe_url }}` itself (no footer then). */
-  placesUnsubscribeUrl: boolean;
-  /** Raw href attribute text → link index (the click token carries the index). */
-  links: Map<string, number>;
 }
 
 const ANCHOR = /<a\b[^>]*>/gi;
@@ -53,6 +57,21 @@ export function rewriteLinks(html: string, links: Map<string, number>, tracked: 
 /** A tracked link's target as stored (HTML entities of the attribute decoded). */
 const decodeHref = (href: string) => href.replace(/&amp;/g, "&");
 
+/** The footer and link facts of a bulk body (a sequence message's body is its own: see `linkTarget`). */
+export function bulkContent(body: string, includeUnsubscribeLink: boolean): BulkContent {
+  return {
+    includeUnsubscribeLink,
+    placesUnsubscribeUrl: /\{\{-?\s*unsubscribe_url\b/.test(body),
+    links: new Map(trackableLinks(body).map((href, i) => [href, i])),
+  };
+}
+
+/** The target of tracked link `index` of a body that carries its own links (sequence mail), or null. */
+export function linkTarget(body: string, index: number): string | null {
+  const href = trackableLinks(body)[index];
+  return href === undefined ? null : decodeHref(href);
+}
+
 /** Stores the broadcast's tracked links (call when sending starts, in its transaction). */
 export function storeLinks(db: Db, broadcastId: number, body: string): void {
   db.delete(broadcast_links).where(eq(broadcast_links.broadcast_id, broadcastId)).run();
@@ -75,9 +94,7 @@ export function broadcastContent(db: Db, id: number): BroadcastContent | null {
     preheader: b.preheader,
     body: b.body,
     html: b.html_body,
-    includeUnsubscribeLink: b.include_unsubscribe_link,
-    placesUnsubscribeUrl: /\{\{-?\s*unsubscribe_url\b/.test(b.body),
-    links: new Map(trackableLinks(b.body).map((href, i) => [href, i])),
+    ...bulkContent(b.body, b.include_unsubscribe_link),
   };
   if (cache.size >= CACHED_MAX) cache.delete(cache.keys().next().value!);
   cache.set(id, content);
