@@ -1,8 +1,8 @@
 /**
- * What an email server keeps for its provider's event webhooks (docs/api-reference.md §9,
- * docs/provider-webhooks.md): the keys that prove a post came from the provider, stored encrypted
- * like the SMTP password, write-only and returned masked; the Postmark user name and the SNS topic
- * ARN, which are not secret; and the endpoint URL of each provider the server answers for.
+ * An email server's credentials (docs/api-reference.md §9): write-only fields stored encrypted and
+ * returned masked — the SMTP password and the keys that prove a provider's event webhook post is
+ * genuine (docs/provider-webhooks.md) — plus the webhook settings that are not secret (Postmark
+ * user name, SNS topic ARN) and the endpoint URL of each provider the server answers for.
  */
 import { createPublicKey } from "node:crypto";
 import { t } from "elysia";

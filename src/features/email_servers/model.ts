@@ -1,4 +1,4 @@
-/** Email server fields (docs/api-reference.md §9), the redaction rule for credentials, and the encoder. */
+/** Email server fields (docs/api-reference.md §9) and the encoder; credentials and their redaction are in credentials.ts. */
 import { t, type Static } from "elysia";
 import type { EmailServer } from "@/db/schema";
 import { f, result } from "@/input/fields";
