@@ -58,11 +58,12 @@ function bodySchema(body: NonNullable<AnyContract["body"]>): JsonSchema {
   const top = objectSchema({ ...fields, ...options }, Object.keys(options).filter((k) => options[k].required));
   if (!body.wrapper) return required.length ? { ...top, required: [...((top.required as string[]) ?? []), ...required] } : top;
   const wrapped = objectSchema(fields, []);
-  (top.properties as Record<string, unknown>)[body.wrapper] = { ...wrapped, description: `The same fields wrapped; a wrapped field wins over a top-level one` };
+  const wrappers = body.wrapperAlias ? [body.wrapper, body.wrapperAlias] : [body.wrapper];
+  for (const w of wrappers) (top.properties as Record<string, unknown>)[w] = { ...wrapped, description: `The same fields wrapped; a wrapped field wins over a top-level one` };
   if (!required.length) return top;
   return {
     ...top,
-    anyOf: [{ required }, { required: [body.wrapper], properties: { [body.wrapper]: { required } } }],
+    anyOf: [{ required }, ...wrappers.map((w) => ({ required: [w], properties: { [w]: { required } } }))],
   };
 }
 
