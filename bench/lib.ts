@@ -65,10 +65,10 @@ export async function freePort(): Promise<number> {
 }
 
 let clkTck = 0;
-/** utime+stime of a process (all threads), in µs. */
-export function cpuUs(pid: number): number {
+/** utime+stime of a process (all threads), or of one of its threads (`tid`; the main thread's is the pid), in µs. */
+export function cpuUs(pid: number, tid?: number): number {
   if (!clkTck) clkTck = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, "utf8");
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // f[0] = field 3 (state)
   return ((Number(f[11]) + Number(f[12])) / clkTck) * 1e6; // fields 14, 15
 }

@@ -12,7 +12,7 @@ import { Database } from "bun:sqlite";
 import { parseArgs } from "node:util";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { HOST, MAILROOM_BIN, bunScript, fmt, sleep, startMailroom, table, tmp, wrk } from "./lib";
+import { HOST, MAILROOM_BIN, bunScript, cpuUs, fmt, sleep, startMailroom, table, tmp, wrk } from "./lib";
 
 const { values: a } = parseArgs({
   options: { count: { type: "string", default: "10000" }, events: { type: "string", default: "1000000" }, messages: { type: "string", default: "1000000" }, json: { type: "boolean", default: false } },
@@ -67,9 +67,13 @@ async function waitForCount(stats: () => Promise<{ count: number; lastAt: number
   await sleep(50);
   log(`dispatch: ${COUNT} events → one receiver …`);
   const t0 = Date.now();
+  const [cpu0, mainCpu0] = [cpuUs(server.pid), cpuUs(server.pid, server.pid)];
   appendEvents(COUNT);
   const done = await waitForCount(stats, COUNT, 120_000);
   results.dispatchPerSec = done.count / ((done.lastAt - t0) / 1000);
+  // What each webhook costs the server, and how much of it the API's (main) thread pays.
+  results.cpuUsPerWebhook = (cpuUs(server.pid) - cpu0) / done.count;
+  results.mainThreadCpuUsPerWebhook = (cpuUs(server.pid, server.pid) - mainCpu0) / done.count;
   log("whoami idle vs during dispatch …");
   const o = { threads: 1, connections: 16, seconds: 4, warmupSeconds: 0 };
   const idle = await wrk(`${base}/whoami`, { authorization: `Bearer ${token}` }, 4, o);
@@ -77,7 +81,7 @@ async function waitForCount(stats: () => Promise<{ count: number; lastAt: number
   const busy = await wrk(`${base}/whoami`, { authorization: `Bearer ${token}` }, 4, o);
   const stillGoing = (await stats()).count < COUNT * 4;
   await waitForCount(stats, COUNT * 4, 300_000);
-  Object.assign(results, { whoamiIdleP99Us: idle.p99Us, whoamiBusyP99Us: busy.p99Us, busyOverlapped: stillGoing ? 1 : 0 });
+  Object.assign(results, { whoamiIdleP99Us: idle.p99Us, whoamiBusyP99Us: busy.p99Us, whoamiIdleRps: idle.rps, whoamiBusyRps: busy.rps, busyOverlapped: stillGoing ? 1 : 0 });
   await api("DELETE", `/webhook_endpoints/${((await created.json()) as { id: number }).id}`);
   await receiver.stop();
 }
@@ -139,6 +143,7 @@ else {
     table([
       ["measure", "result", "goal"],
       [`${COUNT} events dispatched to one receiver`, `${Math.round(results.dispatchPerSec)} events/s`, "≥ 1,000/s"],
+      ["server CPU per webhook: all threads / the API's thread", `${Math.round(results.cpuUsPerWebhook)} / ${Math.round(results.mainThreadCpuUsPerWebhook)} µs`, ""],
       ["whoami p99 during dispatch / idle", `${fmt.us(results.whoamiBusyP99Us)} / ${fmt.us(results.whoamiIdleP99Us)} = ${ratio.toFixed(2)} ×${results.busyOverlapped ? "" : " (dispatch ended early)"}`, "≤ 1.5 ×"],
       [`GET /events limit=500 of ${EVENTS.toLocaleString("en")} (p50 / p99)`, `${results.eventsPageP50Ms.toFixed(1)} / ${results.eventsPageP99Ms.toFixed(1)} ms`, "≤ 20 ms"],
       [`GET /reputation over ${MESSAGES.toLocaleString("en")} messages (p50 / p99)`, `${results.reputationP50Ms.toFixed(1)} / ${results.reputationP99Ms.toFixed(1)} ms`, "≤ 100 ms"],

@@ -1,8 +1,9 @@
 /**
  * The composition root of a running instance: HTTP, the SMTP listeners, the job runner with every
- * feature's jobs, and the delivery job (in its own thread in production, in this thread when tests
- * step it). Starts in dependency order and stops in reverse (STYLE §7). Used by `serve` and by the
- * test harness, so tests run exactly what production runs.
+ * feature's jobs, and the delivery job (its sender in the delivery thread in production, in this
+ * thread when tests step it); the webhook jobs run whole in the delivery thread when the jobs are
+ * started, else here. Starts in dependency order and stops in reverse (STYLE §7). Used by `serve`
+ * and by the test harness, so tests run exactly what production runs.
  */
 import { createApp } from "./app";
 import { sessionRetentionJob } from "./admin/session";
@@ -14,9 +15,8 @@ import { confirmationExpiryJob } from "./features/confirmation/jobs";
 import { segmentSyncJob } from "./features/sequences/segment-sync";
 import { eventRetentionJob } from "./features/events/service";
 import { inboundRetentionJob } from "./features/bounces/inbound";
-import { WebhookDeliveryJob } from "./features/webhooks/delivery";
+import { webhookJobs } from "./features/webhooks/delivery";
 import { deliveryRetentionJob } from "./features/webhooks/service";
-import { webhookDispatchJob } from "./features/webhooks/dispatch";
 import { idempotencyRetentionJob } from "./features/transactionals/idempotency";
 import { seenEventsRetentionJob } from "./features/provider_hooks/service";
 import { listenHttp, type HttpServer } from "./http/server";
@@ -45,7 +45,10 @@ export interface StartOptions {
   hostname?: string;
   /** SMTP submission port overriding MAILROOM_SMTP_PORT, where 0 means "off"; here 0 = ephemeral (tests). */
   smtpPort?: number;
-  /** Deliver in a Worker thread (default where the runtime has Workers); false: in this thread. */
+  /**
+   * Deliver in a Worker thread (default where the runtime has Workers), with the webhook jobs there
+   * too when the jobs are started; false: all in this thread.
+   */
   deliveryThread?: boolean;
   /** Start the job loops (default true); tests that step jobs by hand pass false. */
   startJobs?: boolean;
@@ -66,8 +69,8 @@ function coalescedWake(wake: () => void): () => void {
   };
 }
 
-/** Jobs of the features, run on the main thread's connection. */
-function featureJobs(deps: Deps, jobs: JobRunner) {
+/** Jobs of the features, run on the main thread's connection (the webhook jobs unless the delivery thread runs them). */
+function featureJobs(deps: Deps, jobs: JobRunner, webhooksInThread: boolean) {
   return [
     auditRetentionJob(deps.db),
     eventRetentionJob(deps.db, deps.config.eventRetentionDays),
@@ -78,9 +81,7 @@ function featureJobs(deps: Deps, jobs: JobRunner) {
     confirmationExpiryJob(deps),
     new SequenceScheduler(deps),
     segmentSyncJob(deps),
-    // Deliveries written by the dispatcher are attempted at once, not on the next interval.
-    webhookDispatchJob(deps, () => jobs.wake("webhooks.delivery")),
-    new WebhookDeliveryJob(deps),
+    ...(webhooksInThread ? [] : webhookJobs(deps, (name) => jobs.wake(name))),
     deliveryRetentionJob(deps.db, deps.config.eventRetentionDays),
     inboundRetentionJob(deps.db, deps.config.eventRetentionDays),
   ];
@@ -91,7 +92,10 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
   const http = listenHttp(app, deps, options);
   const ticker = setInterval(() => deps.auth.tick(), 1000);
   const jobs = new JobRunner(deps.log, deps.clock, deps.metrics.jobs);
-  for (const job of featureJobs(deps, jobs)) jobs.add(job);
+  const deliveryThread = options.deliveryThread ?? typeof Worker !== "undefined";
+  const startJobs = options.startJobs ?? true;
+  const webhooksInThread = deliveryThread && startJobs;
+  for (const job of featureJobs(deps, jobs, webhooksInThread)) jobs.add(job);
   const stops: (() => Promise<void> | void)[] = [];
   let stopped: Promise<void> | null = null;
   const smtpPort = options.smtpPort ?? (deps.config.smtpPort || null);
@@ -108,8 +112,8 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
     inbound = deps.config.inboundPort === undefined ? null : await startInboundServer(deps, deps.config.inboundPort);
     if (inbound) stops.push(() => inbound!.stop());
     // Delivery stops before the listeners (reverse order): it drains into capture/servers before they close.
-    const sender = (options.deliveryThread ?? typeof Worker !== "undefined")
-      ? await startDeliveryThread(deps.config, deps.capturePort, deps.log, deps.config.shutdownTimeoutMs)
+    const sender = deliveryThread
+      ? await startDeliveryThread(deps.config, { capturePort: deps.capturePort, log: deps.log, jobs: webhooksInThread, observer: deps.metrics.jobs, timeoutMs: deps.config.shutdownTimeoutMs })
       : undefined;
     delivery = new DeliveryJob(deps, { sender });
     delivery.releaseLeases();
@@ -117,7 +121,7 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
     deps.outbox.notify = coalescedWake(() => jobs.wake("delivery"));
     // Mail that waited for capture (it was down when the process stopped) can go now.
     if (capture) deps.outbox.routesChanged(null, deps.clock.now());
-    if (options.startJobs ?? true) jobs.start();
+    if (startJobs) jobs.start();
     stops.push(() => jobs.stop(deps.config.shutdownTimeoutMs));
   } catch (err) {
     await http.stop(0);

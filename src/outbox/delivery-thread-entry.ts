@@ -1,10 +1,13 @@
 /**
  * Entry of the delivery thread (delivery-thread.ts): opens its own connection to the data dir's
- * database, runs a MessageSender for the batches the main thread's delivery job sends over, and
- * forwards its log lines to the main thread (one writer for stdout).
+ * database, runs a MessageSender for the batches the main thread's delivery job sends over, runs the
+ * webhook jobs when asked to, and forwards its log lines and job ticks to the main thread (one
+ * writer for stdout, one metrics registry).
  */
 import { buildDeps, databasePath } from "@/boot";
 import { openDb } from "@/db/client";
+import { webhookJobs } from "@/features/webhooks/delivery";
+import { JobRunner, type JobObserver } from "@/jobs/runner";
 import { createLogger } from "@/lib/log";
 import { systemClock } from "@/lib/time";
 import type { FromThread, ToThread } from "./delivery-thread";
@@ -14,6 +17,8 @@ declare const self: Worker;
 const send = (m: FromThread) => self.postMessage(m);
 
 let sender: MessageSender | null = null;
+let jobs: JobRunner | null = null;
+let stopTimeoutMs = 0;
 let close = () => {};
 
 self.onmessage = async (e: MessageEvent<ToThread>) => {
@@ -26,6 +31,17 @@ self.onmessage = async (e: MessageEvent<ToThread>) => {
         const deps = buildDeps(m.config, database, log, systemClock);
         deps.capturePort = m.capturePort;
         sender = new MessageSender(deps);
+        if (m.jobs) {
+          const observer: JobObserver = {
+            registered: (job, intervalMs, now) => send({ type: "registered", job, intervalMs, now }),
+            ticked: (job, seconds, ok, now) => send({ type: "ticked", job, seconds, ok, now }),
+          };
+          const runner = (jobs = new JobRunner(log, systemClock, observer));
+          for (const job of webhookJobs(deps, (name) => runner.wake(name))) runner.add(job);
+          runner.start();
+        }
+        // Half of the shutdown time for the jobs' ticks in flight, the rest for the sender.
+        stopTimeoutMs = m.timeoutMs / 2;
         close = () => {
           log.flush();
           database.close();
@@ -40,6 +56,7 @@ self.onmessage = async (e: MessageEvent<ToThread>) => {
         break;
       }
       case "stop":
+        await jobs?.stop(stopTimeoutMs);
         await sender?.close();
         close();
         send({ type: "stopped" });

@@ -1,16 +1,19 @@
 /**
- * The delivery thread: a Bun Worker with its own (read-only in practice) SQLite connection that runs
- * a MessageSender, so rendering and nodemailer's per-message work (~0.5 ms) never take the API's
- * thread (the machine has 2 cores). The delivery job stays on the main thread and talks to it as to
- * any Sender: claimed messages go over, outcomes come back, and every write stays on one connection.
+ * The delivery thread: a Bun Worker with its own SQLite connection that runs a MessageSender, so
+ * rendering and nodemailer's per-message work (~0.5 ms) never take the API's thread (the machine has
+ * 2 cores). The outbox's delivery job stays on the main thread and talks to it as to any Sender:
+ * claimed messages go over, outcomes come back, and every outbox write stays on one connection.
+ * With `jobs`, the thread also runs the webhook jobs (dispatch, attempts) whole, writes included, in
+ * its own job runner: their ticks are reported back for the main thread's metrics.
  */
 import type { Config } from "@/config";
 import type { Message } from "@/db/schema";
+import type { JobObserver } from "@/jobs/runner";
 import type { Logger } from "@/lib/log";
 import type { Sender, SentResult } from "./sender";
 
 export type ToThread =
-  | { type: "start"; config: Readonly<Config>; capturePort: number | undefined }
+  | { type: "start"; config: Readonly<Config>; capturePort: number | undefined; jobs: boolean; timeoutMs: number }
   | { type: "deliver"; id: number; messages: readonly Message[]; now: number }
   | { type: "stop" };
 export type FromThread =
@@ -19,6 +22,8 @@ export type FromThread =
   | { type: "stopped" }
   | { type: "delivered"; id: number; results: SentResult[] }
   | { type: "log"; chunk: string }
+  | { type: "registered"; job: string; intervalMs: number; now: number }
+  | { type: "ticked"; job: string; seconds: number; ok: boolean; now: number }
   | { type: "failed"; id?: number; error: string };
 
 /**
@@ -27,8 +32,18 @@ export type FromThread =
  */
 const THREAD_ENTRY = import.meta.url.includes("/$bunfs/") ? "/$bunfs/root/outbox/delivery-thread-entry.ts" : new URL("./delivery-thread-entry.ts", import.meta.url).href;
 
-/** Starts the thread and resolves once its sender is ready. @throws when the thread cannot start. */
-export async function startDeliveryThread(config: Readonly<Config>, capturePort: number | undefined, log: Logger, timeoutMs: number): Promise<Sender> {
+export interface DeliveryThreadOptions {
+  capturePort: number | undefined;
+  log: Logger;
+  /** Also run the webhook jobs in the thread. */
+  jobs: boolean;
+  /** Told about the thread's jobs (the metrics). */
+  observer?: JobObserver;
+  timeoutMs: number;
+}
+
+/** Starts the thread and resolves once its sender (and jobs) are ready. @throws when the thread cannot start. */
+export async function startDeliveryThread(config: Readonly<Config>, { capturePort, log, jobs, observer, timeoutMs }: DeliveryThreadOptions): Promise<Sender> {
   const worker = new Worker(THREAD_ENTRY);
   const pending = new Map<number | string, { resolve: (v: any) => void; reject: (e: Error) => void }>();
   const wait = <T>(key: number | string) => new Promise<T>((resolve, reject) => pending.set(key, { resolve, reject }));
@@ -42,6 +57,8 @@ export async function startDeliveryThread(config: Readonly<Config>, capturePort:
     const m = e.data;
     if (m.type === "log") log.forward(m.chunk);
     else if (m.type === "delivered") settle(m.id, m.results);
+    else if (m.type === "ticked") observer?.ticked(m.job, m.seconds, m.ok, m.now);
+    else if (m.type === "registered") observer?.registered(m.job, m.intervalMs, m.now);
     else if (m.type === "failed") settle(m.id ?? "started", null, m.error);
     else settle(m.type, null);
   };
@@ -53,7 +70,7 @@ export async function startDeliveryThread(config: Readonly<Config>, capturePort:
   // Messages posted before the thread's module has loaded are dropped: wait for it to say so.
   await wait("ready");
   const started = wait("started");
-  post({ type: "start", config, capturePort });
+  post({ type: "start", config, capturePort, jobs, timeoutMs });
   await started;
   let nextId = 0;
   return {

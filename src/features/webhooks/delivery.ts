@@ -1,9 +1,12 @@
 /**
  * The webhook delivery job (docs/api-reference.md §11.2): claims due deliveries, at most 4 in flight per endpoint,
- * attempts each (attempt.ts) and records the outcome in its own transaction — success, a retry on
- * the schedule with ±10 % jitter, exhaustion (one `message.attempt.exhausted` event), or a 410 that
- * disables the endpoint. Each loop of the job takes endpoints no other loop is working on. A claimed row has no due time until its outcome is written; rows left so
- * by a crash are released when the job starts, so nothing is lost.
+ * attempts each (attempt.ts) and records the outcome — success, a retry on the schedule with ±10 %
+ * jitter, exhaustion (one `message.attempt.exhausted` event), or a 410 that disables the endpoint.
+ * Each loop of the job takes endpoints no other loop is working on. Outcomes are written together,
+ * at most RECORD_GATHER_MS after the first of them and when a tick ends: a commit per attempt
+ * (thousands a second) kept the write lock busy and made every API request reload its cached token.
+ * A claimed row has no due time until its outcome is written; rows left so by a crash are released
+ * when the job starts, so nothing is lost (the attempts of the last few ms are made again).
  */
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Database, Db } from "@/db/client";
@@ -16,12 +19,14 @@ import type { Job } from "@/jobs/runner";
 import { decryptSecret } from "@/lib/secrets";
 import { systemLookup, type Lookup } from "@/lib/ssrf";
 import { attemptWebhook, type AttemptResult } from "./attempt";
-import { webhookBody } from "./dispatch";
+import { webhookBody, webhookDispatchJob } from "./dispatch";
 import { addressPolicy } from "./service";
 
 export const PER_ENDPOINT_CONCURRENCY = 4;
 /** Deliveries claimed per endpoint and tick. */
 const CLAIM_LIMIT = 50;
+/** Longest wait of an outcome for the transaction it is written in. */
+const RECORD_GATHER_MS = 10;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 /** Wait before retry n (1-based); every later retry waits 24 h. */
@@ -30,6 +35,7 @@ export const retryDelay = (retry: number, random: () => number = Math.random) =>
   Math.round(RETRY_SCHEDULE[Math.min(retry, RETRY_SCHEDULE.length) - 1] * (0.9 + 0.2 * random()));
 
 type Claimed = { delivery: WebhookDelivery; endpoint: WebhookEndpoint };
+type Attempted = Claimed & { result: AttemptResult; at: number };
 
 /** The statements of every attempt, prepared once per connection. */
 function prepare(database: Database) {
@@ -69,6 +75,9 @@ export class WebhookDeliveryJob implements Job {
   private readonly secrets = new Map<number, string>();
   /** Endpoints a loop is working on now (one loop per endpoint keeps it at PER_ENDPOINT_CONCURRENCY). */
   private readonly busy = new Set<number>();
+  /** Outcomes not written yet, and the timer that writes them. */
+  private attempted: Attempted[] = [];
+  private recordTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly deps: Deps,
@@ -100,8 +109,13 @@ export class WebhookDeliveryJob implements Job {
       await Promise.all(workers);
     } finally {
       for (const id of queues.keys()) this.busy.delete(id);
+      this.record();
     }
     return more;
+  }
+
+  close(): void {
+    this.record();
   }
 
   /** Due deliveries, oldest first, of the endpoints no other loop is working on; their due time is cleared (claimed). */
@@ -125,12 +139,42 @@ export class WebhookDeliveryJob implements Job {
     }
     try {
       const result = await this.attempt(endpoint, delivery, this.deps.clock.now());
-      this.deps.db.transaction((tx) => recordAttempt(this.deps, tx, endpoint, delivery, result, this.deps.clock.now(), this.random));
+      this.attempted.push({ delivery, endpoint, result, at: this.deps.clock.now() });
+      this.recordTimer ??= setTimeout(() => this.record(), RECORD_GATHER_MS);
     } catch (err) {
-      // Not an answer of the receiver (a secret that cannot be read, a database fault): the row is
-      // due again later instead of staying claimed until a restart.
-      this.deps.log.error("webhooks.delivery_failed", { delivery_id: delivery.id, endpoint_id: endpoint.id, error: (err as Error).message });
-      this.deps.db.update(webhook_deliveries).set({ next_attempt_at: this.deps.clock.now() + RETRY_SCHEDULE[0] }).where(eq(webhook_deliveries.id, delivery.id)).run();
+      this.retryLater([{ delivery, endpoint }], err as Error);
+    }
+  }
+
+  /** Writes the gathered outcomes in one transaction. */
+  private record(): void {
+    if (this.recordTimer) clearTimeout(this.recordTimer);
+    this.recordTimer = null;
+    const batch = this.attempted;
+    this.attempted = [];
+    if (batch.length === 0) return;
+    try {
+      this.deps.db.transaction((tx) => {
+        for (const a of batch) recordAttempt(this.deps, tx, a.endpoint, a.delivery, a.result, a.at, this.random);
+      });
+    } catch (err) {
+      this.retryLater(batch, err as Error);
+    }
+  }
+
+  /**
+   * Not an answer of the receiver (a secret that cannot be read, a database fault): the rows are due
+   * again later instead of staying claimed until a restart.
+   */
+  private retryLater(rows: readonly Claimed[], err: Error): void {
+    const due = this.deps.clock.now() + RETRY_SCHEDULE[0];
+    for (const { delivery, endpoint } of rows) {
+      this.deps.log.error("webhooks.delivery_failed", { delivery_id: delivery.id, endpoint_id: endpoint.id, error: err.message });
+      try {
+        this.deps.db.update(webhook_deliveries).set({ next_attempt_at: due }).where(eq(webhook_deliveries.id, delivery.id)).run();
+      } catch {
+        // The database refuses writes (logged above): the row stays claimed until the next start releases it.
+      }
     }
   }
 
@@ -140,6 +184,13 @@ export class WebhookDeliveryJob implements Job {
     return attemptDelivery(this.deps, endpoint, secret, delivery, now, this.lookup);
   }
 }
+
+/**
+ * The dispatcher and the delivery job, which run side by side: in the delivery thread in production
+ * (their fetches, signing and writes stay off the API's thread), on the main thread when tests step
+ * them. `wake` reaches the runner they run in: written deliveries are attempted at once.
+ */
+export const webhookJobs = (deps: Deps, wake: (job: string) => void): Job[] => [webhookDispatchJob(deps, () => wake("webhooks.delivery")), new WebhookDeliveryJob(deps)];
 
 /** One attempt of `delivery` (the job's, and the synchronous `test` route's). */
 export function attemptDelivery(deps: Deps, endpoint: WebhookEndpoint, secret: string, d: WebhookDelivery, now: number, lookup: Lookup = systemLookup): Promise<AttemptResult> {
