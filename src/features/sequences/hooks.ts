@@ -33,9 +33,10 @@ function sequencesStartedBy(deps: Deps, channelId: number, tags: readonly string
   return q.all({ channel: channelId, tags: JSON.stringify(tags) });
 }
 
-/** Tags `after` has that count as newly added: new ones, or all of them when double opt-in was just confirmed. */
+/** Tags `after` has that count as newly added: new ones, or all of them when a pending double opt-in was just confirmed. */
 function addedTags(before: Subscriber | null, after: Subscriber): string[] {
-  if (before && before.confirmed_at === null && after.confirmed_at !== null) return after.tags;
+  const confirmedNow = before && before.confirmation_sent_at !== null && before.confirmed_at === null && after.confirmed_at !== null;
+  if (confirmedNow) return after.tags;
   const had = new Set(before?.tags ?? []);
   return after.tags.filter((t) => !had.has(t));
 }
