@@ -4,7 +4,7 @@
  * original it carries), what it is (classify.ts), the report applied (report.ts) and the message
  * kept in inbound_messages for inspection, all in one transaction.
  */
-import { and, count, desc, eq, inArray, isNull, lt, or, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, inArray, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import { changes, type Db } from "@/db/client";
 import { inbound_messages, type InboundMessage } from "@/db/schema";
 import { linkSecret } from "@/db/settings";
@@ -34,6 +34,21 @@ export interface InboundOutcome {
 const REPORT_KINDS = new Set<InboundClassification>(["hard_bounce", "soft_bounce", "complaint"]);
 const DAY = 86_400_000;
 
+const COLUMNS = ["channel_id", "message_id", "classification", "result", "mail_from", "rcpt_to", "from_header", "subject", "recipient", "diagnostic", "raw_size", "remote_ip", "received_at"] as const;
+const prepareStore = (db: Db) =>
+  db
+    .insert(inbound_messages)
+    .values(Object.fromEntries(COLUMNS.map((c) => [c, sql.placeholder(c)])) as never)
+    .returning({ id: inbound_messages.id })
+    .prepare();
+// Prepared once per connection (the listener writes one row per message received).
+const stores = new WeakMap<Db, ReturnType<typeof prepareStore>>();
+function storeStatement(db: Db) {
+  let q = stores.get(db);
+  if (!q) stores.set(db, (q = prepareStore(db)));
+  return q;
+}
+
 /** Is `address` one the listener accepts mail for: a valid signed return path, or the feedback address, of the bounce domain? */
 export function acceptsRecipient(deps: Pick<Deps, "db" | "config">, address: string): boolean {
   const domain = deps.config.bounceDomain;
@@ -48,8 +63,8 @@ export function acceptsRecipient(deps: Pick<Deps, "db" | "config">, address: str
 export async function receiveInbound(deps: Deps, envelope: InboundEnvelope, raw: Buffer): Promise<InboundOutcome> {
   const classified = await classifyMessage(raw);
   const signedId = deps.config.bounceDomain ? messageOfReturnPath(linkSecret(deps), deps.config.bounceDomain, envelope.rcptTo) : null;
-  const outcome = deps.db.transaction((t) => {
-    const tx = t as unknown as Db;
+  // Concurrent deliveries share one commit (db/group-commit.ts): a DSN flood costs a fraction of a commit each.
+  const outcome = await deps.commits.run((tx) => {
     const messageId = signedId ?? (classified.originalMessageId ? (messageByMessageIdHeader(tx, classified.originalMessageId, classified.recipients[0])?.id ?? null) : null);
     const message = messageId === null ? undefined : messageRecipient(tx, messageId);
     const recipient = message ? reportedRecipient(classified, message.recipient_email, signedId !== null) : (classified.recipients[0] ?? null);
@@ -59,25 +74,21 @@ export async function receiveInbound(deps: Deps, envelope: InboundEnvelope, raw:
         ? applyDeliveryReport(deps, { messageId, kind: classified.classification as ReportKind, recipient, diagnostic: classified.diagnostic, source: "inbound", occurredAt: deps.clock.now() }, tx)
         : "ignored";
     }
-    const row = tx
-      .insert(inbound_messages)
-      .values({
-        channel_id: message?.channel_id ?? null,
-        message_id: message ? messageId : null,
-        classification: classified.classification,
-        result,
-        mail_from: envelope.mailFrom,
-        rcpt_to: envelope.rcptTo,
-        from_header: classified.from,
-        subject: classified.subject?.slice(0, 998) ?? null,
-        recipient,
-        diagnostic: classified.diagnostic,
-        raw_size: raw.length,
-        remote_ip: envelope.remoteIp,
-        received_at: deps.clock.now(),
-      })
-      .returning({ id: inbound_messages.id })
-      .get();
+    const row = storeStatement(tx).get({
+      channel_id: message?.channel_id ?? null,
+      message_id: message ? messageId : null,
+      classification: classified.classification,
+      result,
+      mail_from: envelope.mailFrom,
+      rcpt_to: envelope.rcptTo,
+      from_header: classified.from,
+      subject: classified.subject?.slice(0, 998) ?? null,
+      recipient,
+      diagnostic: classified.diagnostic,
+      raw_size: raw.length,
+      remote_ip: envelope.remoteIp,
+      received_at: deps.clock.now(),
+    })!;
     return { id: row.id, classification: classified.classification, result, messageId: message ? messageId : null };
   });
   const line = { inbound_id: outcome.id, classification: outcome.classification, result: outcome.result, message_id: outcome.messageId, remote_ip: envelope.remoteIp };

@@ -48,6 +48,25 @@ function prepare(db: Db) {
       .where(eq(messages.message_id, sql.placeholder("header")))
       .orderBy(messages.id)
       .prepare(),
+    addReport: db
+      .insert(delivery_reports)
+      .values({
+        message_id: sql.placeholder("message_id"),
+        channel_id: sql.placeholder("channel_id"),
+        email: sql.placeholder("email"),
+        kind: sql.placeholder("kind"),
+        source: sql.placeholder("source"),
+        diagnostic: sql.placeholder("diagnostic"),
+        occurred_at: sql.placeholder("occurred_at"),
+        created_at: sql.placeholder("created_at"),
+      })
+      .onConflictDoNothing()
+      .prepare(),
+    bounced: db
+      .update(messages)
+      .set({ status: "bounced", failed_at: sql`${sql.placeholder("now")}`, failure_reason: "hard_bounce", smtp_response: sql`${sql.placeholder("diagnostic")}`, updated_at: sql`${sql.placeholder("now")}` })
+      .where(eq(messages.id, sql.placeholder("id")))
+      .prepare(),
     softBounces: db
       .select({ n: sql<number>`count(*)` })
       .from(delivery_reports)
@@ -95,11 +114,7 @@ export function applyDeliveryReport(deps: Deps, report: DeliveryReport, tx?: Db)
     const email = normalizeEmail(m.recipient_email);
     if (normalizeEmail(report.recipient) !== email) return "ignored";
     const diagnostic = report.diagnostic?.slice(0, MAX_DIAGNOSTIC) ?? null;
-    const stored = db
-      .insert(delivery_reports)
-      .values({ message_id: m.id, channel_id: m.channel_id, email, kind: report.kind, source: report.source, diagnostic, occurred_at: report.occurredAt, created_at: deps.clock.now() })
-      .onConflictDoNothing()
-      .run();
+    const stored = prepared(db).addReport.run({ message_id: m.id, channel_id: m.channel_id, email, kind: report.kind, source: report.source, diagnostic, occurred_at: report.occurredAt, created_at: deps.clock.now() });
     if (changes(stored) === 0) return "duplicate";
     const slug = deps.auth.cache.slugOf(m.channel_id) ?? "";
     switch (report.kind) {
@@ -122,7 +137,7 @@ export function applyDeliveryReport(deps: Deps, report: DeliveryReport, tx?: Db)
 function hardBounce(deps: Deps, db: Db, m: Message, slug: string, diagnostic: string | null, occurredAt: number): void {
   const now = deps.clock.now();
   // sent_at stays: the message was sent; reputation moves it from delivered to bounced (migration 0021).
-  db.update(messages).set({ status: "bounced", failed_at: now, failure_reason: "hard_bounce", smtp_response: diagnostic, updated_at: now }).where(eq(messages.id, m.id)).run();
+  prepared(db).bounced.run({ id: m.id, now, diagnostic });
   recordHardBounce(deps, m.channel_id, m.recipient_email, db);
   appendEvents(db, deps.clock, [emailEvent("email.bounced", slug, m, { smtp_response: diagnostic, bounce_type: "hard" }, occurredAt)]);
 }

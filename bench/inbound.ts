@@ -1,0 +1,142 @@
+/**
+ * Inbound DSN processing of dist/mailroom (issue 17 goal: ≥ 500 messages/s on 2 cores, whoami p99
+ * ≤ 1.5 × idle): COUNT transactionals are sent (to local capture) with VERP on, then one Postfix-
+ * shaped DSN (Action: failed, 5.1.1) per message comes back over SMTP to the inbound listener from
+ * CONNECTIONS pooled connections — parse, classify, hard bounce applied (message, suppression,
+ * events) and stored. whoami p99 is measured idle first, then during the DSN flood, same run.
+ * Client and server share the machine's cores. Usage: bun bench/inbound.ts [--count 5000] [--connections 8] [--json]
+ */
+import { parseArgs } from "node:util";
+import nodemailer from "nodemailer";
+import { signedReturnPath } from "../src/features/bounces/verp";
+import { HOST, MAILROOM_BIN, fmt, freePort, sleep, startMailroom, table, tmp, wrk } from "./lib";
+
+const { values: a } = parseArgs({ options: { count: { type: "string", default: "5000" }, connections: { type: "string", default: "8" }, json: { type: "boolean", default: false } } });
+const COUNT = Number(a.count);
+const CONNECTIONS = Number(a.connections);
+const DOMAIN = "bounce.bench.example";
+const SECRET = "bench-link-secret-0123456789abcdef";
+const log = (s: string) => process.stderr.write(`[inbound] ${s}\n`);
+
+/** A DSN as Postfix lays it out (RFC 3464): human part, delivery-status, the original headers. */
+const dsn = (returnPath: string, to: string) =>
+  [
+    "From: MAILER-DAEMON@mx.bench.example (Mail Delivery System)",
+    `To: ${returnPath}`,
+    "Subject: Undelivered Mail Returned to Sender",
+    "Auto-Submitted: auto-replied",
+    "MIME-Version: 1.0",
+    'Content-Type: multipart/report; report-type=delivery-status; boundary="B"',
+    "",
+    "--B",
+    "Content-Type: text/plain",
+    "",
+    "I'm sorry to have to inform you that your message could not be delivered.",
+    "--B",
+    "Content-Type: message/delivery-status",
+    "",
+    "Reporting-MTA: dns; mx.bench.example",
+    "",
+    `Final-Recipient: rfc822; ${to}`,
+    "Action: failed",
+    "Status: 5.1.1",
+    `Diagnostic-Code: smtp; 550 5.1.1 <${to}>: Recipient address rejected: User unknown`,
+    "--B",
+    "Content-Type: text/rfc822-headers",
+    "",
+    `Return-Path: <${returnPath}>`,
+    `To: ${to}`,
+    "Subject: Receipt",
+    "--B--",
+    "",
+  ].join("\r\n");
+
+const inboundPort = await freePort();
+const server = await startMailroom(tmp("inbound"), {
+  MAILROOM_BOUNCE_DOMAIN: DOMAIN,
+  MAILROOM_INBOUND_HOST: HOST,
+  MAILROOM_INBOUND_PORT: String(inboundPort),
+  MAILROOM_LINK_SECRET: SECRET,
+  MAILROOM_CAPTURE_MAX: String(COUNT * 2),
+});
+try {
+  const created = Bun.spawnSync([MAILROOM_BIN, "token", "create", "--name", "bench", "--preset", "all", "--scope", "all", "--json", "--data-dir", server.dataDir!]);
+  const token = JSON.parse(created.stdout.toString()).token as string;
+  const base = `http://${HOST}:${server.port}/api/v1`;
+  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  for (let i = 0; i < 500 && (await fetch(`${base}/channels/default`, { headers })).status !== 200; i++) await sleep(10);
+
+  log(`sending ${COUNT} transactionals to capture …`);
+  const sent: { id: number; to: string }[] = [];
+  for (let start = 0; start < COUNT; start += 32) {
+    const batch = Array.from({ length: Math.min(32, COUNT - start) }, (_, i) => `reader${start + i}@bench.example`);
+    const ids = await Promise.all(
+      batch.map(async (to) => {
+        const res = await fetch(`${base}/transactionals`, { method: "POST", headers, body: JSON.stringify({ to, subject: "Receipt", body: "<p>Thanks</p>" }) });
+        if (res.status !== 201) throw new Error(`send → ${res.status} ${await res.text()}`);
+        return ((await res.json()) as { id: number }).id;
+      }),
+    );
+    ids.forEach((id, i) => sent.push({ id, to: batch[i]! }));
+  }
+  const last = sent[sent.length - 1]!.id;
+  for (let i = 0; i < 6000; i++) {
+    const status = ((await (await fetch(`${base}/transactionals/${last}`, { headers })).json()) as { status: string }).status;
+    if (status === "sent") break;
+    await sleep(50);
+  }
+
+  const o = { threads: 1, connections: 16, seconds: 5, warmupSeconds: 0 };
+  const auth = { authorization: `Bearer ${token}` };
+  await wrk(`${base}/whoami`, auth, 2, o); // warm-up: JIT and caches, not measured
+  const idle = await wrk(`${base}/whoami`, auth, 5, o);
+
+  log(`${COUNT} DSNs over ${CONNECTIONS} connections …`);
+  const client = nodemailer.createTransport({ host: HOST, port: inboundPort, secure: false, ignoreTLS: true, pool: true, maxConnections: CONNECTIONS, maxMessages: 100 });
+  let next = 0;
+  let refused = 0;
+  const t0 = performance.now();
+  const flood = Promise.all(
+    Array.from({ length: CONNECTIONS * 2 }, async () => {
+      for (let i = next++; i < COUNT; i = next++) {
+        const { id, to } = sent[i]!;
+        const returnPath = signedReturnPath(SECRET, DOMAIN, id);
+        try {
+          await client.sendMail({ envelope: { from: "", to: [returnPath] }, raw: dsn(returnPath, to) });
+        } catch {
+          refused++;
+        }
+      }
+    }),
+  ).then(() => performance.now() - t0);
+  await sleep(500);
+  const busy = await wrk(`${base}/whoami`, auth, 5, o);
+  const floodMs = await flood;
+  client.close();
+
+  const applied = ((await (await fetch(`${base}/inbound_messages?result=applied&per_page=1`, { headers })).json()) as { pagination: { total: number } }).pagination.total;
+  const results = {
+    dsn_per_s: COUNT / (floodMs / 1000),
+    refused,
+    applied,
+    whoami_idle_p99_us: idle.p99Us,
+    whoami_busy_p99_us: busy.p99Us,
+    whoami_ratio: busy.p99Us / idle.p99Us,
+    busy_overlapped: floodMs > 5500,
+  };
+  if (a.json) console.log(JSON.stringify({ count: COUNT, connections: CONNECTIONS, ...results }));
+  else {
+    console.log(
+      table([
+        ["inbound DSNs (hard bounces applied)", "value", "target"],
+        [`DSNs processed per second (${fmt.int(COUNT)}, ${CONNECTIONS} connections)`, fmt.int(results.dsn_per_s), "≥ 500"],
+        ["applied / refused", `${fmt.int(applied)} / ${fmt.int(refused)}`, `${fmt.int(COUNT)} / 0`],
+        ["whoami p99 idle", fmt.us(idle.p99Us), ""],
+        [`whoami p99 during the DSNs${results.busy_overlapped ? "" : " (flood ended first)"}`, fmt.us(busy.p99Us), ""],
+        ["busy / idle", results.whoami_ratio.toFixed(2), "≤ 1.5"],
+      ]),
+    );
+  }
+} finally {
+  await server.stop();
+}
