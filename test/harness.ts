@@ -73,6 +73,8 @@ export interface TestServerOptions {
   dataDir?: string;
   /** false: no background loops; the test steps jobs (`running.delivery`, `running.jobs.get(name)`) by hand. */
   startJobs?: boolean;
+  /** true: the delivery thread as in production (its sender, and the webhook jobs when jobs start); default false. */
+  deliveryThread?: boolean;
   /** Serve on a known free port with MAILROOM_PUBLIC_URL = the server's URL, so the dashboard's Origin check passes. */
   dashboard?: boolean;
 }
@@ -96,8 +98,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const { database } = openDataDir(config, log);
   const deps = buildDeps(config, database, log, options.clock ?? { now: () => Date.now() });
   const seeded = await firstRun(deps);
-  // Delivery runs in this thread, so tests can step it with `running.delivery.tick(now)`.
-  const running = await startMailroom(deps, { smtpPort: 0, deliveryThread: false, startJobs: options.startJobs });
+  // Delivery runs in this thread unless asked, so tests can step it with `running.delivery.tick(now)`.
+  const running = await startMailroom(deps, { smtpPort: 0, deliveryThread: options.deliveryThread ?? false, startJobs: options.startJobs });
   const url = running.http.url;
   const adminToken = createTestToken(deps, { name: "test admin", preset: "all", scope: "all" });
   return {
