@@ -36,11 +36,13 @@ export function processDue(batch: Batch, e: Enrollment): void {
     const here = standing(batch, e);
     if (!here || !moveOn(batch, e, here, runAction(batch, e, here))) return;
   }
-  batch.more = true;
+  // Past the bound it stays due now: the next tick goes on.
 }
 
 /** Where `e` stands, or null when it cannot go on (removed, paused, its step gone). */
 export function standing(batch: Batch, e: Enrollment): Here | null {
+  // Paused during this batch by the subscribers' hooks (a deactivate_subscriber step).
+  if (e.status !== "active") return null;
   const subscriber = batch.subscribers.get(e.subscriber_id);
   const sequence = batch.sequence(e.sequence_id);
   const channel = sequence && batch.channel(sequence.channel_id);
@@ -53,9 +55,9 @@ export function standing(batch: Batch, e: Enrollment): Here | null {
     batch.event("sequence.subscriber_removed", { sequence, subscriber }, e, {});
     return null;
   }
+  // Deactivation pauses enrollments at once (hooks.ts); this catches one that was not (kept due time: resuming continues).
   if (!subscriber.is_active) {
     e.status = "paused";
-    e.next_trigger_at = null;
     batch.event("sequence.subscriber_paused", { sequence, subscriber }, e, {});
     return null;
   }
@@ -117,6 +119,8 @@ function runAction(batch: Batch, e: Enrollment, here: Here): Outcome {
       return changeTags(batch, here);
     case "deactivate_subscriber":
       batch.subscribers.set(here.subscriber.id, setActive(batch.deps, here.channel, here.subscriber, false, batch.tx));
+      // The hooks paused the subscriber's enrollments, this one too: it stops on the next step.
+      batch.resync(here.subscriber.id);
       return NEXT;
     case "make_http_request":
       return requestStep(batch, e, here);
@@ -156,7 +160,7 @@ function moveToSequence(batch: Batch, e: Enrollment, here: Here): Outcome {
     return { kind: "next", error: `move_to_sequence: sequence ${here.step.target_sequence_id} is not another sequence of this channel` };
   }
   finish(batch, e, "completed");
-  batch.event("sequence.subscriber_moved", here, e, { to_sequence_id: target.id });
+  batch.event("sequence.subscriber_moved", here, e, { to_sequence_id: target.id }, true);
   if (target.active && isEligible(batch.tx, here.subscriber)) enroll(batch.tx, batch.deps.clock, here.channel.slug, target, here.subscriber);
   return { kind: "left" };
 }

@@ -40,6 +40,7 @@ function prepare(database: Database) {
          request_attempts = ?6, error = ?7, completed_at = ?8, updated_at = ?9 WHERE id = ?1`,
     ),
     drop: raw.prepare("DELETE FROM subscriber_sequences WHERE id = ?1"),
+    status: raw.prepare("SELECT status FROM subscriber_sequences WHERE id = ?1"),
   };
 }
 const statements = new WeakMap<Database, ReturnType<typeof prepare>>();
@@ -53,8 +54,6 @@ export class Batch {
   readonly mail: { enrollment: Enrollment; row: OutboxInput }[] = [];
   readonly events: NewEvent[] = [];
   readonly requests: PendingRequest[] = [];
-  /** Set when an enrollment stopped at the per-tick step bound while still due. */
-  more = false;
   private readonly sequences = new Map<number, Sequence | null>();
   private readonly steps = new Map<number, SequenceStep>();
   private readonly children = new Map<string, SequenceStep>();
@@ -106,10 +105,24 @@ export class Batch {
     return true;
   }
 
-  /** Appends the `sequence.*` event of `e` as it stands now. */
-  event<T extends SequenceEventType>(type: T, here: Pick<Here, "sequence" | "subscriber">, e: Enrollment, extra: Parameters<typeof enrollmentEvent<T>>[5]): void {
+  /**
+   * The `sequence.*` event of `e` as it stands now, written with the batch's events; `atOnce`: written
+   * now, so it comes before what the step writes next (a move's subscriber_added in the target).
+   */
+  event<T extends SequenceEventType>(type: T, here: Pick<Here, "sequence" | "subscriber">, e: Enrollment, extra: Parameters<typeof enrollmentEvent<T>>[5], atOnce = false): void {
     const slug = this.deps.auth.cache.slugOf(here.sequence.channel_id) ?? "";
-    this.events.push(enrollmentEvent(type, slug, here.sequence, here.subscriber, e, extra));
+    const event = enrollmentEvent(type, slug, here.sequence, here.subscriber, e, extra);
+    if (atOnce) appendEvents(this.tx, this.deps.clock, [event]);
+    else this.events.push(event);
+  }
+
+  /** Re-reads the status of the batch's enrollments of a subscriber (a change of the subscriber paused them through the hooks). */
+  resync(subscriberId: number): void {
+    for (const e of this.enrollments) {
+      if (e.subscriber_id !== subscriberId) continue;
+      const row = this.statements().status.get(e.id) as Pick<Enrollment, "status"> | null | undefined;
+      if (row) e.status = row.status;
+    }
   }
 
   /** Deletes the enrollment at flush (its subscriber is gone). */
@@ -138,6 +151,12 @@ export class Batch {
     this.dropped.delete(e.id);
   }
 
+  private statements() {
+    let q = statements.get(this.deps.database);
+    if (!q) statements.set(this.deps.database, (q = prepare(this.deps.database)));
+    return q;
+  }
+
   /** Writes everything the batch produced (in its transaction). */
   flush(): void {
     const { deps, tx, now } = this;
@@ -147,8 +166,7 @@ export class Batch {
       const channel = this.channel(channelId);
       if (channel && q.taken > 0) chargeQuota(tx, channel, q.taken, now);
     }
-    let q = statements.get(deps.database);
-    if (!q) statements.set(deps.database, (q = prepare(deps.database)));
+    const q = this.statements();
     for (const e of this.enrollments) {
       if (this.dropped.has(e.id)) q.drop.run(e.id);
       else q.save.run(e.id, e.status, e.current_step_id, e.next_trigger_at, e.last_message_id, e.request_attempts, e.error, e.completed_at, now);

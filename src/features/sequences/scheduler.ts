@@ -54,7 +54,8 @@ export class SequenceScheduler implements Job {
       return batch;
     });
     this.afterCommit(batch);
-    return batch.enrollments.length === BATCH || batch.more;
+    // More due now: the rest of a backlog, steps past the per-tick bound, enrollments the batch made (moves, init_tag).
+    return this.due.get(now, 1) != null;
   }
 
   /** Resolves once every `make_http_request` attempt started so far has been recorded (tests, stop). */
