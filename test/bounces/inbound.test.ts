@@ -11,6 +11,7 @@ import { signedReturnPath } from "@/features/bounces/verp";
 import { createTestToken } from "../fixtures";
 import type { SmtpSink } from "../smtp-sink";
 import { eachWithSink, startOutboxTest, type OutboxTest } from "../outbox/helpers";
+import { SmtpScript } from "../smtp/helpers";
 import { arf, autoReply, deliverInbound, dsn, type MtaShape, type Original } from "./reports";
 
 const DOMAIN = "bounce.example.com";
@@ -88,6 +89,22 @@ test("forged, unsigned or foreign addresses are refused at RCPT TO; nothing is s
   }
   expect(inbound()).toEqual([]);
   expect(t.row(m.id).status).toBe("sent");
+});
+
+test("no AUTH; one recipient per transaction (the sender retries the others)", async () => {
+  const a = await sent("ada@example.com");
+  const b = await sent("bob@example.com");
+  const s = await SmtpScript.open(port());
+  try {
+    await s.next();
+    expect(await s.send("EHLO mx.example.org")).not.toContain("AUTH");
+    expect(await s.send("AUTH PLAIN AGFkYQBwYXNz")).toBe("500 5.5.2 Error: command not recognized");
+    await s.send("MAIL FROM:<>");
+    expect(await s.send(`RCPT TO:<${a.returnPath}>`)).toStartWith("250");
+    expect(await s.send(`RCPT TO:<${b.returnPath}>`)).toBe("452 4.5.3 Too many recipients");
+  } finally {
+    s.close();
+  }
 });
 
 test("a DSN for a message that does not exist, or naming another recipient, is ignored with a log line", async () => {
