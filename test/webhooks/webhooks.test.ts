@@ -231,6 +231,27 @@ describe("delivery", () => {
     }
   });
 
+  test("the outcomes of a tick are committed together, not one commit per attempt", async () => {
+    const r = startReceiver(clock, [200]);
+    try {
+      r.setSecret((await createEndpoint({ url: r.url, event_types: ["subscriber.created"] })).body.secret);
+      for (let i = 0; i < 20; i++) await subscribe(`c${i}@example.com`);
+      await dispatch();
+      // Pages written by the tick: every commit appends each page it changed to the WAL again. The
+      // outcomes wait for the tick's end here, whatever the speed of the machine.
+      const job = new WebhookDeliveryJob(s.deps, { recordGatherMs: 60_000 });
+      s.sql("PRAGMA wal_checkpoint(TRUNCATE)");
+      await job.tick(clock.now());
+      const [{ log }] = s.sql("PRAGMA wal_checkpoint(PASSIVE)");
+      expect(r.received).toHaveLength(20);
+      expect(s.sql("SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'succeeded'")[0].n).toBe(20);
+      // One commit per attempt wrote ~80 pages here; the claim and one commit of outcomes write ~18.
+      expect(log).toBeLessThan(40);
+    } finally {
+      r.stop();
+    }
+  });
+
   test("a delivery that cannot be attempted (unreadable secret) is due again later, not stuck claimed", async () => {
     const endpoint = (await createEndpoint({ url: "http://127.0.0.1:9/hook", event_types: ["subscriber.created"] })).body;
     s.sql("UPDATE webhook_endpoints SET secret_enc = 'garbage' WHERE id = ?", endpoint.id);

@@ -25,7 +25,7 @@ import { addressPolicy } from "./service";
 export const PER_ENDPOINT_CONCURRENCY = 4;
 /** Deliveries claimed per endpoint and tick. */
 const CLAIM_LIMIT = 50;
-/** Longest wait of an outcome for the transaction it is written in. */
+/** Longest wait of an outcome for the transaction it is written in (default). */
 const RECORD_GATHER_MS = 10;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -63,6 +63,8 @@ export interface WebhookDeliveryOptions {
   /** DNS at the edge (tests pass a fake). */
   lookup?: Lookup;
   random?: () => number;
+  /** Longest wait of an outcome for its transaction; the rest are written when the tick ends. */
+  recordGatherMs?: number;
 }
 
 export class WebhookDeliveryJob implements Job {
@@ -72,6 +74,7 @@ export class WebhookDeliveryJob implements Job {
   readonly concurrency = 4;
   private readonly lookup: Lookup;
   private readonly random: () => number;
+  private readonly recordGatherMs: number;
   private readonly secrets = new Map<number, string>();
   /** Endpoints a loop is working on now (one loop per endpoint keeps it at PER_ENDPOINT_CONCURRENCY). */
   private readonly busy = new Set<number>();
@@ -85,6 +88,7 @@ export class WebhookDeliveryJob implements Job {
   ) {
     this.lookup = options.lookup ?? systemLookup;
     this.random = options.random ?? Math.random;
+    this.recordGatherMs = options.recordGatherMs ?? RECORD_GATHER_MS;
     // Claimed by a process that stopped before writing the outcome: due again now.
     deps.db
       .update(webhook_deliveries)
@@ -140,7 +144,7 @@ export class WebhookDeliveryJob implements Job {
     try {
       const result = await this.attempt(endpoint, delivery, this.deps.clock.now());
       this.attempted.push({ delivery, endpoint, result, at: this.deps.clock.now() });
-      this.recordTimer ??= setTimeout(() => this.record(), RECORD_GATHER_MS);
+      this.recordTimer ??= setTimeout(() => this.record(), this.recordGatherMs);
     } catch (err) {
       this.retryLater([{ delivery, endpoint }], err as Error);
     }
