@@ -3,7 +3,8 @@
 # bench/broadcasts.ts (fan-out of 100k recipients, statistics), bench/broadcast-delivery.ts (a broadcast
 # to a sink vs raw nodemailer, transactionals during it), bench/delivery.ts (the send path: accept,
 # delivery, lanes, whoami under delivery, RSS), bench/webhooks.ts (dispatch, events feed,
-# reputation), bench/inbound.ts (DSNs to the inbound bounce listener, whoami during them) and
+# reputation), bench/inbound.ts (DSNs to the inbound bounce listener, whoami during them),
+# bench/sequences.ts (100k enrollments due in one minute through the scheduler) and
 # bench/forms.ts (hosted form submissions).
 #   bash bench/run.sh                 full run (~15 min)
 #   bash bench/run.sh --seconds 3 --cold-runs 3   quicker HTTP part
@@ -30,4 +31,5 @@ bun bench/broadcast-delivery.ts
 bun bench/delivery.ts
 bun bench/webhooks.ts
 bun bench/inbound.ts
+bun bench/sequences.ts
 exec bun bench/forms.ts

@@ -18,7 +18,7 @@ import { Batch, type PendingRequest } from "./batch";
 import { afterAttempt, attemptRequest } from "./http-request";
 
 /** Enrollments per transaction: a few tens of ms of write lock, so API writes never wait long. */
-export const BATCH = 1000;
+export const BATCH = 500;
 
 export interface SchedulerOptions {
   /** DNS at the edge of `make_http_request` (tests pass a fake). */
