@@ -40,7 +40,7 @@ export async function attemptRequest(req: PendingRequest, policy: AddressPolicy,
   const { step } = req;
   const problem = urlProblem(step.http_url ?? "", policy);
   if (problem) return `http_url ${problem}`;
-  const method = step.http_method?.toUpperCase() === "POST" ? "POST" : "GET";
+  const method = step.http_method?.toUpperCase() === "GET" ? "GET" : "POST";
   let body: string | undefined;
   if (method === "POST") {
     try {
