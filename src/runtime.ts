@@ -23,7 +23,8 @@ import { listenHttp, type HttpServer } from "./http/server";
 import { JobRunner } from "./jobs/runner";
 import { DeliveryJob } from "./outbox/delivery-job";
 import { startDeliveryThread } from "./outbox/delivery-thread";
-import { startCaptureServer, startInboundServer, startSubmissionServer, type SmtpComponent } from "./smtp/start";
+import { startInboundThread } from "./smtp/inbound-thread";
+import { startCaptureServer, startSubmissionServer, type SmtpComponent } from "./smtp/start";
 
 export interface Running {
   http: HttpServer;
@@ -109,7 +110,7 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
     if (capture) stops.push(() => capture!.stop());
     smtp = smtpPort === null ? null : await startSubmissionServer(deps, smtpPort);
     if (smtp) stops.push(() => smtp!.stop());
-    inbound = deps.config.inboundPort === undefined ? null : await startInboundServer(deps, deps.config.inboundPort);
+    inbound = deps.config.inboundPort === undefined ? null : await startInboundThread(deps, deps.config.inboundPort);
     if (inbound) stops.push(() => inbound!.stop());
     // Delivery stops before the listeners (reverse order): it drains into capture/servers before they close.
     const sender = deliveryThread

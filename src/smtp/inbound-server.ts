@@ -5,14 +5,19 @@
  * when one is configured; any other recipient is refused at RCPT TO (`550 5.1.1`), before DATA.
  * Limits: 10 MiB per message (552), one recipient per transaction, connections per IP, messages
  * per IP per minute (loopback exempt: a local MTA relaying the bounce domain is one address).
+ * Each message is classified here; `record` (the database side, on the main thread) applies it.
+ * The listener needs no database itself, so it can run in its own thread (inbound-thread.ts).
  */
 import { readFileSync } from "node:fs";
 import type { Server } from "node:net";
 import { RateLimiter } from "@/auth/rate-limiter";
 import { isLoopback, normalizeIp } from "@/auth/ip";
-import type { Deps } from "@/deps";
-import { TooManyParts } from "@/features/bounces/classify";
-import { acceptsRecipient, receiveInbound } from "@/features/bounces/inbound";
+import type { Config } from "@/config";
+import { classifyMessage, TooManyParts, type Classified } from "@/features/bounces/classify";
+import type { InboundEnvelope } from "@/features/bounces/inbound";
+import { acceptsRecipient } from "@/features/bounces/verp";
+import type { Logger } from "@/lib/log";
+import type { Clock } from "@/lib/time";
 import { MailroomSmtpServer } from "./listener";
 import { receivedReply, Replies } from "./replies";
 
@@ -23,9 +28,20 @@ export const INBOUND_MESSAGES_PER_IP_PER_MINUTE = 600;
 const MAX_MESSAGES_PER_CONNECTION = 100;
 const IDLE_TIMEOUT_MS = 60_000;
 
+export interface InboundServerOptions {
+  config: Readonly<Config>;
+  log: Logger;
+  clock: Clock;
+  /** The link secret (the return paths' HMAC key). */
+  secret: string;
+  /** Records a classified message; resolves with its inbound_messages id. */
+  record(envelope: InboundEnvelope, classified: Classified, size: number): Promise<number>;
+}
+
 /** Builds the inbound listener on an already bound `listener`. */
-export function createInboundServer(deps: Deps, listener: Server): MailroomSmtpServer {
-  const { config } = deps;
+export function createInboundServer(options: InboundServerOptions, listener: Server): MailroomSmtpServer {
+  const { config, log, clock, secret, record } = options;
+  const domain = config.bounceDomain!;
   const tls = config.tlsCert ? { key: readFileSync(config.tlsKey!), cert: readFileSync(config.tlsCert) } : {};
   const perIp = new Map<string, number>();
   const counted = new Set<string>();
@@ -33,7 +49,7 @@ export function createInboundServer(deps: Deps, listener: Server): MailroomSmtpS
   const server: MailroomSmtpServer = new MailroomSmtpServer({
     listener,
     greetingHost: new URL(config.publicUrl).hostname,
-    log: deps.log,
+    log,
     component: "inbound",
     authOptional: true,
     disabledCommands: config.tlsCert ? ["AUTH"] : ["AUTH", "STARTTLS"],
@@ -48,7 +64,7 @@ export function createInboundServer(deps: Deps, listener: Server): MailroomSmtpS
       perIp.set(ip, open);
       counted.add(session.id);
       if (open > INBOUND_CONNECTIONS_PER_IP) {
-        deps.log.warn("inbound.too_many_connections", { remote_ip: ip, open });
+        log.warn("inbound.too_many_connections", { remote_ip: ip, open });
         return callback(Replies.tooManyConnections());
       }
       callback();
@@ -63,32 +79,34 @@ export function createInboundServer(deps: Deps, listener: Server): MailroomSmtpS
     onMailFrom(_address, session, callback) {
       if (session.transaction > MAX_MESSAGES_PER_CONNECTION) return callback(Replies.tooManyMessages());
       if (!isLoopback(session.remoteAddress)) {
-        const now = deps.clock.now();
+        const now = clock.now();
         messages.pruneEvery(now);
         if (!messages.take(normalizeIp(session.remoteAddress), INBOUND_MESSAGES_PER_IP_PER_MINUTE, now).allowed) return callback(Replies.rateLimited());
       }
       callback();
     },
     onRcptTo(address, _session, callback) {
-      callback(acceptsRecipient(deps, address.address) ? null : Replies.notBounceAddress());
+      callback(acceptsRecipient(secret, domain, address.address) ? null : Replies.notBounceAddress());
     },
     onData(stream, session, callback) {
       stream.on("end", () => {
-        if (stream.sizeExceeded) deps.log.warn("inbound.refused", { remote_ip: normalizeIp(session.remoteAddress), reason: `larger than ${INBOUND_MAX_BYTES} bytes` });
+        if (stream.sizeExceeded) log.warn("inbound.refused", { remote_ip: normalizeIp(session.remoteAddress), reason: `larger than ${INBOUND_MAX_BYTES} bytes` });
       });
       server.handleData(stream, session, callback, INBOUND_MAX_BYTES, "session", async (raw) => {
-        const envelope = {
+        const envelope: InboundEnvelope = {
           mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address || null : null,
           rcptTo: session.envelope.rcptTo[0]!.address,
           remoteIp: normalizeIp(session.remoteAddress),
         };
+        let classified: Classified;
         try {
-          return receivedReply((await receiveInbound(deps, envelope, raw)).id);
+          classified = await classifyMessage(raw);
         } catch (err) {
           if (!(err instanceof TooManyParts)) throw err;
-          deps.log.warn("inbound.refused", { remote_ip: envelope.remoteIp, rcpt_to: envelope.rcptTo, size: raw.length, reason: err.message });
+          log.warn("inbound.refused", { remote_ip: envelope.remoteIp, rcpt_to: envelope.rcptTo, size: raw.length, reason: err.message });
           throw Replies.tooManyParts();
         }
+        return receivedReply(await record(envelope, classified, raw.length));
       });
     },
   });

@@ -1,7 +1,7 @@
 /**
  * Starting the SMTP listeners as runtime components: the local capture server (§18, unless
- * MAILROOM_CAPTURE=0), the submission listener (§17, unless its port is 0 = off) and the inbound
- * bounce listener (docs/bounces.md, when MAILROOM_INBOUND_PORT is set).
+ * MAILROOM_CAPTURE=0) and the submission listener (§17, unless its port is 0 = off). The inbound
+ * bounce listener runs in its own thread (inbound-thread.ts).
  *
  * Ports are bound at start-up (a taken port still fails the start), but smtp-server and the listener
  * modules (~3.5 MiB resident) are loaded when the first client connects: an idle instance, or one
@@ -94,13 +94,5 @@ export function startSubmissionServer(deps: Deps, port: number): Promise<SmtpCom
   return listen("smtp", deps.config.smtpHost, port, deps, async () => {
     const { createSubmissionServer } = await import("./server");
     return (listener) => createSubmissionServer(deps, listener);
-  });
-}
-
-/** Starts the inbound bounce listener on MAILROOM_INBOUND_HOST and `port` (0 = ephemeral; tests). */
-export function startInboundServer(deps: Deps, port: number): Promise<SmtpComponent> {
-  return listen("inbound", deps.config.inboundHost, port, deps, async () => {
-    const { createInboundServer } = await import("./inbound-server");
-    return (listener) => createInboundServer(deps, listener);
   });
 }

@@ -1,8 +1,8 @@
 /**
- * Mail received by the inbound bounce listener (docs/bounces.md): which of our messages it is about
- * (the signed VERP address it came to, else — for the feedback address — the Message-ID of the
- * original it carries), what it is (classify.ts), the report applied (report.ts) and the message
- * kept in inbound_messages for inspection, all in one transaction.
+ * Mail received by the inbound bounce listener (docs/bounces.md), once classified (classify.ts, in
+ * the listener's thread): which of our messages it is about (the signed VERP address it came to,
+ * else — for the feedback address — the Message-ID of the original it carries), the report applied
+ * (report.ts) and the message kept in inbound_messages for inspection, all in one transaction.
  */
 import { and, count, desc, eq, inArray, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import { changes, type Db } from "@/db/client";
@@ -11,12 +11,9 @@ import { linkSecret } from "@/db/settings";
 import type { Deps } from "@/deps";
 import { retentionJob } from "@/jobs/retention";
 import { normalizeEmail } from "@/lib/email";
-import { classifyMessage, type Classified, type InboundClassification } from "./classify";
+import type { Classified, InboundClassification } from "./classify";
 import { applyDeliveryReport, messageByMessageIdHeader, messageRecipient, type ReportKind } from "./report";
 import { messageOfReturnPath } from "./verp";
-
-/** The one unsigned address of the bounce domain: where feedback loops (ARF) are registered to report. */
-export const FEEDBACK_LOCAL_PART = "feedback";
 
 export interface InboundEnvelope {
   mailFrom: string | null;
@@ -49,19 +46,8 @@ function storeStatement(db: Db) {
   return q;
 }
 
-/** Is `address` one the listener accepts mail for: a valid signed return path, or the feedback address, of the bounce domain? */
-export function acceptsRecipient(deps: Pick<Deps, "db" | "config">, address: string): boolean {
-  const domain = deps.config.bounceDomain;
-  if (!domain) return false;
-  return normalizeEmail(address) === `${FEEDBACK_LOCAL_PART}@${domain}` || messageOfReturnPath(linkSecret(deps), domain, address) !== null;
-}
-
-/**
- * Classifies and records one received message. @throws TooManyParts (classify.ts) for a DSN bomb:
- * nothing is recorded.
- */
-export async function receiveInbound(deps: Deps, envelope: InboundEnvelope, raw: Buffer): Promise<InboundOutcome> {
-  const classified = await classifyMessage(raw);
+/** Records one classified message of `size` bytes: the report applied, the message stored. */
+export async function recordInbound(deps: Deps, envelope: InboundEnvelope, classified: Classified, size: number): Promise<InboundOutcome> {
   const signedId = deps.config.bounceDomain ? messageOfReturnPath(linkSecret(deps), deps.config.bounceDomain, envelope.rcptTo) : null;
   // Concurrent deliveries share one commit (db/group-commit.ts): a DSN flood costs a fraction of a commit each.
   const outcome = await deps.commits.run((tx) => {
@@ -85,7 +71,7 @@ export async function receiveInbound(deps: Deps, envelope: InboundEnvelope, raw:
       subject: classified.subject?.slice(0, 998) ?? null,
       recipient,
       diagnostic: classified.diagnostic,
-      raw_size: raw.length,
+      raw_size: size,
       remote_ip: envelope.remoteIp,
       received_at: deps.clock.now(),
     })!;

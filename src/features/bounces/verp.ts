@@ -10,6 +10,8 @@ import { linkSecret } from "@/db/settings";
 import type { Deps } from "@/deps";
 
 const PREFIX = "bounces+";
+/** The one unsigned address of the bounce domain: where feedback loops (ARF) are registered to report. */
+export const FEEDBACK_LOCAL_PART = "feedback";
 const SIGNATURE_BYTES = 10;
 const ADDRESS = /^bounces\+([0-9a-z]{1,11})-([0-9a-f]{20})@(.+)$/;
 
@@ -30,6 +32,11 @@ export function messageOfReturnPath(secret: string, domain: string, address: str
   if (!timingSafeEqual(given, expected)) return null;
   const id = parseInt(m[1]!, 36);
   return Number.isSafeInteger(id) && id > 0 ? id : null;
+}
+
+/** Does the inbound listener take mail for `address`: a valid signed return path, or the feedback address, of `domain`? */
+export function acceptsRecipient(secret: string, domain: string, address: string): boolean {
+  return address.trim().toLowerCase() === `${FEEDBACK_LOCAL_PART}@${domain}` || messageOfReturnPath(secret, domain, address) !== null;
 }
 
 /** The envelope sender for message `messageId` when VERP is on (MAILROOM_BOUNCE_DOMAIN set), else null. */

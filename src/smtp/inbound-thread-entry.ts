@@ -1,0 +1,84 @@
+/**
+ * Entry of the inbound listener's thread (inbound-thread.ts): binds the port and runs the listener;
+ * each classified message is posted to the main thread to be recorded, and the SMTP answer waits
+ * for the main thread's reply. Log lines go to the main thread (one writer for stdout).
+ */
+import { createServer, type Server } from "node:net";
+import { setPriority } from "node:os";
+import type { Classified } from "@/features/bounces/classify";
+import type { InboundEnvelope } from "@/features/bounces/inbound";
+import { createLogger, type Logger } from "@/lib/log";
+import { systemClock } from "@/lib/time";
+import { createInboundServer } from "./inbound-server";
+import type { FromInbound, ToInbound } from "./inbound-thread";
+import type { MailroomSmtpServer } from "./listener";
+
+declare const self: Worker;
+const send = (m: FromInbound) => self.postMessage(m);
+
+/**
+ * Bounces are background work: this thread runs at a lower priority (Linux: nice is per thread), so
+ * on a busy machine the API thread gets the CPU first and a DSN flood does not slow its answers.
+ */
+const NICE = 10;
+try {
+  setPriority(0, NICE);
+} catch {
+  // Not permitted or not supported here: the thread runs at normal priority.
+}
+
+const pending = new Map<number, { resolve: (id: number) => void; reject: (err: Error) => void }>();
+let nextId = 0;
+let server: MailroomSmtpServer | null = null;
+let log: Logger | null = null;
+
+function record(envelope: InboundEnvelope, classified: Classified, size: number): Promise<number> {
+  const id = ++nextId;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    send({ type: "received", id, envelope, classified, size });
+  });
+}
+
+function bind(listener: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(port, host, () => {
+      listener.off("error", reject);
+      resolve((listener.address() as { port: number }).port);
+    });
+  });
+}
+
+self.onmessage = async (e: MessageEvent<ToInbound>) => {
+  const m = e.data;
+  switch (m.type) {
+    case "start": {
+      const logger = (log = createLogger((chunk) => send({ type: "log", chunk })));
+      const listener = createServer();
+      try {
+        const port = await bind(listener, m.config.inboundHost, m.port);
+        listener.on("error", (err: NodeJS.ErrnoException) => logger.warn("inbound.error", { error: err.message, code: err.code }));
+        server = createInboundServer({ config: m.config, log: logger, clock: systemClock, secret: m.secret, record }, listener);
+        send({ type: "listening", port });
+      } catch (err) {
+        send({ type: "failed", error: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
+      }
+      break;
+    }
+    case "recorded": {
+      const p = pending.get(m.id);
+      pending.delete(m.id);
+      if (m.error !== undefined) p?.reject(new Error(m.error));
+      else p?.resolve(m.inboundId!);
+      break;
+    }
+    case "stop":
+      await server?.stop(m.timeoutMs);
+      log?.flush();
+      send({ type: "stopped" });
+      break;
+  }
+};
+
+send({ type: "ready" });
