@@ -43,6 +43,13 @@ function messageOf(db: Db, server: EmailServer, e: ProviderEvent): { id: number;
 }
 
 /**
+ * When an event happened: the provider's time, or `now` when that is not a plausible one (before
+ * 1970, beyond what a Date holds, or ahead of now: a future time would count in every soft-bounce
+ * window and an unrepresentable one breaks the events feed).
+ */
+const occurredAt = (at: number, now: number) => (Number.isFinite(at) && at >= 0 ? Math.min(Math.round(at), now) : now);
+
+/**
  * Records a verified post's events in one transaction, each at most once per provider event id.
  * @returns each event's outcome, in order.
  */
@@ -56,7 +63,7 @@ export function recordProviderEvents(deps: Deps, server: EmailServer, provider: 
       if (changes(fresh) === 0) return "replay";
       const message = messageOf(tx, server, e);
       if (!message) return "unknown_message";
-      return applyDeliveryReport(deps, { messageId: message.id, kind: e.kind, recipient: e.recipient, diagnostic: e.diagnostic, source: provider, occurredAt: e.occurredAt }, tx);
+      return applyDeliveryReport(deps, { messageId: message.id, kind: e.kind, recipient: e.recipient, diagnostic: e.diagnostic, source: provider, occurredAt: occurredAt(e.occurredAt, now) }, tx);
     });
   });
   const counts: Record<string, number> = {};
