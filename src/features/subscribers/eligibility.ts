@@ -70,6 +70,21 @@ export interface HardBounceResult {
   subscriber: Subscriber | null;
 }
 
+// Prepared once per connection: bounces reported by mail or webhooks arrive by the hundred per second.
+const prepareBounceWrites = (db: Db) => {
+  const [channel, email, now] = [sql.placeholder("channel"), sql.placeholder("email"), sql.placeholder("now")];
+  return {
+    suppress: db.insert(suppressions).values({ channel_id: channel, email, reason: "hard_bounce", source: "delivery", created_at: now }).onConflictDoNothing().prepare(),
+    bounced: db
+      .update(subscribers)
+      .set({ bounced_at: sql`${now}`, updated_at: sql`${now}` })
+      .where(and(eq(subscribers.channel_id, channel), eq(subscribers.email, email)))
+      .returning()
+      .prepare(),
+  };
+};
+const bounceWrites = new WeakMap<Db, ReturnType<typeof prepareBounceWrites>>();
+
 /**
  * Records a hard bounce (a 5xx to RCPT TO or DATA) for `email` on `channelId`: adds the channel
  * suppression `hard_bounce` (source `delivery`) unless one exists, sets `bounced_at` on the
@@ -81,18 +96,10 @@ export function recordHardBounce(deps: Deps, channelId: number, email: string, t
   const run = (db: Db): HardBounceResult => {
     const now = deps.clock.now();
     const address = normalizeEmail(email);
-    const added = db
-      .insert(suppressions)
-      .values({ channel_id: channelId, email: address, reason: "hard_bounce", source: "delivery", created_at: now })
-      .onConflictDoNothing()
-      .run();
-    const subscriber =
-      db
-        .update(subscribers)
-        .set({ bounced_at: now, updated_at: now })
-        .where(and(eq(subscribers.channel_id, channelId), eq(subscribers.email, address)))
-        .returning()
-        .get() ?? null;
+    let q = bounceWrites.get(db);
+    if (!q) bounceWrites.set(db, (q = prepareBounceWrites(db)));
+    const added = q.suppress.run({ channel: channelId, email: address, now });
+    const subscriber = q.bounced.get({ channel: channelId, email: address, now }) ?? null;
     if (subscriber) {
       const slug = deps.auth.cache.slugOf(channelId) ?? "";
       appendEvents(db, deps.clock, [subscriberEvent("subscriber.bounced", channelId, slug, encodeSubscriber(subscriber, slug))]);
