@@ -12,7 +12,7 @@ import { readTags } from "@/features/subscribers/fields";
 import { addTags, removeTags, setActive } from "@/features/subscribers/service";
 import { AppError } from "@/lib/errors";
 import type { Batch, Here } from "./batch";
-import { arrivalTime, enroll } from "./enrollment";
+import { arrivalTime, enroll, reentryTooSoon } from "./enrollment";
 import { requestStep } from "./http-request";
 import { sendEmail } from "./send-step";
 
@@ -152,12 +152,16 @@ function conditionMet(batch: Batch, e: Enrollment, step: SequenceStep): boolean 
 /**
  * Ends this enrollment with `sequence.subscriber_moved` and enrolls the subscriber in the target when
  * it is active and the subscriber eligible (already enrolled there: left as is). A target that is
- * gone or in another channel is reported and the subscriber goes on here.
+ * gone or in another channel, or that the subscriber entered less than a minute ago (a loop of
+ * moves), is reported and the subscriber goes on here.
  */
 function moveToSequence(batch: Batch, e: Enrollment, here: Here): Outcome {
   const target = here.step.target_sequence_id === null ? null : batch.sequence(here.step.target_sequence_id);
   if (!target || target.id === here.sequence.id || target.channel_id !== here.sequence.channel_id) {
     return { kind: "next", error: `move_to_sequence: sequence ${here.step.target_sequence_id} is not another sequence of this channel` };
+  }
+  if (reentryTooSoon(batch.tx, target.id, here.subscriber.id, batch.now)) {
+    return { kind: "next", error: `move_to_sequence: the subscriber entered sequence ${target.id} less than a minute ago (moves in a loop with no wait)` };
   }
   finish(batch, e, "completed");
   batch.event("sequence.subscriber_moved", here, e, { to_sequence_id: target.id }, true);

@@ -4,7 +4,7 @@
  * `entry_point`, due now, plus `sequence.subscriber_added`. The step an enrollment stands on runs its
  * action at `next_trigger_at`; a wait (`delay`, `delay_until_time`) ends then (see `arrivalTime`).
  */
-import { and, eq, inArray } from "drizzle-orm";
+import { and, desc, eq, inArray } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { subscriber_sequences, type Enrollment, type Sequence, type SequenceStep, type Subscriber } from "@/db/schema";
 import { sequenceEvent } from "@/features/events/catalogue";
@@ -45,6 +45,26 @@ export function openEnrollment(db: Db, sequenceId: number, subscriberId: number)
       ),
     )
     .get();
+}
+
+/** The shortest wait a step can make (`delay`): automatic re-entry into a sequence waits as long. */
+export const REENTRY_GAP_MS = 60_000;
+
+/**
+ * Whether an automatic enrollment (`init_tag`, a form, `move_to_sequence`) of the subscriber in the
+ * sequence must be skipped: their latest enrollment there has ended and began less than
+ * REENTRY_GAP_MS before `now`. Steps that move or tag subscribers round a loop with no wait would
+ * otherwise enroll them again at every tick, forever. An open enrollment is not a re-entry.
+ */
+export function reentryTooSoon(db: Db, sequenceId: number, subscriberId: number, now: number): boolean {
+  const latest = db
+    .select({ status: subscriber_sequences.status, started_at: subscriber_sequences.started_at })
+    .from(subscriber_sequences)
+    .where(and(eq(subscriber_sequences.sequence_id, sequenceId), eq(subscriber_sequences.subscriber_id, subscriberId)))
+    .orderBy(desc(subscriber_sequences.id))
+    .limit(1)
+    .get();
+  return latest !== undefined && latest.status !== "active" && latest.status !== "paused" && latest.started_at > now - REENTRY_GAP_MS;
 }
 
 export interface EnrollResult {

@@ -15,7 +15,7 @@ import type { Deps } from "@/deps";
 import { appendEvents } from "@/features/events/service";
 import { isEligible } from "@/features/subscribers/eligibility";
 import type { SubscriberHooks } from "@/features/subscribers/hooks";
-import { enroll, enrollmentEvent } from "./enrollment";
+import { enroll, enrollmentEvent, reentryTooSoon } from "./enrollment";
 
 const ph = sql.placeholder;
 const prepare = (db: Db) =>
@@ -43,7 +43,11 @@ function addedTags(before: Subscriber | null, after: Subscriber): string[] {
 
 function enrollAll(deps: Deps, db: Db, channel: Channel, subscriber: Subscriber, list: readonly Sequence[]): void {
   if (list.length === 0 || !isEligible(db, subscriber)) return;
-  for (const sequence of list) enroll(db, deps.clock, channel.slug, sequence, subscriber);
+  const now = deps.clock.now();
+  for (const sequence of list) {
+    if (!reentryTooSoon(db, sequence.id, subscriber.id, now)) enroll(db, deps.clock, channel.slug, sequence, subscriber);
+    else deps.log.warn("sequence.reentry_skipped", { sequence_id: sequence.id, subscriber_id: subscriber.id });
+  }
 }
 
 /** Pauses (`active` → `paused`) or resumes (`paused` → `active`, due no earlier than now) the subscriber's enrollments. */
