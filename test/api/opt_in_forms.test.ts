@@ -168,7 +168,7 @@ describe("errors", () => {
     }],
     ["bad domain", { label: "x", allowed_embedding_domains: ["https://x.com/"] }, { "allowed_embedding_domains.0": ["is not a host name (example.com or *.example.com)"] }],
     ["unknown automation setting", { label: "x", automation_settings: { sequence_ids: ["a"], colour: 1 } }, {
-      "automation_settings.sequence_ids": ["must be an array of integers"],
+      "automation_settings.sequence_ids.0": ["must be an id"],
       "automation_settings.colour": ["is not an automation setting (tag_list, send_welcome_email, double_opt_in, sequence_ids)"],
     }],
     ["unknown sequence", { label: "x", automation_settings: { sequence_ids: [999999] } }, { "automation_settings.sequence_ids.0": ["does not exist in this channel"] }],

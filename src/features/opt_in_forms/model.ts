@@ -5,7 +5,7 @@
 import { t, type Static } from "elysia";
 import type { Channel, FormBlock, OptInForm } from "@/db/schema";
 import type { FieldErrors } from "@/lib/errors";
-import { coerceBoolean, f, result } from "@/input/fields";
+import { coerceBoolean, f, idListField, result, type ReadContext } from "@/input/fields";
 import { Int, Nullable, Strict, Time } from "@/input/schemas";
 import { toIso } from "@/lib/time";
 import type { FormTotals } from "./analytics";
@@ -56,8 +56,12 @@ export interface AutomationSettings {
   sequence_ids: number[];
 }
 
+/** At most this many sequences per form (like a broadcast's `segment_ids`). */
+const MAX_SEQUENCES = 50;
+const sequenceIds = idListField(MAX_SEQUENCES);
+
 /** `{tag_list, send_welcome_email, double_opt_in, sequence_ids}`; other keys are refused by dot-path. */
-function readAutomation(v: unknown, at: { param: string; errors: FieldErrors }) {
+function readAutomation(v: unknown, at: ReadContext) {
   if (!isObject(v)) return result.err("must be an object");
   const out: AutomationSettings = { tag_list: null, send_welcome_email: false, double_opt_in: false, sequence_ids: [] };
   const err = (key: string, message: string) => void (at.errors[`${at.param}.${key}`] ??= []).push(message);
@@ -72,9 +76,10 @@ function readAutomation(v: unknown, at: { param: string; errors: FieldErrors }) 
       if (b === null) err(key, "must be true or false");
       else out[key] = b;
     } else if (key === "sequence_ids") {
-      // Whether they are sequences of the form's channel is the service's check.
-      if (!Array.isArray(value) || !value.every((id) => Number.isSafeInteger(id) && id > 0)) err(key, "must be an array of integers");
-      else out.sequence_ids = [...new Set(value as number[])];
+      // Ids as everywhere (digit strings too, §1.2); whether they are sequences of the form's channel is the service's check.
+      const ids = value === null ? result.ok([]) : sequenceIds.read(value, { ...at, param: `${at.param}.${key}` });
+      if ("value" in ids) out.sequence_ids = ids.value ?? [];
+      else if ("error" in ids) err(key, ids.error);
     } else err(key, "is not an automation setting (tag_list, send_welcome_email, double_opt_in, sequence_ids)");
   }
   return result.ok(out);
