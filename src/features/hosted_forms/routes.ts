@@ -28,8 +28,8 @@ const json = (body: unknown, status: number, headers: Record<string, string> = {
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=utf-8", ...headers } });
 const notFoundPage = () => html('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not found</title></head><body><h1>Not found</h1><p>This form is not available.</p></body></html>', 404);
 
-/** The request's fields as flat strings; JSON `custom: {k: v}` becomes `custom[k]`. */
-async function readInput(request: Request): Promise<Record<string, string> | "too_large" | "unsupported"> {
+/** The request's fields as flat strings; JSON `custom: {k: v}` becomes `custom[k]` (strings and numbers only, like the fields). */
+async function readInput(request: Request): Promise<Record<string, string> | "too_large" | "unsupported" | "bad_json"> {
   const type = request.headers.get("content-type")?.split(";")[0]!.trim().toLowerCase() ?? "";
   const bytes = new Uint8Array(await request.arrayBuffer());
   if (bytes.byteLength > MAX_BODY) return "too_large";
@@ -37,14 +37,16 @@ async function readInput(request: Request): Promise<Record<string, string> | "to
   if (type === "application/json") {
     let body: unknown;
     try {
-      body = JSON.parse(new TextDecoder().decode(bytes));
+      body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
     } catch {
-      return "unsupported";
+      return "bad_json";
     }
-    if (body === null || typeof body !== "object" || Array.isArray(body)) return "unsupported";
+    if (body === null || typeof body !== "object" || Array.isArray(body)) return "bad_json";
+    const scalar = (v: unknown) => typeof v === "string" || typeof v === "number";
     for (const [k, v] of Object.entries(body)) {
-      if (k === "custom" && v && typeof v === "object") for (const [ck, cv] of Object.entries(v)) out[`custom[${ck}]`] = String(cv);
-      else if (typeof v === "string" || typeof v === "number") out[k] = String(v);
+      if (k === "custom" && v && typeof v === "object") {
+        for (const [ck, cv] of Object.entries(v)) if (scalar(cv)) out[`custom[${ck}]`] = String(cv);
+      } else if (scalar(v)) out[k] = String(v);
     }
     return out;
   }
@@ -130,6 +132,7 @@ export const hostedFormRoutes = (deps: Deps) => {
       const input = await readInput(request);
       if (input === "too_large") return json({ error: "Payload Too Large" }, 413, headers);
       if (input === "unsupported") return json({ error: "Unsupported Media Type", message: "Send urlencoded, multipart or JSON" }, 415, headers);
+      if (input === "bad_json") return json({ error: "Invalid JSON body", message: "Send a JSON object in UTF-8" }, 400, headers);
       const wantsJson = /json/i.test(request.headers.get("accept") ?? "") || /json/i.test(request.headers.get("content-type") ?? "");
       // A variant's own settings and blocks apply to what was posted from it.
       const target = (input.variant_id && variantsOf(deps, form.id).find((v) => v.enabled && String(v.id) === input.variant_id)) || form;
