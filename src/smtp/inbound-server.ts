@@ -34,8 +34,8 @@ export interface InboundServerOptions {
   clock: Clock;
   /** The link secret (the return paths' HMAC key). */
   secret: string;
-  /** Records a classified message; resolves with its inbound_messages id. */
-  record(envelope: InboundEnvelope, classified: Classified, size: number): Promise<number>;
+  /** Records a classified message (`raw` as received); resolves with its inbound_messages id. */
+  record(envelope: InboundEnvelope, classified: Classified, raw: Buffer): Promise<number>;
 }
 
 /** Builds the inbound listener on an already bound `listener`. */
@@ -106,7 +106,7 @@ export function createInboundServer(options: InboundServerOptions, listener: Ser
           log.warn("inbound.refused", { remote_ip: envelope.remoteIp, rcpt_to: envelope.rcptTo, size: raw.length, reason: err.message });
           throw Replies.tooManyParts();
         }
-        return receivedReply(await record(envelope, classified, raw.length));
+        return receivedReply(await record(envelope, classified, raw));
       });
     },
   });

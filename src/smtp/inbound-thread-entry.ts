@@ -9,6 +9,7 @@ import type { Classified } from "@/features/bounces/classify";
 import type { InboundEnvelope } from "@/features/bounces/inbound";
 import { createLogger, type Logger } from "@/lib/log";
 import { systemClock } from "@/lib/time";
+import { CaptureForwarder } from "./inbound-capture";
 import { createInboundServer } from "./inbound-server";
 import type { FromInbound, ToInbound } from "./inbound-thread";
 import type { MailroomSmtpServer } from "./listener";
@@ -27,16 +28,24 @@ try {
   // Not permitted or not supported here: the thread runs at normal priority.
 }
 
-const pending = new Map<number, { resolve: (id: number) => void; reject: (err: Error) => void }>();
+interface Pending {
+  envelope: InboundEnvelope;
+  raw: Buffer;
+  resolve: (id: number) => void;
+  reject: (err: Error) => void;
+}
+const pending = new Map<number, Pending>();
 let nextId = 0;
 let server: MailroomSmtpServer | null = null;
 let log: Logger | null = null;
+let capture: CaptureForwarder | null = null;
 
-function record(envelope: InboundEnvelope, classified: Classified, size: number): Promise<number> {
+/** Sends a classified message to the main thread to be recorded (the raw MIME stays here). */
+function record(envelope: InboundEnvelope, classified: Classified, raw: Buffer): Promise<number> {
   const id = ++nextId;
   return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
-    send({ type: "received", id, envelope, classified, size });
+    pending.set(id, { envelope, raw, resolve, reject });
+    send({ type: "received", id, envelope, classified, size: raw.length });
   });
 }
 
@@ -60,6 +69,7 @@ self.onmessage = async (e: MessageEvent<ToInbound>) => {
         const port = await bind(listener, m.config.inboundHost, m.port);
         listener.on("error", (err: NodeJS.ErrnoException) => logger.warn("inbound.error", { error: err.message, code: err.code }));
         server = createInboundServer({ config: m.config, log: logger, clock: systemClock, secret: m.secret, record }, listener);
+        capture = new CaptureForwarder(m.secret, logger);
         send({ type: "listening", port });
       } catch (err) {
         send({ type: "failed", error: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
@@ -69,12 +79,15 @@ self.onmessage = async (e: MessageEvent<ToInbound>) => {
     case "recorded": {
       const p = pending.get(m.id);
       pending.delete(m.id);
-      if (m.error !== undefined) p?.reject(new Error(m.error));
-      else p?.resolve(m.inboundId!);
+      if (!p) break;
+      if (m.error !== undefined) p.reject(new Error(m.error));
+      else p.resolve(m.inboundId!);
+      if (m.capture) capture?.forward(p.raw, p.envelope, m.capture.port, m.capture.messageId);
       break;
     }
     case "stop":
       await server?.stop(m.timeoutMs);
+      await capture?.close();
       log?.flush();
       send({ type: "stopped" });
       break;

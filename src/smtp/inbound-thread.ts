@@ -14,7 +14,8 @@ import type { SmtpComponent } from "./start";
 
 export type ToInbound =
   | { type: "start"; config: Readonly<Config>; secret: string; port: number }
-  | { type: "recorded"; id: number; inboundId?: number; error?: string }
+  /** `capture`: also put the message into local capture, as a reply to that outbox message. */
+  | { type: "recorded"; id: number; inboundId?: number; capture?: { port: number; messageId: number }; error?: string }
   | { type: "stop"; timeoutMs: number };
 export type FromInbound =
   | { type: "ready" }
@@ -45,7 +46,10 @@ export async function startInboundThread(deps: Deps, port: number): Promise<Smtp
   worker.onerror = (e: ErrorEvent) => deps.log.error("inbound.thread_error", { error: e.message });
   const record = async (m: Extract<FromInbound, { type: "received" }>) => {
     try {
-      post({ type: "recorded", id: m.id, inboundId: (await recordInbound(deps, m.envelope, m.classified, m.size)).id });
+      const outcome = await recordInbound(deps, m.envelope, m.classified, m.size);
+      const port = deps.capturePort;
+      const capture = outcome.result === "stored" && outcome.messageId !== null && port !== undefined ? { port, messageId: outcome.messageId } : undefined;
+      post({ type: "recorded", id: m.id, inboundId: outcome.id, capture });
     } catch (err) {
       // The thread answers 451: the sender retries later.
       deps.log.error("inbound.record_failed", { rcpt_to: m.envelope.rcptTo, error: (err as Error).message });

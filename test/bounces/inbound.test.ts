@@ -125,6 +125,12 @@ test("auto-replies and malformed MIME are stored for inspection without action",
   expect(inbound().map((r) => [r.classification, r.result, r.mail_from])).toEqual([["auto_reply", "stored", "ada@example.com"], ["unclassified", "stored", null]]);
   expect(t.row(m.id).status).toBe("sent");
   expect(suppression("ada@example.com")).toBeUndefined();
+  // Both also go into local capture, beside the message they answer.
+  const captured = await eventually(async () => {
+    const list = (await t.server.request("GET", `/api/v1/captured_messages?transactional_id=${m.id}`)).body.data;
+    return list.length === 2 ? list : null;
+  });
+  expect(captured.map((c: any) => [c.subject, c.from])).toEqual([[null, null], ["Out of office: Receipt", '"Ada" <ada@example.com>']]);
 });
 
 test("a DSN bomb (thousands of parts) is refused 554 and an oversized message 552; nothing recorded", async () => {
