@@ -174,3 +174,13 @@ test("GET /inbound_messages lists what was received, newest first, filtered; mai
   const noPermission = createTestToken(t.server.deps, { permissions: ["subscribers_read"] });
   expect((await t.server.request("GET", "/api/v1/inbound_messages", { token: noPermission })).status).toBe(403);
 });
+
+test("received mail is kept MAILROOM_EVENT_RETENTION_DAYS (90), then the retention job removes it", async () => {
+  const m = await sent("ada@example.com");
+  await deliverInbound(port(), m.returnPath, autoReply(m.returnPath));
+  const job = t.server.running.jobs.get("bounces.inbound_retention")!;
+  await job.tick(t.clock.now() + 89 * 86_400_000);
+  expect(inbound().length).toBe(1);
+  await job.tick(t.clock.now() + 91 * 86_400_000);
+  expect(inbound()).toEqual([]);
+});

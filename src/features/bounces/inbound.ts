@@ -28,7 +28,8 @@ export interface InboundOutcome {
   messageId: number | null;
 }
 
-const REPORT_KINDS = new Set<InboundClassification>(["hard_bounce", "soft_bounce", "complaint"]);
+/** Classifications that are reports about a message (the rest is only stored). */
+const REPORTS = new Set<InboundClassification>(["hard_bounce", "soft_bounce", "complaint"]);
 const DAY = 86_400_000;
 
 const COLUMNS = ["channel_id", "message_id", "classification", "result", "mail_from", "rcpt_to", "from_header", "subject", "recipient", "diagnostic", "raw_size", "remote_ip", "received_at"] as const;
@@ -55,7 +56,7 @@ export async function recordInbound(deps: Deps, envelope: InboundEnvelope, class
     const message = messageId === null ? undefined : messageRecipient(tx, messageId);
     const recipient = message ? reportedRecipient(classified, message.recipient_email, signedId !== null) : (classified.recipients[0] ?? null);
     let result: InboundOutcome["result"] = "stored";
-    if (REPORT_KINDS.has(classified.classification)) {
+    if (REPORTS.has(classified.classification)) {
       result = messageId !== null && recipient !== null
         ? applyDeliveryReport(deps, { messageId, kind: classified.classification as ReportKind, recipient, diagnostic: classified.diagnostic, source: "inbound", occurredAt: deps.clock.now() }, tx)
         : "ignored";
