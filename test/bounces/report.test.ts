@@ -5,6 +5,8 @@
  * bounces in 15 days, and the broadcast statistics and reputation that follow.
  */
 import { expect, test } from "bun:test";
+import { Value } from "@sinclair/typebox/value";
+import { EVENT_SCHEMAS } from "@/features/events/schemas";
 import { applyDeliveryReport, messageByMessageIdHeader, type DeliveryReport } from "@/features/bounces/report";
 import type { SmtpSink } from "../smtp-sink";
 import { eachWithSink } from "../outbox/helpers";
@@ -50,6 +52,7 @@ test("a hard bounce after sending: message bounced, suppression, subscriber boun
   expect(t.row(target.id).sent_at).not.toBeNull();
   expect(suppression(target.recipient_email)).toEqual({ reason: "hard_bounce", source: "delivery" });
   expect(events("email.bounced")).toEqual([expect.objectContaining({ recipient_email: target.recipient_email, broadcast_id: b.id, bounce_type: "hard", smtp_response: "5.1.1 smtp; 550 5.1.1 user unknown" })]);
+  expect([...Value.Errors(EVENT_SCHEMAS["email.bounced"], events("email.bounced")[0])]).toEqual([]);
   expect(events("subscriber.bounced").map((e) => e.subscriber.email)).toEqual([target.recipient_email]);
 
   const stats = (await t.server.request("GET", `/api/v1/broadcasts/${b.id}/statistics`)).body;
@@ -94,6 +97,10 @@ test("soft bounces: an event each, no suppression until the third message within
   expect(events("email.soft_bounced").map((e) => e.smtp_response)).toEqual(Array(4).fill("4.2.2 mailbox full"));
   expect(events("subscriber.bounced").length).toBe(1);
   expect(events("email.bounced")).toEqual([]);
+  // Every event written carries exactly its type's schema (§11.3).
+  for (const row of t.server.sql("SELECT type, data FROM events WHERE type IN ('email.soft_bounced', 'subscriber.bounced')")) {
+    expect([...Value.Errors(EVENT_SCHEMAS[row.type as keyof typeof EVENT_SCHEMAS], JSON.parse(row.data))].map((e) => `${row.type} ${e.path} ${e.message}`)).toEqual([]);
+  }
 });
 
 test("a complaint: suppression complaint, email.complained about that message, subscriber.complained, counted", async () => {

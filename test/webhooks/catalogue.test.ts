@@ -11,7 +11,8 @@ let t: OutboxTest;
 afterEach(() => t?.stop());
 
 test("the catalogue is §11.3 plus broadcast.batch_completed", () => {
-  expect(EVENT_TYPES).toHaveLength(34);
+  expect(EVENT_TYPES).toHaveLength(35);
+  expect(EVENT_TYPES).toContain("email.soft_bounced");
   expect(EVENT_TYPES).toContain("email.send_delayed");
   expect(EVENT_TYPES).toContain("broadcast.batch_completed");
 });
