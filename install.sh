@@ -134,6 +134,12 @@ print_env() {
 #MAILROOM_SMTP_HOST=0.0.0.0
 #MAILROOM_SMTP_PORT=2587
 
+# Bounces that arrive later (docs/bounces.md): VERP return paths in this domain
+# (its MX points at this host), and the inbound bounce listener (unset = off; 25).
+#MAILROOM_BOUNCE_DOMAIN=
+#MAILROOM_INBOUND_HOST=0.0.0.0
+#MAILROOM_INBOUND_PORT=
+
 # Local capture server for channels without an email server (loopback only).
 #MAILROOM_CAPTURE=1
 #MAILROOM_CAPTURE_ALL=0
