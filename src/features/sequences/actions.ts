@@ -160,12 +160,13 @@ function moveToSequence(batch: Batch, e: Enrollment, here: Here): Outcome {
   if (!target || target.id === here.sequence.id || target.channel_id !== here.sequence.channel_id) {
     return { kind: "next", error: `move_to_sequence: sequence ${here.step.target_sequence_id} is not another sequence of this channel` };
   }
-  if (reentryTooSoon(batch.tx, target.id, here.subscriber.id, batch.now)) {
+  const enrolls = target.active && isEligible(batch.tx, here.subscriber);
+  if (enrolls && reentryTooSoon(batch.tx, target.id, here.subscriber.id, batch.now)) {
     return { kind: "next", error: `move_to_sequence: the subscriber entered sequence ${target.id} less than a minute ago (moves in a loop with no wait)` };
   }
   finish(batch, e, "completed");
   batch.event("sequence.subscriber_moved", here, e, { to_sequence_id: target.id }, true);
-  if (target.active && isEligible(batch.tx, here.subscriber)) enroll(batch.tx, batch.deps.clock, here.channel.slug, target, here.subscriber);
+  if (enrolls) enroll(batch.tx, batch.deps.clock, here.channel.slug, target, here.subscriber);
   return { kind: "left" };
 }
 
