@@ -107,6 +107,25 @@ test("no AUTH; one recipient per transaction (the sender retries the others)", a
   }
 });
 
+test("an IP may hold 10 connections at once; the 11th is refused 421 and can come back later", async () => {
+  const open = await Promise.all(Array.from({ length: 10 }, () => SmtpScript.open(port())));
+  try {
+    for (const s of open) expect(await s.next()).toStartWith("220 ");
+    const extra = await SmtpScript.open(port());
+    expect(await extra.next()).toBe("421 4.7.0 Too many connections, try again later");
+    extra.close();
+    open.pop()!.close();
+    await eventually(async () => {
+      const again = await SmtpScript.open(port());
+      const greeting = await again.next();
+      again.close();
+      return greeting.startsWith("220 ");
+    });
+  } finally {
+    for (const s of open) s.close();
+  }
+});
+
 test("a DSN for a message that does not exist, or naming another recipient, is ignored with a log line", async () => {
   const m = await sent("ada@example.com");
   const unknown = signedReturnPath(linkSecret(t.server.deps), DOMAIN, 999_999);
