@@ -97,6 +97,9 @@ test("soft bounces: an event each, no suppression until the third message within
   expect(events("email.soft_bounced").map((e) => e.smtp_response)).toEqual(Array(4).fill("4.2.2 mailbox full"));
   expect(events("subscriber.bounced").length).toBe(1);
   expect(events("email.bounced")).toEqual([]);
+  // Each broadcast counts its soft-bounced message as a bounce, not as a hard one.
+  const stats = (await t.server.request("GET", `/api/v1/broadcasts/${t.row(ids[3]!).broadcast_id}/statistics`)).body;
+  expect(stats.issues.bounces).toEqual({ count: 1, hard: 0, rate: 100 });
   // Every event written carries exactly its type's schema (§11.3).
   for (const row of t.server.sql("SELECT type, data FROM events WHERE type IN ('email.soft_bounced', 'subscriber.bounced')")) {
     expect([...Value.Errors(EVENT_SCHEMAS[row.type as keyof typeof EVENT_SCHEMAS], JSON.parse(row.data))].map((e) => `${row.type} ${e.path} ${e.message}`)).toEqual([]);

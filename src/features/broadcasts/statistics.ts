@@ -71,6 +71,8 @@ export function broadcastStatistics(deps: Deps, b: Broadcast) {
   const opens = count(METRICS.opens);
   const clicks = count(METRICS.clicks);
   const complaints = count(METRICS.complaints).n;
+  // Soft bounces reported after sending (docs/bounces.md) count as bounces, not as hard ones: one event per message.
+  const softBounces = count("email.soft_bounced").n;
   const unsubscribes = count(METRICS.unsubscribes).n;
   return {
     id: b.id,
@@ -81,7 +83,7 @@ export function broadcastStatistics(deps: Deps, b: Broadcast) {
       clicks: { count: clicks.n, unique: clicks.u, rate: rate(clicks.u, sent) },
     },
     issues: {
-      bounces: { count: bounced, hard: bounced, rate: rate(bounced, sent) },
+      bounces: { count: bounced + softBounces, hard: bounced, rate: rate(bounced + softBounces, sent) },
       complaints: { count: complaints, rate: rate(complaints, sent) },
       unsubscribes: { count: unsubscribes, rate: rate(unsubscribes, sent) },
     },
