@@ -393,6 +393,8 @@ export const messages = sqliteTable(
     include_unsubscribe_link: bool("include_unsubscribe_link").notNull().default(false),
     track_opens: bool("track_opens").notNull().default(false),
     track_clicks: bool("track_clicks").notNull().default(false),
+    /** Whether `body` is HTML (sequence mail: its step's setting); null = decided by looking at the rendered body. */
+    html_body: bool("html_body"),
     /** SMTP submissions: the MIME as submitted (Bcc removed), delivered as is. */
     raw_mime: blob("raw_mime", { mode: "buffer" }),
     /** Several recipients of one SMTP submission share the raw MIME stored on this row. */

@@ -59,7 +59,7 @@ interface Source {
   subject: string;
   body: string;
   preheader: string | null;
-  /** null: decided by looking at the rendered body (transactionals). */
+  /** null: decided by looking at the rendered body (transactionals, SMTP). */
   html: boolean | null;
   broadcast: BroadcastContent | null;
   /** Bulk mail (broadcast, sequence): the footer and tracked links. */
@@ -70,7 +70,7 @@ function sourceOf(deps: Deps, m: Message): Source {
   if (m.broadcast_id === null) {
     // Sequence mail carries its step's content, copied when it was queued (its links with it).
     const bulk = m.kind === "sequence" ? bulkContent(m.body ?? "", m.include_unsubscribe_link) : null;
-    return { subject: m.subject ?? "", body: m.body ?? "", preheader: m.preheader, html: null, broadcast: null, bulk };
+    return { subject: m.subject ?? "", body: m.body ?? "", preheader: m.preheader, html: m.html_body, broadcast: null, bulk };
   }
   const b = broadcastContent(deps.db, m.broadcast_id);
   if (!b) throw new RenderError("the broadcast was deleted", "error");

@@ -10,13 +10,13 @@ import type { Message, NewMessage } from "@/db/schema";
 import { randomBase62 } from "@/lib/tokens";
 
 const BULK_KINDS = new Set<Message["kind"]>(["broadcast", "sequence"]);
-/** Rows per INSERT statement: 30 columns × 400 rows stays far below SQLite's variable limit. */
+/** Rows per INSERT statement: 31 columns × 400 rows stays far below SQLite's variable limit. */
 const ROWS_PER_STATEMENT = 400;
 
 /** Columns written by enqueue, in statement order; everything else keeps its column default. */
 const COLUMNS = [
   "id", "channel_id", "kind", "lane", "source", "status", "recipient_email", "recipient_name", "subscriber_id", "subject", "body",
-  "preheader", "reply_to", "template_id", "data", "include_unsubscribe_link", "track_opens", "track_clicks", "raw_mime", "raw_of",
+  "preheader", "reply_to", "template_id", "data", "html_body", "include_unsubscribe_link", "track_opens", "track_clicks", "raw_mime", "raw_of",
   "from_email", "server_ids", "message_id", "broadcast_id", "sequence_id", "sequence_step_id", "queue_at", "next_attempt_at", "created_at", "updated_at",
 ] as const satisfies readonly (keyof Message)[];
 
@@ -114,7 +114,7 @@ export class Outbox {
     const queueAt = input.queue_at ?? now;
     return {
       id, recipient_name: null, subscriber_id: null, subject: null, body: null, preheader: null, reply_to: null, template_id: null,
-      data: null, include_unsubscribe_link: false, track_opens: false, track_clicks: false, raw_mime: null, raw_of: null, from_email: null,
+      data: null, html_body: null, include_unsubscribe_link: false, track_opens: false, track_clicks: false, raw_mime: null, raw_of: null, from_email: null,
       server_ids: null, broadcast_id: null, sequence_id: null, sequence_step_id: null, email_server_id: null, attempts: 0, lease_expires_at: null,
       waiting_for: null, sent_at: null, failed_at: null, failure_reason: null, smtp_response: null, opened_at: null, clicked_at: null,
       ...input,
@@ -142,6 +142,8 @@ export class Outbox {
 
 const JSON_COLUMNS = new Set(["data", "server_ids"]);
 const BOOL_COLUMNS = new Set(["include_unsubscribe_link", "track_opens", "track_clicks"]);
+/** Booleans where null means "not decided" (kept null). */
+const NULLABLE_BOOL_COLUMNS = ["html_body"] as const;
 
 function toSql(value: unknown): unknown {
   if (value === undefined || value === null) return null;
@@ -154,6 +156,7 @@ function toSql(value: unknown): unknown {
 export function fromSql(row: RawRow): Message {
   for (const c of JSON_COLUMNS) if (typeof row[c] === "string") row[c] = JSON.parse(row[c] as string);
   for (const c of BOOL_COLUMNS) row[c] = row[c] === 1 || row[c] === true;
+  for (const c of NULLABLE_BOOL_COLUMNS) if (row[c] !== null) row[c] = row[c] === 1 || row[c] === true;
   if (row.raw_mime instanceof Uint8Array && !Buffer.isBuffer(row.raw_mime)) row.raw_mime = Buffer.from(row.raw_mime);
   return row as unknown as Message;
 }

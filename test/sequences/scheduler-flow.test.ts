@@ -33,6 +33,20 @@ test("send_email: the step's mail arrives with List-Unsubscribe (one-click), the
   expect(t.sequenceEvents("ada@example.com")).toEqual(["sequence.subscriber_added", "sequence.subscriber_completed"]);
 });
 
+test("html_body false: a plain-text step body is sent as text even when it reads like a tag; true (the default) sends HTML", async () => {
+  const s = await t.sequence();
+  const plain = await t.addStep(s.id, { action: "send_email", subject: "Plain", body: "Reply with <yes> or <no>", html_body: false });
+  await t.addStep(s.id, { action: "send_email", parent_id: plain.id, subject: "Rich", body: "<p>Rich</p>" });
+  await t.enroll(s.id, "ada@example.com");
+  await t.run();
+  const mails = await sink.waitFor(2);
+  const bySubject = Object.fromEntries(mails.map((m) => [m.parsed.subject, m.parsed]));
+  expect(bySubject.Plain!.text).toContain("Reply with <yes> or <no>");
+  expect(bySubject.Plain!.html).toContain("Reply with &lt;yes&gt; or &lt;no&gt;");
+  expect(bySubject.Rich!.html).toContain("<p>Rich</p>");
+  expect(t.server.sql("SELECT html_body FROM messages WHERE sequence_id = ? ORDER BY id", s.id).map((r) => r.html_body)).toEqual([0, 1]);
+});
+
 test("delay: the next step runs when the delay has passed, not before; a step edited after queueing does not change queued mail", async () => {
   const s = await t.sequence();
   const wait = await t.addStep(s.id, { action: "delay", delay: 3600 });

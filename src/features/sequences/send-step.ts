@@ -20,6 +20,7 @@ interface Content {
   subject: string;
   body: string;
   preheader: string | null;
+  html: boolean;
   templateId: number | null;
 }
 
@@ -40,7 +41,8 @@ function contentOf(batch: Batch, here: Here): Content | null {
   const subject = step.subject || template?.subject;
   const body = step.body || template?.body;
   if (!subject || !body) return null;
-  return { subject, body, preheader: step.preheader ?? template?.preheader ?? null, templateId: template?.id ?? null };
+  const html = (step.body ? step.html_body : template?.html_body) ?? true;
+  return { subject, body, preheader: step.preheader ?? template?.preheader ?? null, html, templateId: template?.id ?? null };
 }
 
 export function sendEmail(batch: Batch, e: Enrollment, here: Here): Outcome {
@@ -64,6 +66,7 @@ export function sendEmail(batch: Batch, e: Enrollment, here: Here): Outcome {
       subject: content.subject,
       body: content.body,
       preheader: content.preheader,
+      html_body: content.html,
       template_id: content.templateId,
       include_unsubscribe_link: true,
       track_opens: sequence.track_opens,
