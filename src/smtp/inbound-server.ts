@@ -6,7 +6,7 @@
  * Limits: 10 MiB per message (552), one recipient per transaction, connections per IP, messages
  * per IP per minute (loopback exempt: a local MTA relaying the bounce domain is one address).
  * Each message is classified here; `record` (the database side, on the main thread) applies it.
- * The listener needs no database itself, so it can run in its own thread (inbound-thread.ts).
+ * The listener needs no database itself: it runs in its own thread (inbound-thread.ts).
  */
 import { readFileSync } from "node:fs";
 import type { Server } from "node:net";
