@@ -895,6 +895,7 @@ export const subscriber_sequences = sqliteTable(
   ],
 );
 export type Enrollment = typeof subscriber_sequences.$inferSelect;
+export type NewEnrollment = typeof subscriber_sequences.$inferInsert;
 
 // ---------------------------------------------------------------- bounces and complaints that arrive later
 

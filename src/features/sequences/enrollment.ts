@@ -6,7 +6,7 @@
  */
 import { and, desc, eq, inArray } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { subscriber_sequences, type Enrollment, type Sequence, type SequenceStep, type Subscriber } from "@/db/schema";
+import { subscriber_sequences, type Enrollment, type NewEnrollment, type Sequence, type SequenceStep, type Subscriber } from "@/db/schema";
 import { sequenceEvent } from "@/features/events/catalogue";
 import { appendEvents, type NewEvent } from "@/features/events/service";
 import type { SequenceEventType } from "@/features/events/catalogue";
@@ -67,6 +67,21 @@ export function reentryTooSoon(db: Db, sequenceId: number, subscriberId: number,
   return latest !== undefined && latest.status !== "active" && latest.status !== "paused" && latest.started_at > now - REENTRY_GAP_MS;
 }
 
+/** A new enrollment row: active at the root, due `now`. */
+export function newEnrollment(sequence: Pick<Sequence, "id" | "channel_id" | "entry_point_id">, subscriberId: number, now: number): NewEnrollment {
+  return {
+    sequence_id: sequence.id,
+    subscriber_id: subscriberId,
+    channel_id: sequence.channel_id,
+    status: "active",
+    current_step_id: sequence.entry_point_id,
+    next_trigger_at: now,
+    started_at: now,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
 export interface EnrollResult {
   enrollment: Enrollment;
   /** false: the subscriber already had an open enrollment (returned as is). */
@@ -80,20 +95,9 @@ export interface EnrollResult {
 export function enroll(db: Db, clock: Clock, slug: string, sequence: Sequence, subscriber: EnrolledSubscriber): EnrollResult {
   const open = openEnrollment(db, sequence.id, subscriber.id);
   if (open) return { enrollment: open, created: false };
-  const now = clock.now();
   const enrollment = db
     .insert(subscriber_sequences)
-    .values({
-      sequence_id: sequence.id,
-      subscriber_id: subscriber.id,
-      channel_id: sequence.channel_id,
-      status: "active",
-      current_step_id: sequence.entry_point_id,
-      next_trigger_at: now,
-      started_at: now,
-      created_at: now,
-      updated_at: now,
-    })
+    .values(newEnrollment(sequence, subscriber.id, clock.now()))
     .returning()
     .get();
   appendEvents(db, clock, [enrollmentEvent("sequence.subscriber_added", slug, sequence, subscriber, enrollment, {})]);

@@ -13,7 +13,7 @@ import { appendEvents } from "@/features/events/service";
 import { segmentCondition } from "@/features/segments/service";
 import { eligibleCondition } from "@/features/subscribers/eligibility";
 import type { Job } from "@/jobs/runner";
-import { enrollmentEvent } from "./enrollment";
+import { enrollmentEvent, newEnrollment } from "./enrollment";
 
 export const SEGMENT_SYNC_JOB = "sequences.segment_sync";
 /** Enrollments written per tick, over all sequences. */
@@ -39,19 +39,7 @@ function enrollMembers(deps: Deps, db: Db, sequence: Sequence, now: number, limi
   if (members.length === 0) return 0;
   const rows = db
     .insert(subscriber_sequences)
-    .values(
-      members.map((m) => ({
-        sequence_id: sequence.id,
-        subscriber_id: m.id,
-        channel_id: sequence.channel_id,
-        status: "active" as const,
-        current_step_id: sequence.entry_point_id,
-        next_trigger_at: now,
-        started_at: now,
-        created_at: now,
-        updated_at: now,
-      })),
-    )
+    .values(members.map((m) => newEnrollment(sequence, m.id, now)))
     .returning()
     .all();
   const emails = new Map(members.map((m) => [m.id, m]));
