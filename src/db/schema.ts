@@ -435,6 +435,8 @@ export const messages = sqliteTable(
     index("messages_lease_idx").on(t.lease_expires_at).where(sql`lease_expires_at IS NOT NULL`),
     // Transactionals held for a double opt-in confirmation (§10.2): released by subscriber, expired by age.
     index("messages_held_idx").on(t.subscriber_id, t.created_at).where(sql`status = 'pending_confirmation'`),
+    // System mail deferred by a full monthly quota (§1.8): released per channel, oldest first.
+    index("messages_deferred_idx").on(t.channel_id, t.id).where(sql`status = 'deferred'`),
     // System mail by subscriber (confirmation and welcome emails): which form a confirmation came from.
     index("messages_system_idx").on(t.subscriber_id).where(sql`kind = 'system'`),
     // Broadcast progress, pause/resume and statistics; transactionals (no broadcast) stay out of it.

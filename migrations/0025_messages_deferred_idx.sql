@@ -1,0 +1,1 @@
+CREATE INDEX `messages_deferred_idx` ON `messages` (`channel_id`,`id`) WHERE status = 'deferred';
