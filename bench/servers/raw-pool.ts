@@ -1,7 +1,7 @@
 /**
  * Baseline for the delivery bench: a raw nodemailer pool (CONNECTIONS connections,
  * `maxMessages: Infinity`) sending COUNT 2 KB HTML messages to the sink at PORT, as fast as it can.
- * Prints {"ms": …} from the first send to the last acceptance.
+ * Prints {"ms": …, "cpuUs": …}: from the first send to the last acceptance, and this process's CPU time.
  */
 import nodemailer from "nodemailer";
 import { benchHtml } from "../payload";
@@ -22,5 +22,6 @@ await Promise.all(
     transport.sendMail({ from: "bench@example.com", to: `r${i}@example.com`, subject: `raw ${i}`, html: benchHtml(i), text: `raw ${i}` }),
   ),
 );
-console.log(JSON.stringify({ ms: performance.now() - t0 }));
+const cpu = process.cpuUsage();
+console.log(JSON.stringify({ ms: performance.now() - t0, cpuUs: cpu.user + cpu.system }));
 transport.close();
