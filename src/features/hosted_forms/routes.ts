@@ -1,8 +1,9 @@
 /**
  * The public hosted form of §10.1 under MAILROOM_PUBLIC_URL, no token: `GET /f/:identifier` (the
- * page, or its post-submission view with `?submitted=1`), `GET /f/:identifier/embed.js`, `POST` (urlencoded, multipart or JSON,
- * ≤ 16 KiB) and the CORS preflight. Another page may post only from an `allowed_embedding_domains`
- * host (any when the list is empty); submissions are limited per form and IP per hour.
+ * page, or its post-submission view with `?submitted=1`), `GET /f/:identifier/embed.js`, `POST`
+ * (urlencoded, multipart or JSON, ≤ 16 KiB), `POST /f/:identifier/view` (the widget counting a
+ * view) and the CORS preflights. Another page may post only from an `allowed_embedding_domains`
+ * host (any when the list is empty); submissions and views are limited per form and IP per hour.
  */
 import { Elysia } from "elysia";
 import { RateLimiter } from "@/auth/rate-limiter";
@@ -21,6 +22,8 @@ import { enabledForm, originAllowed, submitForm } from "./service";
 
 const MAX_BODY = 16 * 1024;
 const HOUR = 3600_000;
+/** embed.js counts a view per page shown; more than this from one IP in an hour is not a person. */
+const VIEWS_PER_IP_PER_HOUR = 60;
 const HTML = { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" };
 
 const html = (body: string, status = 200, headers: Record<string, string> = {}) => new Response(body, { status, headers: { ...HTML, ...headers } });
@@ -59,6 +62,7 @@ async function readInput(request: Request): Promise<Record<string, string> | "to
 
 export const hostedFormRoutes = (deps: Deps) => {
   const submissions = new RateLimiter<string>(HOUR);
+  const views = new RateLimiter<string>(HOUR);
   const publicOrigin = new URL(deps.config.publicUrl).origin;
   /** CORS headers for an allowed cross-site Origin, {} for same-site or none, null when refused. */
   const cors = (form: OptInForm, request: Request): Record<string, string> | null => {
@@ -72,6 +76,12 @@ export const hostedFormRoutes = (deps: Deps) => {
       return null;
     }
     return originAllowed(form, host) ? { "access-control-allow-origin": origin, vary: "Origin" } : null;
+  };
+  const preflight = ({ params, request }: { params: { identifier: string }; request: Request }) => {
+    const found = enabledForm(deps, params.identifier);
+    const headers = found && cors(found.form, request);
+    if (!headers) return new Response(null, { status: found ? 403 : 404 });
+    return new Response(null, { status: 204, headers: { ...headers, "access-control-allow-methods": "POST", "access-control-allow-headers": "content-type, accept", "access-control-max-age": "600" } });
   };
   /** The form or one of its variants (§10: by weight, sticky per visitor by cookie), and the cookie to set. */
   const showVariant = (form: OptInForm, request: Request) => {
@@ -106,16 +116,30 @@ export const hostedFormRoutes = (deps: Deps) => {
         ({ params }) => {
           const found = enabledForm(deps, params.identifier);
           if (!found) return notFoundPage();
-          const script = embedScript(found.form, `${deps.config.publicUrl}/f/${found.form.identifier}`);
+          const variants = found.form.parent_form_id === null ? variantsOf(deps, found.form.id) : [];
+          const script = embedScript(found.form, variants, `${deps.config.publicUrl}/f/${found.form.identifier}`);
           return new Response(script, { headers: { "content-type": "application/javascript; charset=utf-8", "cache-control": "public, max-age=60" } });
         },
       ),
     )
-    .options("/f/:identifier", ({ params, request }) => {
+    .options("/f/:identifier", preflight)
+    .options("/f/:identifier/view", preflight)
+    // Plain like the POST below: it answers with the CORS headers and reads no body.
+    .post("/f/:identifier/view", ({ params, request }) => {
       const found = enabledForm(deps, params.identifier);
-      const headers = found && cors(found.form, request);
-      if (!headers) return new Response(null, { status: found ? 403 : 404 });
-      return new Response(null, { status: 204, headers: { ...headers, "access-control-allow-methods": "POST", "access-control-allow-headers": "content-type, accept", "access-control-max-age": "600" } });
+      if (!found) return json({ error: "Not Found", message: "This form is not available" }, 404);
+      const headers = cors(found.form, request);
+      if (!headers) return json({ error: "Forbidden", message: "Origin not allowed for this form" }, 403);
+      const ip = requestMeta(request).ip ?? "";
+      const now = deps.clock.now();
+      views.pruneEvery(now);
+      const limit = views.take(`${found.form.id}:${ip}`, VIEWS_PER_IP_PER_HOUR, now);
+      if (!limit.allowed) return json({ error: "Too many requests" }, 429, { ...headers, "retry-after": String(limit.retryAfter) });
+      const asked = new URL(request.url).searchParams.get("variant_id");
+      const shown = asked === null ? found.form : [found.form, ...variantsOf(deps, found.form.id).filter((v) => v.enabled)].find((v) => String(v.id) === asked);
+      if (!shown) return json({ error: "Variant not found", errors: { variant_id: ["is not this form or one of its enabled variants"] } }, 422, headers);
+      recordView(deps, shown.id, ip, request.headers.get("user-agent") ?? "", now);
+      return new Response(null, { status: 204, headers });
     })
     // A plain handler: forms post urlencoded or multipart, which the API's JSON body reader refuses.
     .post("/f/:identifier", async ({ params, request }) => {

@@ -46,6 +46,9 @@ export function addVariant(deps: Deps, form: OptInForm, name: string | undefined
   });
 }
 
+/** A form's share of the draw: the form itself 50, a variant its `variant_weight`. */
+export const variantWeight = (f: OptInForm) => (f.parent_form_id === null ? DEFAULT_WEIGHT : (f.variant_weight ?? DEFAULT_WEIGHT));
+
 /**
  * Which form of the group a visitor sees: the one named by their cookie if it is still shown,
  * else one drawn by weight. `random` is in [0, 1).
@@ -54,10 +57,9 @@ export function pickVariant(form: OptInForm, variants: OptInForm[], sticky: numb
   const shown = [form, ...variants.filter((v) => v.enabled)];
   const kept = shown.find((f) => f.id === sticky);
   if (kept) return kept;
-  const weight = (f: OptInForm) => (f.parent_form_id === null ? DEFAULT_WEIGHT : (f.variant_weight ?? DEFAULT_WEIGHT));
-  let left = random * shown.reduce((n, f) => n + weight(f), 0);
+  let left = random * shown.reduce((n, f) => n + variantWeight(f), 0);
   for (const f of shown) {
-    left -= weight(f);
+    left -= variantWeight(f);
     if (left < 0) return f;
   }
   return form;
