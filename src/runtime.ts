@@ -22,6 +22,7 @@ import { seenEventsRetentionJob } from "./features/provider_hooks/service";
 import { listenHttp, type HttpServer } from "./http/server";
 import { JobRunner } from "./jobs/runner";
 import { DeliveryJob } from "./outbox/delivery-job";
+import { QUOTA_RELEASE_JOB, quotaReleaseJob } from "./outbox/quota-release";
 import { startDeliveryThread } from "./outbox/delivery-thread";
 import { startInboundThread } from "./smtp/inbound-thread";
 import { startCaptureServer, startSubmissionServer, type SmtpComponent } from "./smtp/start";
@@ -80,6 +81,7 @@ function featureJobs(deps: Deps, jobs: JobRunner, webhooksInThread: boolean) {
     seenEventsRetentionJob(deps.db),
     broadcastsJob(deps),
     confirmationExpiryJob(deps),
+    quotaReleaseJob(deps),
     new SequenceScheduler(deps),
     segmentSyncJob(deps),
     ...(webhooksInThread ? [] : webhookJobs(deps, (name) => jobs.wake(name))),
@@ -120,6 +122,7 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
     delivery.releaseLeases();
     jobs.add(delivery);
     deps.outbox.notify = coalescedWake(() => jobs.wake("delivery"));
+    deps.outbox.quotaFreed = () => jobs.wake(QUOTA_RELEASE_JOB);
     // Mail that waited for capture (it was down when the process stopped) can go now.
     if (capture) deps.outbox.routesChanged(null, deps.clock.now());
     if (startJobs) jobs.start();

@@ -40,6 +40,8 @@ export class Outbox {
   private readonly lastId;
   /** Set by the composition root: wakes the delivery job (in this thread or the delivery thread). */
   notify: () => void = () => {};
+  /** Set by the composition root: wakes the job that queues mail deferred by the quota (quota-release.ts). */
+  quotaFreed: () => void = () => {};
 
   constructor(private readonly database: Database, publicUrl: string) {
     this.host = new URL(publicUrl).hostname;

@@ -105,15 +105,15 @@ test("an unsubscribed subscriber asked again is resubscribed only by confirming;
   expect(paused.is_active).toBe(0);
 });
 
-test("a full monthly quota: 402 for a subscriber asked to confirm, and nothing is stored", async () => {
+test("a full monthly quota: the subscriber asked to confirm is stored pending, the confirmation deferred (quota-deferred.test.ts)", async () => {
   createTestChannel(t.server.deps, "Tiny", { sender_email: "news@example.com", monthly_send_quota: 1 });
   expect((await api("POST", "/subscribers", { channel: "tiny", email: "one@example.com", double_opt_in: true })).status).toBe(201);
   const full = await api("POST", "/subscribers", { channel: "tiny", email: "two@example.com", double_opt_in: true });
-  expect(full.status).toBe(402);
-  expect(full.body).toEqual({ error: "Payment Required", message: "Monthly send quota exhausted" });
-  expect(t.server.sql("SELECT count(*) AS n FROM subscribers WHERE email = 'two@example.com'")[0].n).toBe(0);
+  expect(full.status).toBe(201);
+  expect(full.body).toMatchObject({ status: "pending", confirmation_status: "pending" });
+  expect(t.server.sql("SELECT status FROM messages WHERE recipient_email = 'two@example.com'").map((m) => m.status)).toEqual(["deferred"]);
   // Without double opt-in nothing is sent, so nothing is charged.
-  expect((await api("POST", "/subscribers", { channel: "tiny", email: "two@example.com" })).status).toBe(201);
+  expect((await api("POST", "/subscribers", { channel: "tiny", email: "three@example.com" })).status).toBe(201);
 });
 
 test("forged and tampered links: plain 404 page on GET and POST, nothing changes", async () => {

@@ -49,14 +49,21 @@ export function peekQuota(db: Db, channel: Channel, now: number): QuotaState {
  * @throws 402 when the cap would be exceeded (nothing charged).
  */
 export function chargeQuota(db: Db, channel: Channel, units: number, now: number): QuotaState {
+  const charged = chargeIfRoom(db, channel, units, now);
+  if (charged) return charged;
+  const { remaining } = peekQuota(db, channel, now);
+  throw units > 1 && remaining! > 0
+    ? new AppError("payment_required", "Payment Required", { message: `Monthly send quota insufficient: ${units} recipients, ${remaining} remaining` })
+    : new AppError("payment_required", "Payment Required", { message: "Monthly send quota exhausted" });
+}
+
+/**
+ * Charges `units` when the month has room for all of them; null (nothing charged) when not. System
+ * mail uses this to wait as `deferred` instead of failing (quota-release.ts in the outbox releases it).
+ */
+export function chargeIfRoom(db: Db, channel: Channel, units: number, now: number): QuotaState | null {
   const current = peekQuota(db, channel, now);
-  if (current.cap !== null && current.used + units > current.cap) {
-    throw units > 1 && current.remaining! > 0
-      ? new AppError("payment_required", "Payment Required", {
-          message: `Monthly send quota insufficient: ${units} recipients, ${current.remaining} remaining`,
-        })
-      : new AppError("payment_required", "Payment Required", { message: "Monthly send quota exhausted" });
-  }
+  if (current.cap !== null && current.used + units > current.cap) return null;
   prepared(db).charge.run({ channel: channel.id, month: monthKey(now), units });
   return state(channel, current.used + units, now);
 }

@@ -58,7 +58,7 @@ function uniqueSlug(deps: Deps, base: string): string {
   }
 }
 
-/** Updates a channel; the slug is immutable. */
+/** Updates a channel; the slug is immutable. A changed quota wakes the release of mail it deferred (§1.8). */
 export function updateChannel(deps: Deps, channel: Channel, values: FieldValues<typeof ChannelFields, true>, ctx: AuditContext): Channel {
   const { slug: _immutable, ...changes } = values;
   const row = deps.db.transaction((tx) => {
@@ -78,6 +78,7 @@ export function updateChannel(deps: Deps, channel: Channel, values: FieldValues<
     return updated;
   });
   deps.auth.cache.invalidate();
+  if (changes.monthly_send_quota !== undefined) deps.outbox.quotaFreed();
   return row;
 }
 

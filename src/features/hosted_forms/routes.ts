@@ -13,7 +13,6 @@ import { authPlugin } from "@/http/auth";
 import { rawResponse, route } from "@/http/contract";
 import { textParam } from "@/http/params";
 import { requestMeta } from "@/http/request";
-import { AppError } from "@/lib/errors";
 import { recordView } from "@/features/opt_in_forms/analytics";
 import { pickVariant, variantsOf } from "@/features/opt_in_forms/variants";
 import { embedScript } from "./embed";
@@ -160,14 +159,7 @@ export const hostedFormRoutes = (deps: Deps) => {
       const wantsJson = /json/i.test(request.headers.get("accept") ?? "") || /json/i.test(request.headers.get("content-type") ?? "");
       // A variant's own settings and blocks apply to what was posted from it.
       const target = (input.variant_id && variantsOf(deps, form.id).find((v) => v.enabled && String(v.id) === input.variant_id)) || form;
-      let result;
-      try {
-        result = submitForm(deps, target, channel, input);
-      } catch (err) {
-        // A full monthly quota cannot send the confirmation email: say so without details.
-        if (err instanceof AppError && err.code === "payment_required") return json({ error: "Service Unavailable", message: "The form cannot take sign-ups right now" }, 503, headers);
-        throw err;
-      }
+      const result = submitForm(deps, target, channel, input);
       if ("errors" in result) {
         const [field, message] = Object.entries(result.errors)[0]!;
         const label = field === "email" ? "Email" : field.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());

@@ -54,7 +54,7 @@ function customData(form: OptInForm, input: Record<string, string>): Record<stri
 
 /**
  * Handles one submission of `form` (flat input: `email`, `first_name`, `last_name`, `name`,
- * `custom[<key>]`, the honeypot). @throws 402 when the confirmation email does not fit the quota.
+ * `custom[<key>]`, the honeypot). A full quota defers the confirmation or welcome email (§1.8), the sign-up stands.
  */
 export function submitForm(deps: Deps, form: OptInForm, channel: Channel, input: Record<string, string>): SubmitResult {
   const automation = form.automation_settings as { tag_list?: string | null; double_opt_in?: boolean; sequence_ids?: number[] };

@@ -9,7 +9,7 @@ import type { Db } from "@/db/client";
 import { messages, templates, type Channel, type Subscriber } from "@/db/schema";
 import { linkSecret } from "@/db/settings";
 import type { Deps } from "@/deps";
-import { chargeQuota } from "@/features/channels/quota";
+import { chargeIfRoom } from "@/features/channels/quota";
 import { validationError } from "@/lib/errors";
 import { signLink } from "@/lib/links";
 import type { DoubleOptIn } from "./fields";
@@ -61,39 +61,57 @@ export function confirmationContent(deps: Deps, channel: Channel, templateId: nu
   return { subject: t?.subject?.trim() ? t.subject : DEFAULT_SUBJECT, body, preheader: t?.preheader ?? null, templateId: t?.id ?? null };
 }
 
+export type SystemMailStatus = "queued" | "deferred";
+
+/**
+ * Charges a system email's one quota unit, or — the month's quota being used up — leaves it
+ * uncharged to wait as `deferred` (§1.8) until the outbox's quota-release job queues it.
+ */
+export function systemMailStatus(tx: Db, channel: Channel, now: number): SystemMailStatus {
+  return chargeIfRoom(tx, channel, 1, now) ? "queued" : "deferred";
+}
+
 /** The part of a system email (priority lane) to subscriber `s` that every such email shares. */
-export function systemMailTo(channel: Channel, s: Subscriber, source: string) {
+export function systemMailTo(channel: Channel, s: Subscriber, source: string, status: SystemMailStatus) {
   const name = [s.first_name, s.last_name].filter((p) => p?.trim()).join(" ");
-  return { channel_id: channel.id, kind: "system", source, status: "queued", recipient_email: s.email, recipient_name: name || null, subscriber_id: s.id } as const;
+  return { channel_id: channel.id, kind: "system", source, status, recipient_email: s.email, recipient_name: name || null, subscriber_id: s.id } as const;
 }
 
 /**
  * Queues the confirmation email for `s` inside the caller's transaction (quota charged by the
  * caller) and returns its confirmation URL. The URL travels in the message's `data`, where compose
- * reads `{{ confirmation_url }}` from.
+ * reads `{{ confirmation_url }}` from. A `deferred` one gets no URL yet: the quota-release job adds
+ * it (`withConfirmationUrl`) when it queues the mail, so the link's 7 days count from then.
  */
 export function enqueueConfirmation(
   deps: Deps, tx: Db, channel: Channel, s: Subscriber, doi: DoubleOptIn, content: ConfirmationContent, transactionalId: number, now: number,
-): string {
-  const url = confirmationUrl(deps, s.id, transactionalId, now);
+  status: SystemMailStatus = "queued",
+): string | null {
+  const url = status === "queued" ? confirmationUrl(deps, s.id, transactionalId, now) : null;
   deps.outbox.enqueue([{
-    ...systemMailTo(channel, s, "confirmation"),
+    ...systemMailTo(channel, s, "confirmation", status),
     subject: content.subject,
     body: content.body,
     preheader: content.preheader,
     reply_to: doi.replyTo,
     template_id: content.templateId,
-    data: { confirmation_url: url, ...(doi.formId ? { form_id: doi.formId } : {}) },
+    data: { ...(url ? { confirmation_url: url } : {}), ...(doi.formId ? { form_id: doi.formId } : {}) },
     include_unsubscribe_link: doi.includeUnsubscribeLink,
   }], now);
   return url;
 }
 
+/** The `data` of a deferred confirmation email being queued at `now`: its link, valid 7 days from now. */
+export function withConfirmationUrl(deps: Deps, data: Record<string, unknown> | null, subscriberId: number, now: number): Record<string, unknown> {
+  return { ...data, confirmation_url: confirmationUrl(deps, subscriberId, 0, now) };
+}
+
 /**
  * POST /subscribers with `double_opt_in`: the upsert, and — unless the subscriber is already
  * confirmed (§3 Compat) — `pending` plus a confirmation email, in one transaction with the quota
- * (one unit). The caller wakes the outbox after the commit.
- * @throws 422 unknown confirmation template, 402 quota (nothing stored).
+ * (one unit). A full quota defers the email (`confirmationUrl` null: no link exists yet). The
+ * caller wakes the outbox after the commit when there is a URL.
+ * @throws 422 unknown confirmation template.
  */
 export function subscribeWithConfirmation(
   deps: Deps, channel: Channel, values: SubscriberValues & { email: string }, doi: DoubleOptIn,
@@ -104,8 +122,8 @@ export function subscribeWithConfirmation(
     // A given confirmed_at (scope-all imports) means there is nothing to ask.
     const res = upsertSubscriber(deps, channel, values.confirmed_at === undefined ? { ...values, confirmation_sent_at: now } : values, tx);
     if (confirmationStatus(res.subscriber) !== "pending") return { ...res, confirmationUrl: null };
-    chargeQuota(tx, channel, 1, now);
-    return { ...res, confirmationUrl: enqueueConfirmation(deps, tx, channel, res.subscriber, doi, content, 0, now) };
+    const status = systemMailStatus(tx, channel, now);
+    return { ...res, confirmationUrl: enqueueConfirmation(deps, tx, channel, res.subscriber, doi, content, 0, now, status) };
   });
 }
 
