@@ -34,8 +34,6 @@ export type Access =
 export interface AccessOptions {
   /** Send routes are charged to the `send` bucket (§1.7). */
   bucket?: BucketName;
-  /** Not a send route, but may send system mail charged to the quota (double opt-in confirmation): documents 402. */
-  chargesQuota?: boolean;
   /** Routes that also need a token of scope `all`. */
   scopeAll?: boolean;
   /** An object-valued `channel` is the resource wrapper here (`/channels`), not a malformed selector. */

@@ -108,7 +108,7 @@ export function contractDetail(c: AnyContract): Record<string, unknown> {
       : { "application/json": { schema: withWarningsProperty(plainSchema(schema)) } };
     responses[status] = { description: Number(status) === 201 ? "Created" : "OK", headers, content };
   }
-  const errors = [...COMMON_ERRORS, ...(token ? TOKEN_ERRORS : []), ...(c.bucket === "send" || c.chargesQuota ? ["402"] : []), ...(c.replay ? ["409"] : [])];
+  const errors = [...COMMON_ERRORS, ...(token ? TOKEN_ERRORS : []), ...(c.bucket === "send" ? ["402"] : []), ...(c.replay ? ["409"] : [])];
   for (const status of errors.sort()) responses[status] = ref("responses", status);
   const bodyContent = c.body ? { "application/json": { schema: bodySchema(c.body) }, ...(c.body.csv ? { "text/csv": { schema: { type: "string" } } } : {}) } : null;
   return {

@@ -85,7 +85,6 @@ export const subscriberRoutes = (deps: Deps) => {
         {
           summary: "Create a subscriber, or update the one with this email (upsert)",
           ...write,
-          chargesQuota: true,
           body: {
             fields: SubscriberFields,
             wrapper: WRAPPER,
