@@ -2,7 +2,7 @@
  * The embed.js widget in real Chromium on another origin's page (§10.1): a popup on a delay
  * trigger (the page's clock driven by Playwright) shows with its theme and counts its view only
  * once shown, stays away after a close for `show_once_per_days`; a slide-in on a scroll trigger
- * in its corner; a variant is drawn by weight,
+ * in its corner; a popup on exit intent; a variant is drawn by weight,
  * kept on the next visit (localStorage), and its view and submission are attributed to it.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
@@ -116,6 +116,18 @@ test.skipIf(!executablePath)("a slide-in on a scroll trigger: shown at 50% scrol
   expect(await dialog.evaluate((el) => ({ left: getComputedStyle(el).left, bottom: getComputedStyle(el).bottom }))).toEqual({ left: "16px", bottom: "16px" });
   expect(await page.getByRole("button", { name: "Close" }).count()).toBe(0);
   expect((await analytics(f.id)).totals.views).toBe(1);
+  await page.close();
+});
+
+test.skipIf(!executablePath)("an exit-intent popup: shown when the pointer leaves the page at the top", async () => {
+  const f = await createForm({ label: "Before you go", widget_type: "popup", trigger_settings: { trigger: "exit_intent" } });
+  const page = await browser.newPage();
+  await visit(page, f.identifier);
+  await page.mouse.move(200, 200);
+  await page.mouse.move(200, 5);
+  expect(await page.locator("[data-mailroom-form]").count()).toBe(0);
+  await page.mouse.move(200, -20);
+  await page.getByRole("dialog", { name: "Before you go" }).waitFor();
   await page.close();
 });
 
