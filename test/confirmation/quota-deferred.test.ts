@@ -143,3 +143,20 @@ test("a transactional API send at a full quota is still refused with 402, and no
   expect(res.body).toEqual({ error: "Payment Required", message: "Monthly send quota exhausted" });
   expect(t.server.sql("SELECT count(*) AS n FROM messages WHERE status = 'deferred'")[0].n).toBe(0);
 });
+
+test("with the job runner started, PATCH /channels raising the cap wakes the release at once (not after the job's minute)", async () => {
+  const live = await startOutboxTest({ startJobs: true });
+  try {
+    const liveSink = await live.sink();
+    await live.addServer(liveSink.port);
+    const call = (method: string, path: string, body?: unknown) => live.server.request(method, `/api/v1${path}`, { body });
+    await call("PATCH", "/channels/default", { channel: { monthly_send_quota: 0 } });
+    expect((await call("POST", "/subscribers", { channel: "default", email: "eve@example.com", double_opt_in: true })).status).toBe(201);
+    expect(live.server.sql("SELECT status FROM messages WHERE kind = 'system'")[0].status).toBe("deferred");
+    await call("PATCH", "/channels/default", { channel: { monthly_send_quota: 5 } });
+    const [mail] = await liveSink.waitFor(1, 5_000);
+    expect(mail!.envelope.to).toEqual(["eve@example.com"]);
+  } finally {
+    await live.stop();
+  }
+});
