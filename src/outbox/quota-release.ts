@@ -3,12 +3,14 @@
  * and welcome emails stored as `deferred` (not claimable, not charged) are queued oldest first, one
  * quota unit each, once the channel's month has room again — at the start of a UTC month (on the
  * job's interval) or at once when `monthly_send_quota` is raised or cleared (`outbox.quotaFreed`).
- * A confirmation gets its link here, so the link's 7 days count from when it is queued. No
- * `email.*` event is written while mail waits. Restart-safe: the state is the rows.
+ * A confirmation gets its link here, so the link's 7 days count from when it is queued. Mail that
+ * lost its point while it waited is dropped unsent (never charged): its subscriber was deleted or
+ * redacted, a confirmation's subscriber already confirmed, a welcome's unsubscribed. No `email.*`
+ * event is written while mail waits. Restart-safe: the state is the rows.
  */
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { messages, type Channel } from "@/db/schema";
+import { messages, subscribers, type Channel } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { chargeQuota, peekQuota } from "@/features/channels/quota";
 import { withConfirmationUrl } from "@/features/subscribers/double-opt-in";
@@ -18,6 +20,9 @@ const BATCH = 500;
 export const QUOTA_RELEASE_JOB = "quota.deferred_release";
 /** Written as a literal so SQLite uses the partial index `messages_deferred_idx`. */
 const DEFERRED = sql`${messages.status} = 'deferred'`;
+/** The deferred message's subscriber, while the mail still makes sense to send. */
+const STILL_WANTED = sql`SELECT 1 FROM ${subscribers} WHERE ${subscribers.id} = ${messages.subscriber_id} AND ${subscribers.redacted_at} IS NULL
+  AND (CASE ${messages.source} WHEN 'confirmation' THEN ${subscribers.confirmed_at} IS NULL ELSE ${subscribers.unsubscribed_at} IS NULL END)`;
 
 export function quotaReleaseJob(deps: Deps): Job {
   return {
@@ -45,6 +50,7 @@ function releaseDeferred(deps: Deps, tx: Db, channel: Channel, now: number): num
   const { remaining } = peekQuota(tx, channel, now);
   const room = remaining === null ? BATCH : Math.min(BATCH, remaining);
   if (room === 0) return 0;
+  tx.delete(messages).where(and(eq(messages.channel_id, channel.id), DEFERRED, sql`NOT EXISTS (${STILL_WANTED})`)).run();
   const due = tx
     .select({ id: messages.id, source: messages.source, subscriber_id: messages.subscriber_id, data: messages.data })
     .from(messages)

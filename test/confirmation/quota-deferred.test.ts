@@ -160,3 +160,20 @@ test("with the job runner started, PATCH /channels raising the cap wakes the rel
     await live.stop();
   }
 });
+
+test("deferred mail that lost its point is dropped unsent and uncharged: a redacted subscriber's, an already confirmed one's", async () => {
+  await fillQuota();
+  for (const email of ["gone@example.com", "done@example.com", "kept@example.com"]) {
+    expect((await api("POST", "/subscribers", { channel: "default", email, double_opt_in: true })).status).toBe(201);
+  }
+  expect((await api("POST", "/subscribers/redact", { channel: "default", email: "gone@example.com" })).status).toBe(200);
+  const confirmed = await api("POST", "/subscribers", { channel: "default", email: "done@example.com", confirmed_at: "2026-01-15T11:00:00Z" });
+  expect(confirmed.body.confirmation_status).toBe("confirmed");
+
+  await api("PATCH", "/channels/default", { channel: { monthly_send_quota: null } });
+  await release();
+  expect(systemMail("confirmation").map((m) => [m.recipient_email, m.status])).toEqual([["kept@example.com", "queued"]]);
+  expect(used()).toBe(2);
+  await deliverAll();
+  expect((await sink.waitFor(2)).map((m) => m.envelope.to[0])).toEqual(["first@example.com", "kept@example.com"]);
+});
