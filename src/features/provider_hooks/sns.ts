@@ -85,7 +85,7 @@ export class SnsCertificates {
     const version = str(body, "SignatureVersion");
     const signature = str(body, "Signature");
     const certUrl = snsUrl(this.edge(), str(body, "SigningCertURL"));
-    if (!type || !(type in FIELDS) || (version !== "1" && version !== "2") || !signature || !certUrl) throw invalidSignature();
+    if (!type || !Object.hasOwn(FIELDS, type) || (version !== "1" && version !== "2") || !signature || !certUrl) throw invalidSignature();
     const canonical = canonicalString(body, type as SnsType);
     let key: KeyObject;
     try {
