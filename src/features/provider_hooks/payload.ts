@@ -67,5 +67,7 @@ export function rowId(v: unknown): number | null {
   const n = typeof v === "string" && /^\d{1,15}$/.test(v) ? Number(v) : v;
   return typeof n === "number" && Number.isSafeInteger(n) && n > 0 ? n : null;
 }
+/** `table[key]` when `key` is one of its own keys (never an Object.prototype member such as `constructor`), else null. */
+export const lookup = <T>(table: Readonly<Record<string, T>>, key: string | null): T | null => (key !== null && Object.hasOwn(table, key) ? table[key]! : null);
 /** Diagnostic text from the parts present, joined. */
 export const joinText = (...parts: unknown[]) => parts.filter((p) => typeof p === "string" || typeof p === "number").map(String).join(" ").trim() || null;

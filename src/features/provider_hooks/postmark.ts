@@ -6,7 +6,7 @@
  */
 import type { WebhookKeys } from "@/features/email_servers/credentials";
 import type { ReportKind } from "@/features/bounces/report";
-import { badPayload, derivedId, invalidSignature, isObj, isoTime, joinText, parseJson, rowId, sameSecret, str, type HookPayload, type HookRequest } from "./payload";
+import { badPayload, derivedId, invalidSignature, isObj, isoTime, joinText, lookup, parseJson, rowId, sameSecret, str, type HookPayload, type HookRequest } from "./payload";
 
 /** Metadata key of our outbox row id; Postmark turns `X-PM-Metadata-<key>` headers into `Metadata` and strips them. */
 const METADATA_KEY = "mailroom-id";
@@ -35,7 +35,7 @@ export function readPostmark(req: HookRequest, keys: WebhookKeys): HookPayload {
   const body = parseJson(req.raw);
   if (!isObj(body) || typeof body.RecordType !== "string") throw badPayload("RecordType is missing");
   if (body.RecordType !== "Bounce" && body.RecordType !== "SpamComplaint") return { events: [] };
-  const kind = KINDS[str(body, "Type") ?? ""];
+  const kind = lookup(KINDS, str(body, "Type"));
   const recipient = str(body, "Email");
   if (!kind || !recipient) return { events: [] };
   const metadata = isObj(body.Metadata) ? body.Metadata : {};

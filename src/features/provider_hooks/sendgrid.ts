@@ -8,7 +8,7 @@
 import { createPublicKey, verify } from "node:crypto";
 import type { WebhookKeys } from "@/features/email_servers/credentials";
 import type { ReportKind } from "@/features/bounces/report";
-import { badPayload, checkFresh, derivedId, invalidSignature, isObj, joinText, num, parseJson, str, type HookPayload, type HookRequest, type Obj } from "./payload";
+import { badPayload, checkFresh, derivedId, invalidSignature, isObj, joinText, lookup, num, parseJson, str, type HookPayload, type HookRequest, type Obj } from "./payload";
 import type { ProviderEvent } from "./service";
 
 const SIGNATURE = "x-twilio-email-event-webhook-signature";
@@ -43,7 +43,7 @@ function kindOf(e: Obj): ReportKind | null {
     case "spamreport":
       return "complaint";
     case "dropped":
-      return DROPPED[str(e, "reason") ?? ""] ?? null;
+      return lookup(DROPPED, str(e, "reason"));
     default:
       return null;
   }
