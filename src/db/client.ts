@@ -7,6 +7,22 @@ import * as schema from "./schema";
 
 export type Db = BaseSQLiteDatabase<"sync", unknown, typeof schema>;
 
+/**
+ * One value per SQLite connection, built on first use (prepared statements). Keyed by the drizzle
+ * session, which a database handle shares with every transaction and savepoint opened on it: keyed
+ * by the handle, each transaction would compile its statements again (~90 µs each). A statement
+ * prepared inside a transaction runs in any later one on the same connection.
+ */
+export function perConnection<T>(build: (db: Db) => T): (db: Db) => T {
+  const values = new WeakMap<object, T>();
+  return (db) => {
+    const key = (db as unknown as { session: object }).session;
+    let value = values.get(key);
+    if (value === undefined) values.set(key, (value = build(db)));
+    return value;
+  };
+}
+
 /** The driver-neutral subset of a raw connection (bun:sqlite and better-sqlite3 agree on it). */
 export interface RawStatement {
   get(...params: unknown[]): unknown;

@@ -4,7 +4,7 @@
  * per-target headers (List-Unsubscribe, X-Mailroom-Capture). Raw SMTP submissions pass through.
  */
 import { eq, sql } from "drizzle-orm";
-import type { Db } from "@/db/client";
+import { perConnection, type Db } from "@/db/client";
 import { messages, subscribers, type Channel, type EmailServer, type Message, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { escapeHtml } from "@/lib/html";
@@ -46,13 +46,8 @@ export function unsubscribeUrl(deps: Deps, m: Pick<Message, "id" | "subscriber_i
 }
 
 // Prepared once per connection: compose runs once per message (a built query costs ~80 µs here).
-const subscriberLookups = new WeakMap<Db, ReturnType<typeof prepareSubscriberLookup>>();
-const prepareSubscriberLookup = (db: Db) => db.select().from(subscribers).where(eq(subscribers.id, sql.placeholder("id"))).prepare();
-function subscriberById(db: Db, id: number): Subscriber | undefined {
-  let q = subscriberLookups.get(db);
-  if (!q) subscriberLookups.set(db, (q = prepareSubscriberLookup(db)));
-  return q.get({ id });
-}
+const subscriberLookup = perConnection((db: Db) => db.select().from(subscribers).where(eq(subscribers.id, sql.placeholder("id"))).prepare());
+const subscriberById = (db: Db, id: number): Subscriber | undefined => subscriberLookup(db).get({ id });
 
 /** What is rendered per recipient: the row's own fields (transactional; sequence mail: its step's, copied), or the broadcast's (stored once). */
 interface Source {

@@ -5,7 +5,7 @@
  * (report.ts) and the message kept in inbound_messages for inspection, all in one transaction.
  */
 import { and, count, desc, eq, inArray, isNull, lt, or, sql, type SQL } from "drizzle-orm";
-import { changes, type Db } from "@/db/client";
+import { changes, perConnection, type Db } from "@/db/client";
 import { inbound_messages, type InboundMessage } from "@/db/schema";
 import { linkSecret } from "@/db/settings";
 import type { Deps } from "@/deps";
@@ -33,19 +33,14 @@ const REPORTS = new Set<InboundClassification>(["hard_bounce", "soft_bounce", "c
 const DAY = 86_400_000;
 
 const COLUMNS = ["channel_id", "message_id", "classification", "result", "mail_from", "rcpt_to", "from_header", "subject", "recipient", "diagnostic", "raw_size", "remote_ip", "received_at"] as const;
-const prepareStore = (db: Db) =>
+// Prepared once per connection (the listener writes one row per message received).
+const storeStatement = perConnection((db: Db) =>
   db
     .insert(inbound_messages)
     .values(Object.fromEntries(COLUMNS.map((c) => [c, sql.placeholder(c)])) as never)
     .returning({ id: inbound_messages.id })
-    .prepare();
-// Prepared once per connection (the listener writes one row per message received).
-const stores = new WeakMap<Db, ReturnType<typeof prepareStore>>();
-function storeStatement(db: Db) {
-  let q = stores.get(db);
-  if (!q) stores.set(db, (q = prepareStore(db)));
-  return q;
-}
+    .prepare(),
+);
 
 /** Records one classified message of `size` bytes: the report applied, the message stored. */
 export async function recordInbound(deps: Deps, envelope: InboundEnvelope, classified: Classified, size: number): Promise<InboundOutcome> {

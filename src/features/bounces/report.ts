@@ -6,7 +6,7 @@
  * report can never suppress an address Mailroom did not mail.
  */
 import { eq, sql } from "drizzle-orm";
-import { changes, type Db } from "@/db/client";
+import { changes, perConnection, type Db } from "@/db/client";
 import { delivery_reports, messages, suppressions, type Message, type REPORT_KINDS, type REPORT_SOURCES } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { emailEvent } from "@/features/events/catalogue";
@@ -38,9 +38,7 @@ export const SOFT_BOUNCE_WINDOW = 15 * DAY;
 export const SOFT_BOUNCE_LIMIT = 3;
 const MAX_DIAGNOSTIC = 1000;
 
-// Prepared once per connection object (a transaction handle gets its own entry, dropped with it).
-function prepare(db: Db) {
-  return {
+const prepared = perConnection((db: Db) => ({
     message: db.select().from(messages).where(eq(messages.id, sql.placeholder("id"))).prepare(),
     byHeader: db
       .select({ id: messages.id, channel_id: messages.channel_id, recipient_email: messages.recipient_email })
@@ -74,14 +72,7 @@ function prepare(db: Db) {
         sql`${delivery_reports.channel_id} = ${sql.placeholder("channel")} AND ${delivery_reports.email} = ${sql.placeholder("email")} AND kind = 'soft_bounce' AND ${delivery_reports.occurred_at} >= ${sql.placeholder("since")}`,
       )
       .prepare(),
-  };
-}
-const statements = new WeakMap<Db, ReturnType<typeof prepare>>();
-function prepared(db: Db) {
-  let q = statements.get(db);
-  if (!q) statements.set(db, (q = prepare(db)));
-  return q;
-}
+}));
 
 /**
  * The outbox row whose RFC 5322 Message-ID header is `headerValue` (with or without <>), if any.

@@ -6,7 +6,7 @@
 import { and, desc, eq, getTableColumns, gte, inArray, lt, lte, sql, type SQL } from "drizzle-orm";
 import { mailboxes, parseMail } from "@/lib/parse-mail";
 import { assertInScope, type Scope } from "@/auth/scope";
-import { changes, type Db } from "@/db/client";
+import { changes, perConnection, type Db } from "@/db/client";
 import { captured_messages, messages, type CapturedMessage } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { AppError } from "@/lib/errors";
@@ -43,12 +43,7 @@ function prepareCapture(db: Db) {
     trim: db.delete(captured_messages).where(lte(captured_messages.id, sql.placeholder("id"))).prepare(),
   };
 }
-const prepared = new WeakMap<Db, ReturnType<typeof prepareCapture>>();
-const statements = (db: Db) => {
-  let s = prepared.get(db);
-  if (!s) prepared.set(db, (s = prepareCapture(db)));
-  return s;
-};
+const statements = perConnection(prepareCapture);
 
 export interface IncomingCapture {
   raw: Buffer;

@@ -4,7 +4,7 @@
  * charged inside the caller's transaction so a rollback un-charges it.
  */
 import { and, eq, sql } from "drizzle-orm";
-import type { Db } from "@/db/client";
+import { perConnection, type Db } from "@/db/client";
 import { quota_usage, type Channel } from "@/db/schema";
 import { AppError } from "@/lib/errors";
 import { toIso, utcMonthBounds } from "@/lib/time";
@@ -18,7 +18,7 @@ export interface QuotaState {
 
 const monthKey = (ms: number) => new Date(ms).toISOString().slice(0, 7);
 
-function prepare(db: Db) {
+const prepared = perConnection((db: Db) => {
   const month = sql.placeholder("month");
   const channel = sql.placeholder("channel");
   return {
@@ -29,14 +29,7 @@ function prepare(db: Db) {
       .onConflictDoUpdate({ target: [quota_usage.channel_id, quota_usage.month], set: { used: sql`${quota_usage.used} + excluded.used` } })
       .prepare(),
   };
-}
-// Prepared once per connection handle (send paths pass the root handle; a transaction handle gets its own).
-const statements = new WeakMap<Db, ReturnType<typeof prepare>>();
-const prepared = (db: Db) => {
-  let q = statements.get(db);
-  if (!q) statements.set(db, (q = prepare(db)));
-  return q;
-};
+});
 
 /** Usage of the channel's current month. */
 export function peekQuota(db: Db, channel: Channel, now: number): QuotaState {

@@ -9,7 +9,7 @@
  * - a form's `sequence_ids` enroll an eligible subscriber in those that are active.
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
-import type { Db } from "@/db/client";
+import { perConnection, type Db } from "@/db/client";
 import { sequences, subscriber_sequences, type Channel, type Sequence, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { appendEvents } from "@/features/events/service";
@@ -18,19 +18,17 @@ import type { SubscriberHooks } from "@/features/subscribers/hooks";
 import { enroll, enrollmentEvent, reentryTooSoon } from "./enrollment";
 
 const ph = sql.placeholder;
-const prepare = (db: Db) =>
+// Prepared once per connection (tag changes are frequent: imports, API, steps).
+const byInitTag = perConnection((db: Db) =>
   db
     .select()
     .from(sequences)
     .where(and(eq(sequences.channel_id, ph("channel")), eq(sequences.active, true), sql`${sequences.init_tag} IN (SELECT value FROM json_each(${ph("tags")}))`))
-    .prepare();
-// Prepared once per connection (tag changes are frequent: imports, API, steps).
-const byInitTag = new WeakMap<Db, ReturnType<typeof prepare>>();
+    .prepare(),
+);
 
 function sequencesStartedBy(deps: Deps, channelId: number, tags: readonly string[]): Sequence[] {
-  let q = byInitTag.get(deps.db);
-  if (!q) byInitTag.set(deps.db, (q = prepare(deps.db)));
-  return q.all({ channel: channelId, tags: JSON.stringify(tags) });
+  return byInitTag(deps.db).all({ channel: channelId, tags: JSON.stringify(tags) });
 }
 
 /** Tags `after` has that count as newly added: new ones, or all of them when a pending double opt-in was just confirmed. */

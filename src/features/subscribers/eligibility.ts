@@ -4,7 +4,7 @@
  * and the hard-bounce side effects of delivery (§9, §12).
  */
 import { and, desc, eq, isNotNull, isNull, sql, or, type SQL } from "drizzle-orm";
-import { changes, type Db } from "@/db/client";
+import { changes, perConnection, type Db } from "@/db/client";
 import { messages, subscribers, suppressions, type Message, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { emailEvent, subscriberEvent, type NewEvent } from "@/features/events/catalogue";
@@ -19,25 +19,22 @@ export interface SuppressionHit {
 }
 
 /** Both lists in one lookup (it runs on every send): the channel's own row first, then the global one. */
-const prepareLookup = (db: Db) =>
+const lookup = perConnection((db: Db) =>
   db
     .select({ channelId: suppressions.channel_id, reason: suppressions.reason })
     .from(suppressions)
     .where(and(eq(suppressions.email, sql.placeholder("email")), or(eq(suppressions.channel_id, sql.placeholder("channel")), isNull(suppressions.channel_id))))
     .orderBy(sql`${suppressions.channel_id} IS NULL`)
     .limit(1)
-    .prepare();
-// Prepared once per connection object (a transaction handle gets its own entry, dropped with it).
-const lookups = new WeakMap<Db, ReturnType<typeof prepareLookup>>();
+    .prepare(),
+);
 
 /**
  * Is `email` suppressed for `channelId`? Reads the channel list first, then the global list.
  * `email` is normalised (trimmed, lower-cased) here, so callers may pass it as received.
  */
 export function isSuppressed(db: Db, channelId: number, email: string): SuppressionHit | null {
-  let q = lookups.get(db);
-  if (!q) lookups.set(db, (q = prepareLookup(db)));
-  const hit = q.get({ channel: channelId, email: normalizeEmail(email) });
+  const hit = lookup(db).get({ channel: channelId, email: normalizeEmail(email) });
   return hit ? { scope: hit.channelId === null ? "global" : "channel", reason: hit.reason } : null;
 }
 
@@ -71,7 +68,7 @@ export interface HardBounceResult {
 }
 
 // Prepared once per connection: bounces reported by mail or webhooks arrive by the hundred per second.
-const prepareBounceWrites = (db: Db) => {
+const bounceWrites = perConnection((db: Db) => {
   const [channel, email, now] = [sql.placeholder("channel"), sql.placeholder("email"), sql.placeholder("now")];
   return {
     suppress: db.insert(suppressions).values({ channel_id: channel, email, reason: "hard_bounce", source: "delivery", created_at: now }).onConflictDoNothing().prepare(),
@@ -82,8 +79,7 @@ const prepareBounceWrites = (db: Db) => {
       .returning()
       .prepare(),
   };
-};
-const bounceWrites = new WeakMap<Db, ReturnType<typeof prepareBounceWrites>>();
+});
 
 /**
  * Records a hard bounce (a 5xx to RCPT TO or DATA) for `email` on `channelId`: adds the channel
@@ -96,8 +92,7 @@ export function recordHardBounce(deps: Deps, channelId: number, email: string, t
   const run = (db: Db): HardBounceResult => {
     const now = deps.clock.now();
     const address = normalizeEmail(email);
-    let q = bounceWrites.get(db);
-    if (!q) bounceWrites.set(db, (q = prepareBounceWrites(db)));
+    const q = bounceWrites(db);
     const added = q.suppress.run({ channel: channelId, email: address, now });
     const subscriber = q.bounced.get({ channel: channelId, email: address, now }) ?? null;
     if (subscriber) {

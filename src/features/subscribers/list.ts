@@ -8,7 +8,7 @@ import { and, asc, count, eq, gte, inArray, isNotNull, isNull, lte, sql, type SQ
 import type { Scope } from "@/auth/scope";
 import { subscriber_counts, subscribers, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
-import type { Db } from "@/db/client";
+import { perConnection, type Db } from "@/db/client";
 import { f, result, withWarnings, type FieldValues } from "@/input/fields";
 import { pagination, type PageParams } from "@/input/pagination";
 import { encodeSubscriber } from "./model";
@@ -36,7 +36,7 @@ function prepare(db: Db) {
       .prepare(),
   };
 }
-const cache = new WeakMap<Db, ReturnType<typeof prepare>>();
+const statements = perConnection(prepare);
 
 const oneOf = <const T extends string>(values: readonly T[]) => f.enum(values, { message: `must be one of: ${values.join(", ")}` });
 const text = () => f.string({ trim: false });
@@ -131,8 +131,7 @@ export function listSubscribers(deps: Deps, scope: Scope, filters: SubscriberFil
   let rows: Subscriber[];
   let total: number;
   if (where.length === 0) {
-    let q = cache.get(deps.db);
-    if (!q) cache.set(deps.db, (q = prepare(deps.db)));
+    const q = statements(deps.db);
     const channels = JSON.stringify(ids);
     rows =
       ids.length === 1

@@ -4,7 +4,7 @@
  * (segments and tag filters read the mirror). Statements are prepared once per connection.
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
-import type { Db } from "@/db/client";
+import { perConnection, type Db } from "@/db/client";
 import { subscriber_tags, subscribers, type Channel, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { subscriberEvent as buildSubscriberEvent, type NewEvent, type SubscriberEventType } from "@/features/events/catalogue";
@@ -65,30 +65,22 @@ function prepare(db: Db) {
   };
 }
 export type Statements = ReturnType<typeof prepare>;
-const cache = new WeakMap<Db, Statements>();
 
-/** The prepared statements of `db` (they run inside whatever transaction is open on it). */
-export function statements(db: Db): Statements {
-  let s = cache.get(db);
-  if (!s) cache.set(db, (s = prepare(db)));
-  return s;
-}
+/** The prepared statements of `db`'s connection (they run inside whatever transaction is open on it). */
+export const statements = perConnection(prepare);
 
 /** The subscriber with this stored-form email in the channel. */
 export function findByEmail(db: Db, channelId: number, email: string): Subscriber | undefined {
   return statements(db).byEmail.get({ channel: channelId, email });
 }
 
-const idByEmail = new WeakMap<Db, { get(params: { channel: number; email: string }): { id: number } | undefined }>();
+const idByEmail = perConnection((db: Db) =>
+  db.select({ id: subscribers.id }).from(subscribers).where(and(eq(subscribers.channel_id, ph("channel")), eq(subscribers.email, ph("email")))).prepare(),
+);
 
 /** The channel's subscriber with this address (any case), for linking one message (§4 "Linking"). */
 export function subscriberIdByEmail(db: Db, channelId: number, email: string): number | null {
-  let q = idByEmail.get(db);
-  if (!q) {
-    q = db.select({ id: subscribers.id }).from(subscribers).where(and(eq(subscribers.channel_id, ph("channel")), eq(subscribers.email, ph("email")))).prepare();
-    idByEmail.set(db, q);
-  }
-  return q.get({ channel: channelId, email: normalizeEmail(email) })?.id ?? null;
+  return idByEmail(db).get({ channel: channelId, email: normalizeEmail(email) })?.id ?? null;
 }
 
 /** Subscriber ids of the channel by lower-cased email, for linking messages (§4 "Linking"). */
