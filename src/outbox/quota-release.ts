@@ -5,8 +5,9 @@
  * job's interval) or at once when `monthly_send_quota` is raised or cleared (`outbox.quotaFreed`).
  * A confirmation gets its link here, so the link's 7 days count from when it is queued. Mail that
  * lost its point while it waited is dropped unsent (never charged): its subscriber was deleted or
- * redacted, a confirmation's subscriber already confirmed, a welcome's unsubscribed. No `email.*`
- * event is written while mail waits. Restart-safe: the state is the rows.
+ * redacted, a confirmation's subscriber already confirmed, or unsubscribed since it was asked for,
+ * a welcome's unsubscribed. No `email.*` event is written while mail waits.
+ * Restart-safe: the state is the rows.
  */
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
@@ -20,9 +21,14 @@ const BATCH = 500;
 export const QUOTA_RELEASE_JOB = "quota.deferred_release";
 /** Written as a literal so SQLite uses the partial index `messages_deferred_idx`. */
 const DEFERRED = sql`${messages.status} = 'deferred'`;
-/** The deferred message's subscriber, while the mail still makes sense to send. */
+/**
+ * The deferred message's subscriber, while the mail still makes sense to send. A confirmation is
+ * not sent to someone who unsubscribed after asking for it (at the same millisecond counts as
+ * after: when in doubt, no mail); one asked for after an unsubscribe is, as when queued at once.
+ */
 const STILL_WANTED = sql`SELECT 1 FROM ${subscribers} WHERE ${subscribers.id} = ${messages.subscriber_id} AND ${subscribers.redacted_at} IS NULL
-  AND (CASE ${messages.source} WHEN 'confirmation' THEN ${subscribers.confirmed_at} IS NULL ELSE ${subscribers.unsubscribed_at} IS NULL END)`;
+  AND (CASE ${messages.source} WHEN 'confirmation' THEN ${subscribers.confirmed_at} IS NULL AND coalesce(${subscribers.unsubscribed_at} < ${messages.created_at}, 1)
+    ELSE ${subscribers.unsubscribed_at} IS NULL END)`;
 
 export function quotaReleaseJob(deps: Deps): Job {
   return {
