@@ -5,8 +5,8 @@
  * job's interval) or at once when `monthly_send_quota` is raised or cleared (`outbox.quotaFreed`).
  * A confirmation gets its link here, so the link's 7 days count from when it is queued. Mail that
  * lost its point while it waited is dropped unsent (never charged): its subscriber was deleted or
- * redacted, a confirmation's subscriber already confirmed, or unsubscribed since it was asked for,
- * a welcome's unsubscribed. No `email.*` event is written while mail waits.
+ * redacted, a confirmation's subscriber already confirmed, unsubscribed since or with an older
+ * one waiting, a welcome's unsubscribed. No `email.*` event is written while mail waits.
  * Restart-safe: the state is the rows.
  */
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
@@ -29,6 +29,13 @@ const DEFERRED = sql`${messages.status} = 'deferred'`;
 const STILL_WANTED = sql`SELECT 1 FROM ${subscribers} WHERE ${subscribers.id} = ${messages.subscriber_id} AND ${subscribers.redacted_at} IS NULL
   AND (CASE ${messages.source} WHEN 'confirmation' THEN ${subscribers.confirmed_at} IS NULL AND coalesce(${subscribers.unsubscribed_at} < ${messages.created_at}, 1)
     ELSE ${subscribers.unsubscribed_at} IS NULL END)`;
+/**
+ * An older confirmation of the same subscriber waits too: someone whose confirmation never came
+ * signs up again, and every link confirms the same subscriber, so only the oldest is sent (and charged).
+ * The literals let SQLite use the partial index `messages_system_idx`.
+ */
+const SUPERSEDED = sql`${messages.source} = 'confirmation' AND EXISTS (SELECT 1 FROM ${messages} AS older WHERE older.subscriber_id = ${messages.subscriber_id}
+  AND older.kind = 'system' AND older.source = 'confirmation' AND older.status = 'deferred' AND older.id < ${messages.id})`;
 
 export function quotaReleaseJob(deps: Deps): Job {
   return {
@@ -56,7 +63,7 @@ function releaseDeferred(deps: Deps, tx: Db, channel: Channel, now: number): num
   const { remaining } = peekQuota(tx, channel, now);
   const room = remaining === null ? BATCH : Math.min(BATCH, remaining);
   if (room === 0) return 0;
-  tx.delete(messages).where(and(eq(messages.channel_id, channel.id), DEFERRED, sql`NOT EXISTS (${STILL_WANTED})`)).run();
+  tx.delete(messages).where(and(eq(messages.channel_id, channel.id), DEFERRED, sql`(NOT EXISTS (${STILL_WANTED}) OR ${SUPERSEDED})`)).run();
   const due = tx
     .select({ id: messages.id, source: messages.source, subscriber_id: messages.subscriber_id, data: messages.data })
     .from(messages)

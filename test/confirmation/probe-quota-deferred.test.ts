@@ -1,6 +1,7 @@
 /**
- * Probe of quota-deferred system mail (§1.8) as a hostile or impatient user meets it: a pending
- * subscriber who unsubscribes while it waits, the cap raised and lowered repeatedly, the month turning at exactly
+ * Probe of quota-deferred system mail (§1.8) as a hostile or impatient user meets it: the same
+ * address signing up again and again while its confirmation waits, a pending subscriber who
+ * unsubscribes while it waits, the cap raised and lowered repeatedly, the month turning at exactly
  * 00:00 UTC, the channel deleted with mail waiting, two release ticks in a row.
  */
 import { expect, test } from "bun:test";
@@ -27,6 +28,21 @@ async function fillQuota() {
   await deliverAll();
   await sink.waitFor(1);
 }
+
+test("an address that signs up three times while its confirmation waits gets one confirmation, charged once", async () => {
+  await fillQuota();
+  for (let i = 0; i < 3; i++) await signUp("eager@example.com");
+  await signUp("other@example.com");
+  await cap(null);
+  await release();
+  expect(confirmations()).toEqual([
+    { recipient_email: "eager@example.com", status: "queued" },
+    { recipient_email: "other@example.com", status: "queued" },
+  ]);
+  expect(used()).toBe(3);
+  await deliverAll();
+  expect((await sink.waitFor(3)).map((m) => m.envelope.to[0])).toEqual(["first@example.com", "eager@example.com", "other@example.com"]);
+});
 
 test("a pending subscriber who unsubscribes while the confirmation waits is not sent it; one unsubscribed before signing up again is", async () => {
   await fillQuota();
