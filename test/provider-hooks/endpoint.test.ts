@@ -20,10 +20,13 @@ const post = (body: string, headers: Record<string, string> = {}) => fetch(hook,
 /** A signed Mailgun failure for a message nobody sent (accepted, recorded as seen, nothing applied). */
 function failure(id: string) {
   const timestamp = String(Math.floor(clock.now() / 1000));
-  const signature = createHmac("sha256", KEY).update(`${timestamp}tok`).digest("hex");
-  return JSON.stringify({ signature: { timestamp, token: "tok", signature }, "event-data": { id, event: "failed", severity: "permanent", recipient: "a@example.com", message: { headers: { "message-id": "x@example.com" } } } });
+  const token = `tok-${id}`;
+  const signature = createHmac("sha256", KEY).update(timestamp + token).digest("hex");
+  return JSON.stringify({ signature: { timestamp, token, signature }, "event-data": { id, event: "failed", severity: "permanent", recipient: "a@example.com", message: { headers: { "message-id": "x@example.com" } } } });
 }
-const seen = () => server.sql("SELECT event_id FROM provider_hook_events ORDER BY event_id").map((r) => r.event_id);
+/** Seen event ids (each post's Mailgun token is kept beside them, as `nonce:<token>`, and pruned alike). */
+const seen = () => server.sql("SELECT event_id FROM provider_hook_events WHERE event_id NOT LIKE 'nonce:%' ORDER BY event_id").map((r) => r.event_id);
+const nonces = () => server.sql("SELECT count(*) AS n FROM provider_hook_events WHERE event_id LIKE 'nonce:%'")[0].n;
 
 test("a body over 2 MiB → 413", async () => {
   const res = await post(`{"pad":"${"x".repeat(2 * 1024 * 1024)}"}`);
@@ -50,7 +53,9 @@ test("seen event ids are pruned by the retention job after 14 days, not before",
   const job = server.running.jobs.get("provider_hooks.retention")!;
   await job.tick(clock.now());
   expect(seen()).toEqual(["newer", "old"]);
+  expect(nonces()).toBe(2);
   clock.advance(4 * 86_400_000 + 1);
   await job.tick(clock.now());
   expect(seen()).toEqual(["newer"]);
+  expect(nonces()).toBe(1);
 });

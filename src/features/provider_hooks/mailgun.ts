@@ -2,6 +2,7 @@
  * Mailgun webhooks (JSON, the current format): `signature.signature` = hex HMAC-SHA256 of
  * `timestamp + token` under the domain's HTTP webhook signing key; `event-data` is one event.
  * `failed` → hard bounce (severity permanent) or soft (temporary); `complained` → complaint.
+ * The signature does not cover `event-data`, so a token is accepted once (service.ts, the nonce).
  */
 import { createHmac } from "node:crypto";
 import type { WebhookKeys } from "@/features/email_servers/credentials";
@@ -20,7 +21,8 @@ export function readMailgun(req: HookRequest, keys: WebhookKeys): HookPayload {
   const data = body["event-data"];
   if (!isObj(data) || typeof data.event !== "string") throw badPayload("event-data.event is missing");
   const event = eventOf(data, req.now);
-  return { events: event ? [event] : [] };
+  // The signature does not cover the body: the token is spent by this post (Mailgun's guidance).
+  return { events: event ? [event] : [], nonce: token };
 }
 
 function eventOf(data: Obj, now: number): ProviderEvent | null {

@@ -13,8 +13,12 @@ export interface HookRequest {
   now: number;
 }
 
-/** What an adapter read from a verified post. `confirmed`: an SNS subscription was confirmed (no events). */
-export type HookPayload = { events: ProviderEvent[]; confirmed?: boolean };
+/**
+ * What an adapter read from a verified post. `confirmed`: an SNS subscription was confirmed (no
+ * events). `nonce`: a value signed for this post only (Mailgun's token, when the signature does not
+ * cover the body): a post with a nonce already seen is a replay, whatever its body says.
+ */
+export type HookPayload = { events: ProviderEvent[]; confirmed?: boolean; nonce?: string };
 
 /** How old a signed timestamp may be (either way: clocks drift). */
 export const MAX_SIGNATURE_AGE_MS = 5 * 60_000;

@@ -72,7 +72,7 @@ export const providerHookRoutes = (deps: Deps) => {
       deps.log.info("provider_hooks.subscription_confirmed", { email_server_id: server.id, provider });
       return { confirmed: true };
     }
-    const outcomes = recordProviderEvents(deps, server, provider, payload.events);
+    const outcomes = recordProviderEvents(deps, server, provider, payload.events, payload.nonce);
     const count = (outcome: string) => outcomes.filter((o) => o === outcome).length;
     return { received: outcomes.length, applied: count("applied"), replayed: count("replay") };
   });

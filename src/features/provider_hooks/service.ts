@@ -50,17 +50,20 @@ function messageOf(db: Db, server: EmailServer, e: ProviderEvent): { id: number;
 const occurredAt = (at: number, now: number) => (Number.isFinite(at) && at >= 0 ? Math.min(Math.round(at), now) : now);
 
 /**
- * Records a verified post's events in one transaction, each at most once per provider event id.
+ * Records a verified post's events in one transaction, each at most once per provider event id. A
+ * post's `nonce` is spent the same way (kept beside the event ids): a second post with it is a
+ * replay as a whole, and a rolled-back post does not spend it.
  * @returns each event's outcome, in order.
  */
-export function recordProviderEvents(deps: Deps, server: EmailServer, provider: Provider, events: readonly ProviderEvent[]): EventOutcome[] {
-  if (!events.length) return [];
+export function recordProviderEvents(deps: Deps, server: EmailServer, provider: Provider, events: readonly ProviderEvent[], nonce?: string): EventOutcome[] {
+  if (!events.length && nonce === undefined) return [];
   const now = deps.clock.now();
   const outcomes = deps.db.transaction((t) => {
     const tx = t as unknown as Db;
+    const seen = (eventId: string) => changes(tx.insert(provider_hook_events).values({ provider, event_id: eventId, email_server_id: server.id, received_at: now }).onConflictDoNothing().run()) === 0;
+    if (nonce !== undefined && seen(`nonce:${nonce}`)) return events.map((): EventOutcome => "replay");
     return events.map((e): EventOutcome => {
-      const fresh = tx.insert(provider_hook_events).values({ provider, event_id: e.eventId, email_server_id: server.id, received_at: now }).onConflictDoNothing().run();
-      if (changes(fresh) === 0) return "replay";
+      if (seen(e.eventId)) return "replay";
       const message = messageOf(tx, server, e);
       if (!message) return "unknown_message";
       return applyDeliveryReport(deps, { messageId: message.id, kind: e.kind, recipient: e.recipient, diagnostic: e.diagnostic, source: provider, occurredAt: occurredAt(e.occurredAt, now) }, tx);
