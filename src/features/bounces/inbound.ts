@@ -12,7 +12,7 @@ import type { Deps } from "@/deps";
 import { retentionJob } from "@/jobs/retention";
 import { normalizeEmail } from "@/lib/email";
 import type { Classified, InboundClassification } from "./classify";
-import { applyDeliveryReport, messageByMessageIdHeader, messageRecipient, type ReportKind } from "./report";
+import { applyDeliveryReport, MAX_DIAGNOSTIC, messageByMessageIdHeader, messageRecipient, type ReportKind } from "./report";
 import { messageOfReturnPath } from "./verp";
 
 export interface InboundEnvelope {
@@ -31,6 +31,12 @@ export interface InboundOutcome {
 /** Classifications that are reports about a message (the rest is only stored). */
 const REPORTS = new Set<InboundClassification>(["hard_bounce", "soft_bounce", "complaint"]);
 const DAY = 86_400_000;
+/**
+ * Header text kept per received message (RFC 5322's line length): the sender decides how long a
+ * From, subject or reported address is, and a page of the list holds 250 of them.
+ */
+const MAX_HEADER_TEXT = 998;
+const cut = (text: string | null, max: number) => text?.slice(0, max) ?? null;
 
 const COLUMNS = ["channel_id", "message_id", "classification", "result", "mail_from", "rcpt_to", "from_header", "subject", "recipient", "diagnostic", "raw_size", "remote_ip", "received_at"] as const;
 // Prepared once per connection (the listener writes one row per message received).
@@ -63,10 +69,10 @@ export async function recordInbound(deps: Deps, envelope: InboundEnvelope, class
       result,
       mail_from: envelope.mailFrom,
       rcpt_to: envelope.rcptTo,
-      from_header: classified.from,
-      subject: classified.subject?.slice(0, 998) ?? null,
-      recipient,
-      diagnostic: classified.diagnostic,
+      from_header: cut(classified.from, MAX_HEADER_TEXT),
+      subject: cut(classified.subject, MAX_HEADER_TEXT),
+      recipient: cut(recipient, MAX_HEADER_TEXT),
+      diagnostic: cut(classified.diagnostic, MAX_DIAGNOSTIC),
       raw_size: size,
       remote_ip: envelope.remoteIp,
       received_at: deps.clock.now(),

@@ -36,7 +36,8 @@ const DAY = 86_400_000;
 export const SOFT_BOUNCE_WINDOW = 15 * DAY;
 /** …once there are this many. */
 export const SOFT_BOUNCE_LIMIT = 3;
-const MAX_DIAGNOSTIC = 1000;
+/** Diagnostic text kept per report (and per received message, inbound.ts). */
+export const MAX_DIAGNOSTIC = 1000;
 
 const prepared = perConnection((db: Db) => ({
     message: db.select().from(messages).where(eq(messages.id, sql.placeholder("id"))).prepare(),
