@@ -78,12 +78,14 @@ const prepared = perConnection((db: Db) => ({
 /**
  * The outbox row whose RFC 5322 Message-ID header is `headerValue` (with or without <>), if any.
  * An SMTP submission to several recipients shares one Message-ID: `recipient` picks that row
- * (else the first).
+ * (else the first). SMTP clients choose their Message-IDs, so channels can share one: `channelId`
+ * (when the report can only be about one channel's mail) looks at that channel's rows only.
  */
-export function messageByMessageIdHeader(db: Db, headerValue: string, recipient?: string): { id: number; channel_id: number; recipient_email: string } | undefined {
+export function messageByMessageIdHeader(db: Db, headerValue: string, recipient?: string, channelId?: number): { id: number; channel_id: number; recipient_email: string } | undefined {
   const bare = headerValue.trim().replace(/^<|>$/g, "");
   if (!bare || bare.length > 998) return undefined;
-  const rows = prepared(db).byHeader.all({ header: `<${bare}>` });
+  const all = prepared(db).byHeader.all({ header: `<${bare}>` });
+  const rows = channelId === undefined ? all : all.filter((r) => r.channel_id === channelId);
   if (recipient === undefined) return rows[0];
   const wanted = normalizeEmail(recipient);
   return rows.find((r) => normalizeEmail(r.recipient_email) === wanted) ?? rows[0];

@@ -37,7 +37,7 @@ function messageOf(db: Db, server: EmailServer, e: ProviderEvent): { id: number;
     e.messageRowId !== null
       ? db.select({ id: messages.id, channel_id: messages.channel_id }).from(messages).where(eq(messages.id, e.messageRowId)).get()
       : e.messageIdHeader
-        ? messageByMessageIdHeader(db, e.messageIdHeader, e.recipient)
+        ? messageByMessageIdHeader(db, e.messageIdHeader, e.recipient, server.channel_id)
         : undefined;
   return found?.channel_id === server.channel_id ? found : undefined;
 }
