@@ -80,7 +80,7 @@ export async function recordInbound(deps: Deps, envelope: InboundEnvelope, class
     return { id: row.id, classification: classified.classification, result, messageId: message ? messageId : null };
   });
   const line = { inbound_id: outcome.id, classification: outcome.classification, result: outcome.result, message_id: outcome.messageId, remote_ip: envelope.remoteIp };
-  if (outcome.result === "ignored") deps.log.warn("bounces.report_ignored", { ...line, reason: outcome.messageId === null ? "no message of ours" : "not sent, or another recipient" });
+  if (outcome.result === "ignored") deps.log.warn("bounces.report_ignored", { ...line, reason: outcome.messageId === null ? "no message of ours" : "not sent, another recipient, or redacted" });
   else deps.log.info("bounces.inbound_received", line);
   return outcome;
 }

@@ -5,9 +5,9 @@
  * one transaction. Only messages Mailroom sent, and only their own recipient, can be reported on: a
  * report can never suppress an address Mailroom did not mail.
  */
-import { eq, sql } from "drizzle-orm";
+import { and, eq, isNotNull, sql } from "drizzle-orm";
 import { changes, perConnection, type Db } from "@/db/client";
-import { delivery_reports, messages, suppressions, type Message, type REPORT_KINDS, type REPORT_SOURCES } from "@/db/schema";
+import { delivery_reports, messages, subscribers, suppressions, type Message, type REPORT_KINDS, type REPORT_SOURCES } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { emailEvent } from "@/features/events/catalogue";
 import { appendEvents } from "@/features/events/service";
@@ -41,6 +41,7 @@ export const MAX_DIAGNOSTIC = 1000;
 
 const prepared = perConnection((db: Db) => ({
     message: db.select().from(messages).where(eq(messages.id, sql.placeholder("id"))).prepare(),
+    redacted: db.select({ id: subscribers.id }).from(subscribers).where(and(eq(subscribers.id, sql.placeholder("id")), isNotNull(subscribers.redacted_at))).prepare(),
     byHeader: db
       .select({ id: messages.id, channel_id: messages.channel_id, recipient_email: messages.recipient_email })
       .from(messages)
@@ -98,8 +99,9 @@ export function messageRecipient(db: Db, id: number): Pick<Message, "channel_id"
 
 /**
  * Applies one report in its own transaction (or `tx`): `duplicate` when the message already has a
- * report of that kind, `ignored` when the message does not exist, was never sent, or has another
- * recipient. Never suppresses an address Mailroom did not mail.
+ * report of that kind, `ignored` when the message does not exist, was never sent, has another
+ * recipient, or went to a subscriber since redacted (the report would write the erased address
+ * back into events and webhooks). Never suppresses an address Mailroom did not mail.
  */
 export function applyDeliveryReport(deps: Deps, report: DeliveryReport, tx?: Db): ReportResult {
   const run = (db: Db): ReportResult => {
@@ -107,6 +109,7 @@ export function applyDeliveryReport(deps: Deps, report: DeliveryReport, tx?: Db)
     if (!m || m.sent_at === null) return "ignored";
     const email = normalizeEmail(m.recipient_email);
     if (normalizeEmail(report.recipient) !== email) return "ignored";
+    if (m.subscriber_id !== null && prepared(db).redacted.get({ id: m.subscriber_id })) return "ignored";
     const diagnostic = report.diagnostic?.slice(0, MAX_DIAGNOSTIC) ?? null;
     const stored = prepared(db).addReport.run({ message_id: m.id, channel_id: m.channel_id, email, kind: report.kind, source: report.source, diagnostic, occurred_at: report.occurredAt, created_at: deps.clock.now() });
     if (changes(stored) === 0) return "duplicate";
