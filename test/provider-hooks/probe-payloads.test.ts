@@ -12,8 +12,8 @@ const verificationKey = keys.publicKey.export({ format: "der", type: "spki" }).t
 let t: HookTest;
 eachProviderServer("sendgrid", "sendgrid", () => ({ webhook_public_key: verificationKey }), (test) => (t = test));
 
-function post(events: unknown) {
-  const body = JSON.stringify(events);
+const post = (events: unknown) => postRaw(JSON.stringify(events));
+function postRaw(body: string) {
   const timestamp = String(Math.floor(t.clock.now() / 1000));
   const signature = sign("sha256", Buffer.from(timestamp + body), keys.privateKey).toString("base64");
   return t.post(body, { "x-twilio-email-event-webhook-signature": signature, "x-twilio-email-event-webhook-timestamp": timestamp });
@@ -52,4 +52,11 @@ test("1,000 events is accepted in one transaction; 1,001 is 400 and nothing reco
   expect(ok).toEqual({ status: 200, body: { received: 1000, applied: 0, replayed: 0 } });
   expect(t.seenEvents()).toBe(1000);
   expect(t.server.sql("SELECT count(*) AS n FROM delivery_reports")[0].n).toBe(0);
+});
+
+test("a signed batch nesting 100,000 levels deep is 400 (as the API's JSON bodies), not a 500 from building an event id", async () => {
+  const deep = "[".repeat(100_000) + "]".repeat(100_000);
+  const res = await postRaw(`[{"event":"bounce","type":"bounce","email":"dee@example.org","smtp-id":"<x@example.org>","timestamp":${deep}}]`);
+  expect(res).toEqual({ status: 400, body: { error: "Invalid payload", message: "JSON nesting exceeds 64 levels" } });
+  expect(t.seenEvents()).toBe(0);
 });

@@ -17,3 +17,9 @@ test.each(["constructor", "toString", "__proto__"])("a Bounce record of Type %s 
   expect(t.suppression("ada@example.org")).toBeUndefined();
   expect(t.server.sql("SELECT count(*) AS n FROM delivery_reports")[0].n).toBe(0);
 });
+
+test("a record whose ID nests 100,000 levels deep is 400, not a 500", async () => {
+  const body = `{"RecordType":"Bounce","Type":"HardBounce","Email":"ada@example.org","ID":${"[".repeat(100_000)}${"]".repeat(100_000)}}`;
+  expect(await t.post(body, AUTH)).toEqual({ status: 400, body: { error: "Invalid payload", message: "JSON nesting exceeds 64 levels" } });
+  expect(t.seenEvents()).toBe(0);
+});

@@ -5,6 +5,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { AppError } from "@/lib/errors";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "@/lib/json-depth";
 import type { ProviderEvent } from "./service";
 
 export interface HookRequest {
@@ -42,10 +43,17 @@ export const derivedId = (...parts: unknown[]) => createHash("sha256").update(JS
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
-/** @throws 400 unless the body is UTF-8 JSON. */
+/** @throws 400 unless the body is UTF-8 JSON nesting at most MAX_JSON_DEPTH levels (as the API's bodies: event ids are built by JSON.stringify, which recurses). */
 export function parseJson(raw: Uint8Array): unknown {
+  let text: string;
   try {
-    return JSON.parse(UTF8.decode(raw));
+    text = UTF8.decode(raw);
+  } catch {
+    throw badPayload("The body is not JSON");
+  }
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw badPayload(`JSON nesting exceeds ${MAX_JSON_DEPTH} levels`);
+  try {
+    return JSON.parse(text);
   } catch {
     throw badPayload("The body is not JSON");
   }
