@@ -11,7 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import { fakeClock, startTestServer } from "../test/harness";
-import { fmt, median, table } from "./lib";
+import { apiCaller, fmt, median, table } from "./lib";
 
 const { values: a } = parseArgs({ options: { n: { type: "string", default: "100000" }, samples: { type: "string", default: "20" }, json: { type: "boolean", default: false } } });
 const N = Number(a.n);
@@ -32,17 +32,7 @@ try {
   raw.exec("ANALYZE");
   log(`seeded ${fmt.int(N)} subscribers`);
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const s = performance.now();
-    const res = await fetch(server.url + path, {
-      method,
-      headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (res.status >= 300) throw new Error(`${path} → ${res.status} ${text.slice(0, 200)}`);
-    return { ms: performance.now() - s, body: JSON.parse(text) };
-  };
+  const call = apiCaller(server);
 
   const created = await call("POST", "/api/v1/broadcasts", { channel: "default", subject: "News for {{ first_name }}", body: '<p>Hi</p><a href="https://ex.com/a">A</a><a href="https://ex.com/b">B</a>', track_opens: true, track_clicks: true });
   const id = created.body.id as number;

@@ -250,3 +250,18 @@ export const fmt = {
   us: (n: number) => (!Number.isFinite(n) ? "n/a" : n >= 1000 ? `${(n / 1000).toFixed(2)} ms` : `${n.toFixed(0)} µs`),
   f1: (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "n/a"),
 };
+
+/** JSON calls to an in-process test server with its admin token: the answer's body and how long it took; ≥ 300 throws. */
+export function apiCaller(server: { url: string; adminToken: string }) {
+  return async (method: string, path: string, body?: unknown): Promise<{ ms: number; body: any }> => {
+    const s = performance.now();
+    const res = await fetch(server.url + path, {
+      method,
+      headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${path} → ${res.status} ${text.slice(0, 200)}`);
+    return { ms: performance.now() - s, body: JSON.parse(text) };
+  };
+}

@@ -9,7 +9,7 @@
  */
 import { parseArgs } from "node:util";
 import { fakeClock, startTestServer } from "../test/harness";
-import { fmt, table } from "./lib";
+import { apiCaller, fmt, table } from "./lib";
 
 const { values: a } = parseArgs({ options: { n: { type: "string", default: "100000" }, json: { type: "boolean", default: false } } });
 const N = Number(a.n);
@@ -20,16 +20,8 @@ const DAY = 86_400_000;
 const clock = fakeClock(Date.now());
 const server = await startTestServer({ clock, startJobs: false, env: { MAILROOM_RATE_LIMIT_GENERAL: "0", MAILROOM_LOG_LEVEL: "error" } });
 try {
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(server.url + path, {
-      method,
-      headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (res.status >= 300) throw new Error(`${path} → ${res.status} ${text.slice(0, 200)}`);
-    return JSON.parse(text);
-  };
+  const api = apiCaller(server);
+  const call = async (method: string, path: string, body?: unknown) => (await api(method, path, body)).body;
   const sequence = await call("POST", "/api/v1/sequences", { channel: "default", label: "Bench", active: true });
   const delay = await call("POST", `/api/v1/sequences/${sequence.id}/steps`, { action: "delay", delay: 86_400 });
   const send = await call("POST", `/api/v1/sequences/${sequence.id}/steps`, {
