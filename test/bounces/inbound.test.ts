@@ -11,7 +11,7 @@ import { signedReturnPath } from "@/features/bounces/verp";
 import { createTestToken } from "../fixtures";
 import type { SmtpSink } from "../smtp-sink";
 import { eachWithSink, startOutboxTest, type OutboxTest } from "../outbox/helpers";
-import { eventually, SmtpScript } from "../smtp/helpers";
+import { eventually, SmtpScript, submissionClient } from "../smtp/helpers";
 import { arf, autoReply, deliverInbound, dsn, type MtaShape, type Original } from "./reports";
 
 const DOMAIN = "bounce.example.com";
@@ -77,6 +77,31 @@ test("feedback reports: to the return path (recipient redacted) or to the feedba
   expect(feed.status).toBe(200);
   expect(feed.body.data.map((e: any) => e.data.recipient_email).sort()).toEqual(["annoyed@example.org", "cross@example.org"]);
   expect(inbound().map((r) => [r.classification, r.result, r.message_id])).toEqual([["complaint", "applied", a.id], ["complaint", "applied", b.id]]);
+});
+
+test("a feedback report without a signed return path names its message only by a Message-ID Mailroom made (a client-chosen one could be forged)", async () => {
+  // Mail submitted over SMTP keeps the Message-ID its client chose, which others may know or guess.
+  const info = await submissionClient(t.server, "apikey", t.server.defaultToken).sendMail({
+    from: t.server.sql("SELECT sender_email FROM channels WHERE slug = 'default'")[0].sender_email,
+    to: "victim@example.org",
+    subject: "Order 42",
+    text: "Thanks",
+    messageId: "<order-42@app.example>",
+  });
+  expect(info.response).toStartWith("250");
+  await t.tick();
+  const mail = (await sink.waitFor(1)).at(-1)!;
+  const row = t.server.sql("SELECT * FROM messages WHERE recipient_email = 'victim@example.org'")[0];
+  expect(row).toMatchObject({ status: "sent", message_id: "<order-42@app.example>" });
+  const original = { to: "victim@example.org", messageId: "<order-42@app.example>" };
+  // Forged: the report names no return path of ours (or an unsigned one) → ignored, no suppression.
+  await deliverInbound(port(), `feedback@${DOMAIN}`, arf({ ...original, returnPath: "sender@app.example" }, `feedback@${DOMAIN}`));
+  expect(suppression("victim@example.org")).toBeUndefined();
+  expect(inbound().map((r) => [r.classification, r.result])).toEqual([["complaint", "ignored"]]);
+  // A real feedback loop states the original's envelope sender: the signed return path names the message.
+  await deliverInbound(port(), `feedback@${DOMAIN}`, arf({ ...original, returnPath: mail.envelope.from }, `feedback@${DOMAIN}`));
+  expect(suppression("victim@example.org")).toBe("complaint");
+  expect(inbound().at(-1)).toMatchObject({ classification: "complaint", result: "applied", message_id: row.id });
 });
 
 test("forged, unsigned or foreign addresses are refused at RCPT TO; nothing is stored", async () => {

@@ -22,6 +22,8 @@ export interface Classified {
   diagnostic: string | null;
   /** Message-ID header of the original message the report carries, if any. */
   originalMessageId: string | null;
+  /** The original's envelope sender as the report states it (ARF `Original-Mail-From`, else its `Return-Path`): a signed return path names the message. */
+  originalMailFrom: string | null;
   from: string | null;
   subject: string | null;
 }
@@ -50,13 +52,14 @@ export async function classifyMessage(raw: Buffer): Promise<Classified> {
   try {
     parsed = await simpleParser(raw, PARSE_OPTIONS);
   } catch (err) {
-    return { classification: "unclassified", recipients: [], diagnostic: `unparseable: ${(err as Error).message}`.slice(0, 200), originalMessageId: null, from: null, subject: null };
+    return { classification: "unclassified", recipients: [], diagnostic: `unparseable: ${(err as Error).message}`.slice(0, 200), originalMessageId: null, originalMailFrom: null, from: null, subject: null };
   }
   const part = (...types: string[]) => parsed.attachments.find((a) => types.includes(a.contentType.toLowerCase()));
   const original = part("message/rfc822", "text/rfc822-headers", "message/global", "message/global-headers");
   const originalHeaders = original ? parseFieldBlocks(headerSection(original))[0] : undefined;
   const base = {
     originalMessageId: originalHeaders?.get("message-id") ?? null,
+    originalMailFrom: addressOf(originalHeaders?.get("return-path")),
     from: parsed.from?.value[0]?.address ?? null,
     subject: parsed.subject ?? null,
   };
@@ -66,7 +69,12 @@ export async function classifyMessage(raw: Buffer): Promise<Classified> {
   if (feedback) {
     const fields = parseFieldBlocks(text(feedback))[0] ?? new Map<string, string>();
     const recipients = [addressOf(fields.get("original-rcpt-to")), addressOf(originalHeaders?.get("to"))];
-    return { ...base, ...fromFeedbackReport(fields, recipients), originalMessageId: base.originalMessageId ?? fields.get("original-message-id") ?? null };
+    return {
+      ...base,
+      ...fromFeedbackReport(fields, recipients),
+      originalMessageId: base.originalMessageId ?? fields.get("original-message-id") ?? null,
+      originalMailFrom: addressOf(fields.get("original-mail-from")) ?? base.originalMailFrom,
+    };
   }
   const classification = isAutoReply(parsed) ? "auto_reply" : "unclassified";
   return { ...base, classification, recipients: [], diagnostic: null };

@@ -50,10 +50,10 @@ const storeStatement = perConnection((db: Db) =>
 
 /** Records one classified message of `size` bytes: the report applied, the message stored. */
 export async function recordInbound(deps: Deps, envelope: InboundEnvelope, classified: Classified, size: number): Promise<InboundOutcome> {
-  const signedId = deps.config.bounceDomain ? messageOfReturnPath(linkSecret(deps), deps.config.bounceDomain, envelope.rcptTo) : null;
+  const signedId = signedMessage(deps, envelope.rcptTo, classified.originalMailFrom);
   // Concurrent deliveries share one commit (db/group-commit.ts): a DSN flood costs a fraction of a commit each.
   const outcome = await deps.commits.run((tx) => {
-    const messageId = signedId ?? (classified.originalMessageId ? (messageByMessageIdHeader(tx, classified.originalMessageId, classified.recipients[0])?.id ?? null) : null);
+    const messageId = signedId ?? unsignedMatch(tx, classified);
     const message = messageId === null ? undefined : messageRecipient(tx, messageId);
     const recipient = message ? reportedRecipient(classified, message.recipient_email, signedId !== null) : (classified.recipients[0] ?? null);
     let result: InboundOutcome["result"] = "stored";
@@ -83,6 +83,29 @@ export async function recordInbound(deps: Deps, envelope: InboundEnvelope, class
   if (outcome.result === "ignored") deps.log.warn("bounces.report_ignored", { ...line, reason: outcome.messageId === null ? "no message of ours" : "not sent, another recipient, or redacted" });
   else deps.log.info("bounces.inbound_received", line);
   return outcome;
+}
+
+/**
+ * The message a signed return path names: the address the report came to, else (a feedback loop
+ * reporting to the feedback address) the original's envelope sender that the report states.
+ */
+function signedMessage(deps: Deps, rcptTo: string, originalMailFrom: string | null): number | null {
+  const domain = deps.config.bounceDomain;
+  if (!domain) return null;
+  const secret = linkSecret(deps);
+  return messageOfReturnPath(secret, domain, rcptTo) ?? (originalMailFrom ? messageOfReturnPath(secret, domain, originalMailFrom) : null);
+}
+
+/**
+ * A report with no signed return path (to the feedback address) names its message by the
+ * original's Message-ID — trusted only when Mailroom made that id (`<row id.random@host>`, ~41
+ * random bits): SMTP clients choose their own, and anyone who knows or guesses one could otherwise
+ * forge a complaint and suppress its recipient.
+ */
+function unsignedMatch(tx: Db, classified: Classified): number | null {
+  if (!classified.originalMessageId) return null;
+  const row = messageByMessageIdHeader(tx, classified.originalMessageId, classified.recipients[0] ?? undefined);
+  return row && classified.originalMessageId.trim().replace(/^<?/, "<").startsWith(`<${row.id}.`) ? row.id : null;
 }
 
 /**
