@@ -86,3 +86,24 @@ test("double opt-in confirmation enrolls by init_tag the tags given while pendin
   await fetch(link, { method: "POST" });
   expect(enrollments("wait@example.com").map((e) => e.sequence_id)).toEqual([s.id]);
 });
+
+test("redacting a subscriber ends their open enrollments in every sequence as removed, at once", async () => {
+  const first = await sequence({ init_tag: "trial" });
+  const second = await sequence({ label: "Other" });
+  await api("POST", "/subscribers", { channel: "default", email: "eve@example.com", tags: ["trial"] });
+  expect((await api("POST", `/sequences/${second.id}/add_subscriber`, { email: "eve@example.com" })).status).toBe(201);
+  await api("POST", "/subscribers/deactivate", { channel: "default", email: "eve@example.com" });
+  const id = t.server.sql("SELECT id FROM subscribers WHERE email = 'eve@example.com'")[0].id;
+  expect(t.server.sql("SELECT status FROM subscriber_sequences WHERE subscriber_id = ? ORDER BY id", id).map((e) => e.status)).toEqual(["paused", "paused"]);
+  expect((await api("POST", "/subscribers/redact", { channel: "default", email: "eve@example.com" })).status).toBe(200);
+  const rows = t.server.sql("SELECT sequence_id, status, next_trigger_at FROM subscriber_sequences WHERE subscriber_id = ? ORDER BY id", id);
+  expect(rows).toEqual([
+    { sequence_id: first.id, status: "removed", next_trigger_at: null },
+    { sequence_id: second.id, status: "removed", next_trigger_at: null },
+  ]);
+  const removed = t.server.sql("SELECT data FROM events WHERE type = 'sequence.subscriber_removed' ORDER BY id").map((e) => JSON.parse(e.data));
+  expect(removed.map((d) => [d.sequence.id, d.subscriber.email, d.enrollment.status])).toEqual([
+    [first.id, `redacted-${id}@redacted.invalid`, "removed"],
+    [second.id, `redacted-${id}@redacted.invalid`, "removed"],
+  ]);
+});

@@ -99,7 +99,8 @@ export function moveOn(batch: Batch, e: Enrollment, here: Here, outcome: Outcome
 function finish(batch: Batch, e: Enrollment, status: "completed" | "removed"): void {
   e.status = status;
   e.next_trigger_at = null;
-  e.completed_at = batch.now;
+  // As the API's removal: completed_at says when an enrollment completed, not when it was removed.
+  if (status === "completed") e.completed_at = batch.now;
 }
 
 function runAction(batch: Batch, e: Enrollment, here: Here): Outcome {

@@ -16,6 +16,7 @@ import { appendEvents } from "@/features/events/service";
 import { isEligible } from "@/features/subscribers/eligibility";
 import type { SubscriberHooks } from "@/features/subscribers/hooks";
 import { enroll, enrollmentEvent, reentryTooSoon } from "./enrollment";
+import { removeFromAll } from "./members";
 
 const ph = sql.placeholder;
 // Prepared once per connection (tag changes are frequent: imports, API, steps).
@@ -69,6 +70,7 @@ function setPaused(deps: Deps, db: Db, channel: Channel, subscriber: Subscriber,
 
 export const sequenceHooks: SubscriberHooks = {
   changed(deps, db, channel, before, after) {
+    if (before && before.redacted_at === null && after.redacted_at !== null) return removeFromAll(deps, db, after);
     const tags = addedTags(before, after);
     if (tags.length) enrollAll(deps, db, channel, after, sequencesStartedBy(deps, channel.id, tags));
     if (before && before.is_active !== after.is_active) setPaused(deps, db, channel, after, !after.is_active);

@@ -5,7 +5,7 @@
  */
 import { and, asc, count, eq, inArray } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { subscriber_sequences, subscribers, type Enrollment, type Sequence, type SequenceStep, type Subscriber } from "@/db/schema";
+import { sequences, subscriber_sequences, subscribers, type Enrollment, type Sequence, type SequenceStep, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import type { SequenceEventType } from "@/features/events/catalogue";
 import { appendEvents } from "@/features/events/service";
@@ -101,6 +101,15 @@ function finish(deps: Deps, db: Db, sequence: Sequence, members: Member[], statu
   const type: SequenceEventType = status === "completed" ? "sequence.subscriber_completed" : "sequence.subscriber_removed";
   const slug = slugOf(deps, sequence);
   appendEvents(db, deps.clock, members.map((m) => enrollmentEvent(type, slug, sequence, m.subscriber, { ...m.enrollment, status }, {})));
+}
+
+/** A redacted subscriber's open enrollments end as `removed`, in every sequence (§3 "enrollments ended"). */
+export function removeFromAll(deps: Deps, db: Db, subscriber: Member["subscriber"]): void {
+  const open = db.select().from(subscriber_sequences).where(and(eq(subscriber_sequences.subscriber_id, subscriber.id), OPEN)).all();
+  for (const sequenceId of new Set(open.map((e) => e.sequence_id))) {
+    const sequence = db.select().from(sequences).where(eq(sequences.id, sequenceId)).get()!;
+    finish(deps, db, sequence, open.filter((e) => e.sequence_id === sequenceId).map((enrollment) => ({ enrollment, subscriber })), "removed");
+  }
 }
 
 /** The open enrollments standing on `stepIds` (steps being deleted with nothing after them) complete. */

@@ -227,6 +227,7 @@ export function redactSubscriber(deps: Deps, channel: Channel, s: Subscriber): v
       .returning()
       .get()!;
     syncTags(deps.db, s.id, channel.id, s.tags, []);
+    deps.subscriberHooks.changed(deps, db, channel, s, row);
     // Scrub the address and profile out of this subscriber's past events (feed and webhook payloads).
     db.update(events)
       .set({
