@@ -1041,6 +1041,14 @@ async function viewEmailServerForm(view, [id]) {
   view.append(h("p", {}, h("a", { href: "#/email_servers" }, "← Email servers")), pageHeader(server ? `Edit ${server.label}` : "New email server"));
   const v = (key, fallback) => (server ? server[key] : fallback);
   const text = (name, extra = {}) => h("input", { type: "text", name, value: v(name, "") ?? "", ...extra });
+  // Write-only credentials: a stored one is shown masked and only sent when the user changes it.
+  const touched = new Set();
+  const secret = (name) => {
+    const el = h("input", { type: "password", name, autocomplete: "new-password", value: server?.[name] ? MASKED : "" });
+    el.addEventListener("input", () => touched.add(name));
+    return el;
+  };
+  const storedHint = (name, what) => (server?.[name] ? `Stored ${what} shown redacted. Leave it unchanged to keep it; clear it to remove it.` : null);
   const num = (name, fallback, extra = {}) => h("input", { type: "number", name, value: v(name, fallback) ?? "", inputmode: "numeric", ...extra });
   const inputs = {
     label: text("label", { maxlength: "255", required: true }),
@@ -1048,7 +1056,7 @@ async function viewEmailServerForm(view, [id]) {
     smtp_address: text("smtp_address", { required: true, spellcheck: "false", placeholder: "smtp.example.com" }),
     smtp_port: num("smtp_port", 587, { min: "1", max: "65535" }),
     smtp_username: text("smtp_username", { maxlength: "255", autocomplete: "off", spellcheck: "false" }),
-    smtp_password: h("input", { type: "password", name: "smtp_password", autocomplete: "new-password", value: server?.smtp_password ? MASKED : "" }),
+    smtp_password: secret("smtp_password"),
     smtp_authentication: select(
       "smtp_authentication",
       [["", "None"], ["plain", "PLAIN"], ["login", "LOGIN"], ["cram_md5", "CRAM-MD5"]],
@@ -1057,6 +1065,11 @@ async function viewEmailServerForm(view, [id]) {
     emails_per_hour: num("emails_per_hour", "", { min: "1" }),
     priority: num("priority", 100, { min: "0", max: "1000" }),
     custom_unsubscribe_link: h("input", { type: "url", name: "custom_unsubscribe_link", value: v("custom_unsubscribe_link", "") ?? "" }),
+    webhook_signing_key: secret("webhook_signing_key"),
+    webhook_public_key: secret("webhook_public_key"),
+    webhook_username: text("webhook_username", { maxlength: "255", autocomplete: "off", spellcheck: "false" }),
+    webhook_password: secret("webhook_password"),
+    sns_topic_arn: text("sns_topic_arn", { spellcheck: "false", placeholder: "arn:aws:sns:eu-west-1:123456789012:bounces" }),
   };
   const flags = [
     ["smtp_enable_starttls_auto", "Use STARTTLS when offered", true],
@@ -1068,9 +1081,6 @@ async function viewEmailServerForm(view, [id]) {
     ["include_unsubscribe_header", "Add List-Unsubscribe to transactional emails", true],
     ["use_custom_unsubscribe_link", "Use a custom unsubscribe link", false],
   ].map(([name, label, fallback]) => checkbox(label, { name, checked: v(name, fallback) }));
-  // The stored password is shown masked and only sent when the user changes it.
-  let passwordTouched = false;
-  inputs.smtp_password.addEventListener("input", () => (passwordTouched = true));
   const channelSelect =
     !server && channels.length > 1 ? select("channel", channels.map((c) => [c.slug, `${c.name} (${c.slug})`]), (channels.find((c) => c.default) ?? channels[0]).slug) : null;
 
@@ -1093,7 +1103,7 @@ async function viewEmailServerForm(view, [id]) {
       field("Username", inputs.smtp_username, { name: "smtp_username" }),
       field("Password", inputs.smtp_password, {
         name: "smtp_password",
-        hint: server?.smtp_password ? "Stored password shown redacted. Leave it unchanged to keep it; clear it to remove it." : null,
+        hint: storedHint("smtp_password", "password"),
       }),
     ),
     field("Authentication", inputs.smtp_authentication, { name: "smtp_authentication" }),
@@ -1105,6 +1115,7 @@ async function viewEmailServerForm(view, [id]) {
       field("Emails per hour", inputs.emails_per_hour, { name: "emails_per_hour", hint: "Empty = unlimited" }),
       field("Priority", inputs.priority, { name: "priority", hint: "0–1000, lower is tried first" }),
     ),
+    providerWebhookFields(server, inputs, storedHint),
     h(
       "div",
       { class: "form-actions" },
@@ -1121,12 +1132,12 @@ async function viewEmailServerForm(view, [id]) {
       const body = {};
       for (const [key, el] of Object.entries(inputs)) {
         const val = el.value.trim();
-        if (key === "smtp_password") {
-          if (!server || passwordTouched) body[key] = el.value === "" ? null : el.value;
+        if (el.type === "password") {
+          if (!server || touched.has(key)) body[key] = el.value === "" ? null : el.value;
+          if (!server && body[key] === null) delete body[key];
         } else if (["smtp_port", "priority", "emails_per_hour"].includes(key)) body[key] = val === "" ? null : Number(val);
         else body[key] = val === "" && key !== "label" && key !== "smtp_address" ? null : val;
       }
-      if (!server && body.smtp_password === null) delete body.smtp_password;
       if (body.smtp_port === null) delete body.smtp_port;
       if (body.priority === null) delete body.priority;
       for (const wrap of flags) {
@@ -1144,6 +1155,31 @@ async function viewEmailServerForm(view, [id]) {
     });
   });
   view.append(h("section", { class: "card" }, form));
+}
+
+/**
+ * Keys for a provider relay's signed event webhooks (bounces and complaints, docs/provider-webhooks.md),
+ * and the URLs to give the provider once a key is set.
+ */
+function providerWebhookFields(server, inputs, storedHint) {
+  const urls = Object.entries(server?.provider_webhook_urls ?? {});
+  return h(
+    "fieldset",
+    {},
+    h("legend", {}, "Provider event webhooks (bounces and complaints)"),
+    field("Mailgun webhook signing key", inputs.webhook_signing_key, { name: "webhook_signing_key", hint: storedHint("webhook_signing_key", "key") }),
+    field("SendGrid verification key", inputs.webhook_public_key, { name: "webhook_public_key", hint: storedHint("webhook_public_key", "key") ?? "The base64 public key of SendGrid's signed event webhook" }),
+    h(
+      "div",
+      { class: "inline-fields" },
+      field("Postmark webhook user", inputs.webhook_username, { name: "webhook_username" }),
+      field("Postmark webhook secret", inputs.webhook_password, { name: "webhook_password", hint: storedHint("webhook_password", "secret") }),
+    ),
+    field("SES: SNS topic ARN", inputs.sns_topic_arn, { name: "sns_topic_arn", hint: "Only notifications of this topic are accepted" }),
+    urls.length
+      ? h("div", { class: "field" }, h("p", {}, "Give the provider this URL:"), h("ul", {}, urls.map(([provider, url]) => h("li", {}, `${provider}: `, h("code", {}, url)))))
+      : null,
+  );
 }
 
 function deleteServerButton(server) {

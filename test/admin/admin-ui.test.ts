@@ -380,6 +380,27 @@ describe.skipIf(!executablePath)("admin page in Chromium", () => {
 
     await page.getByRole("button", { name: "Test connection" }).click();
     await hasText(page.locator(".test-result"), "Connection successful");
+
+    // Provider webhook keys: stored encrypted, shown masked, kept when untouched; the URLs to give the provider appear.
+    await page.getByLabel("Mailgun webhook signing key").fill("key-mailgun-1");
+    await page.getByLabel("Postmark webhook user").fill("pm-hook");
+    await page.getByLabel("Postmark webhook secret").fill("pm-secret-1");
+    await page.getByRole("button", { name: "Save email server" }).click();
+    await visible(page.getByRole("status").filter({ hasText: "Email server saved." }));
+    const keys = server.sql("SELECT id, webhook_signing_key_enc, webhook_password_enc, webhook_username FROM email_servers")[0];
+    expect(keys.webhook_username).toBe("pm-hook");
+    for (const enc of [keys.webhook_signing_key_enc, keys.webhook_password_enc]) expect(enc).toMatch(/\S/);
+    expect(JSON.stringify(keys)).not.toContain("key-mailgun-1");
+    expect(await page.getByLabel("Mailgun webhook signing key").inputValue()).toBe("••••••••");
+    await visible(page.locator("code").filter({ hasText: `/hooks/providers/${keys.id}/mailgun` }));
+    await visible(page.locator("code").filter({ hasText: `/hooks/providers/${keys.id}/postmark` }));
+    await page.getByLabel("Priority").fill("60");
+    await page.getByRole("button", { name: "Save email server" }).click();
+    await visible(page.getByRole("status").filter({ hasText: "Email server saved." }));
+    expect(server.sql("SELECT webhook_signing_key_enc, webhook_password_enc FROM email_servers")[0]).toEqual({
+      webhook_signing_key_enc: keys.webhook_signing_key_enc,
+      webhook_password_enc: keys.webhook_password_enc,
+    });
     await shot("email-server-edit");
     await go("#/email_servers", "Email servers");
     await containsText(page.getByRole("row", { name: /Local relay/ }), "active");
