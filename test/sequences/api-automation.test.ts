@@ -107,3 +107,14 @@ test("redacting a subscriber ends their open enrollments in every sequence as re
     [second.id, `redacted-${id}@redacted.invalid`, "removed"],
   ]);
 });
+
+test("bulk import: each subscriber's sequence.subscriber_added follows its subscriber.created in the feed", async () => {
+  await sequence({ init_tag: "trial" });
+  const rows = Array.from({ length: 30 }, (_, i) => ({ email: `imp${i}@example.com`, tags: ["trial"] }));
+  expect((await api("POST", "/subscribers/bulk", { channel: "default", subscribers: rows })).status).toBeLessThan(300);
+  const feed = t.server.sql("SELECT id, type, subscriber_id FROM events WHERE type IN ('subscriber.created', 'sequence.subscriber_added') ORDER BY id");
+  const created = new Map(feed.filter((e) => e.type === "subscriber.created").map((e) => [e.subscriber_id, e.id]));
+  const added = feed.filter((e) => e.type === "sequence.subscriber_added");
+  expect(added).toHaveLength(30);
+  for (const e of added) expect(e.id).toBeGreaterThan(created.get(e.subscriber_id)!);
+});

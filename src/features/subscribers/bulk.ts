@@ -144,8 +144,12 @@ export function importSubscribers(deps: Deps, channel: Channel, req: BulkRequest
     const s = statements(deps.db);
     const now = deps.clock.now();
     const pending: NewEvent[] = [];
+    // Other features' hooks (sequence enrollment) run after the subscriber events they follow are appended.
+    const hooks: (() => void)[] = [];
     const flush = (force: boolean) => {
-      if (pending.length >= EVENT_CHUNK || (force && pending.length > 0)) appendEvents(tx as never, deps.clock, pending.splice(0));
+      if (pending.length < EVENT_CHUNK && !(force && pending.length + hooks.length > 0)) return;
+      appendEvents(tx as never, deps.clock, pending.splice(0));
+      for (const run of hooks.splice(0)) run();
     };
     for (const { row, values: v } of valid) {
       const existing = findByEmail(deps.db, channel.id, v.email);
@@ -171,7 +175,7 @@ export function importSubscribers(deps: Deps, channel: Channel, req: BulkRequest
           now,
         })!;
         syncTags(deps.db, inserted.id, channel.id, [], tags);
-        deps.subscriberHooks.changed(deps, tx as never, channel, null, inserted);
+        hooks.push(() => deps.subscriberHooks.changed(deps, tx as never, channel, null, inserted));
         pending.push(subscriberEvent("subscriber.created", channel, inserted));
         if (inserted.is_active) pending.push(subscriberEvent("subscriber.subscribed", channel, inserted));
         created++;
@@ -198,7 +202,7 @@ export function importSubscribers(deps: Deps, channel: Channel, req: BulkRequest
         ) {
           const row2 = s.updateProfile.get({ id: existing.id, ...next, now })!;
           syncTags(deps.db, existing.id, channel.id, existing.tags, next.tags);
-          deps.subscriberHooks.changed(deps, tx as never, channel, existing, row2);
+          hooks.push(() => deps.subscriberHooks.changed(deps, tx as never, channel, existing, row2));
           pending.push(subscriberEvent("subscriber.updated", channel, row2));
         }
         updated++;
