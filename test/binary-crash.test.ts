@@ -3,24 +3,15 @@
  * committed), SIGKILL the server while it delivers to a slow SMTP sink, restart it on the same data
  * dir, and check every accepted message arrives — duplicates at most what the delivery job had claimed.
  */
-import { afterAll, describe, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
-import { binaryApi, boot, cli, freshBinary, TOKEN_PATTERN, type Booted } from "./binary";
-import { startSmtpSink, type SmtpSink } from "./smtp-sink";
+import { describe, expect, test } from "bun:test";
+import { binaryApi, boot, cli, crashScene, freshBinary, killHard, TOKEN_PATTERN } from "./binary";
+import { startSmtpSink } from "./smtp-sink";
 
 const TOTAL = 2000;
 /** Claimed but unrecorded at a kill: the delivery job's 3 concurrent ticks × 50 messages. */
 const IN_FLIGHT_BOUND = 150;
 
-let sink: SmtpSink | null = null;
-const procs: Booted[] = [];
-let dir = "";
-
-afterAll(async () => {
-  for (const p of procs) p.proc.kill("SIGKILL");
-  await sink?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const scene = crashScene();
 
 
 describe("happy", () => {
@@ -28,11 +19,11 @@ describe("happy", () => {
     "kill -9 mid-delivery loses no accepted message; duplicates ≤ in-flight bound",
     async () => {
       const bin = freshBinary();
-      dir = bin.dir;
-      sink = await startSmtpSink({ delayMs: 10 });
+      const dir = (scene.dir = bin.dir);
+      const sink = (scene.sink = await startSmtpSink({ delayMs: 10 }));
       const env = { MAILROOM_RATE_LIMIT_SEND: "0", MAILROOM_RATE_LIMIT_GENERAL: "0" };
       const first = await boot(bin.bin, dir, env);
-      procs.push(first);
+      scene.procs.push(first);
       const sendToken = TOKEN_PATTERN.exec(first.startup)![0];
       const admin = cli(bin.bin, dir, ["token", "create", "--name", "crash admin", "--preset", "all", "--scope", "all", "--json"]);
       expect(admin.code).toBe(0);
@@ -64,17 +55,16 @@ describe("happy", () => {
       // Kill while delivery is part-way through.
       const until = Date.now() + 20_000;
       while (sink.accepted < 300 && Date.now() < until) await Bun.sleep(5);
-      first.proc.kill("SIGKILL");
-      await first.proc.exited;
+      await killHard(first);
       const atKill = sink.accepted;
       expect(atKill).toBeGreaterThan(0);
       expect(atKill).toBeLessThan(TOTAL);
 
       const second = await boot(bin.bin, dir, env);
-      procs.push(second);
+      scene.procs.push(second);
       await sink.waitFor(atKill, 10_000);
       const deadline = Date.now() + 40_000;
-      const delivered = () => new Set(sink!.messages.map((m) => m.parsed.messageId));
+      const delivered = () => new Set(sink.messages.map((m) => m.parsed.messageId));
       while (delivered().size < TOTAL && Date.now() < deadline) await Bun.sleep(50);
 
       const got = delivered();

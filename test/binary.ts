@@ -1,8 +1,10 @@
 /** Helpers for tests of the compiled executable: build once per test process, boot it, read its output. */
-import { copyFileSync } from "node:fs";
+import { afterAll } from "bun:test";
+import { copyFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { tempDir } from "./harness";
+import type { SmtpSink } from "./smtp-sink";
 
 const root = join(import.meta.dir, "..");
 let built: string | null = null;
@@ -84,4 +86,24 @@ export async function binaryApi(b: Booted, token: string, method: string, path: 
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as any };
+}
+
+/**
+ * What a crash test starts — the servers it boots, the sink they deliver to, the data dir — killed,
+ * stopped and removed after the file's tests, whatever state a failure left them in.
+ */
+export function crashScene(): { procs: Booted[]; sink: SmtpSink | null; dir: string } {
+  const scene = { procs: [] as Booted[], sink: null as SmtpSink | null, dir: "" };
+  afterAll(async () => {
+    for (const p of scene.procs) p.proc.kill("SIGKILL");
+    await scene.sink?.stop();
+    if (scene.dir) rmSync(scene.dir, { recursive: true, force: true });
+  });
+  return scene;
+}
+
+/** SIGKILL, then wait until the process is gone. */
+export async function killHard(b: Booted): Promise<void> {
+  b.proc.kill("SIGKILL");
+  await b.proc.exited;
 }

@@ -3,19 +3,13 @@
  * every request, the server is killed with SIGKILL, and after a restart on the same data dir every
  * event arrives — started in order of creation, duplicates at most the attempts that were in flight.
  */
-import { afterAll, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
-import { boot, cli, freshBinary, type Booted } from "../binary";
+import { expect, test } from "bun:test";
+import { binaryApi, boot, cli, crashScene, freshBinary, killHard, type Booted } from "../binary";
 
 const EVENTS = 40;
 const IN_FLIGHT = 4;
 
-const procs: Booted[] = [];
-let dir = "";
-afterAll(() => {
-  for (const p of procs) p.proc.kill("SIGKILL");
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const scene = crashScene();
 
 test(
   "kill -9 with deliveries pending: all delivered after restart, in order of creation",
@@ -35,26 +29,24 @@ test(
     });
     try {
       const bin = freshBinary();
-      dir = bin.dir;
+      const dir = (scene.dir = bin.dir);
       const env = { MAILROOM_ALLOW_HTTP_WEBHOOKS: "1", MAILROOM_RATE_LIMIT_GENERAL: "0" };
       const first = await boot(bin.bin, dir, env);
-      procs.push(first);
+      scene.procs.push(first);
       const token = JSON.parse(cli(bin.bin, dir, ["token", "create", "--name", "t", "--preset", "all", "--scope", "all", "--json"]).stdout).token as string;
-      const api = (b: Booted, method: string, path: string, body: unknown) =>
-        fetch(`${b.url}/api/v1${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+      const api = (b: Booted, method: string, path: string, body: unknown) => binaryApi(b, token, method, path, body);
       const endpoint = await api(first, "POST", "/webhook_endpoints", { channel: "default", webhook_endpoint: { url: `http://127.0.0.1:${receiver.port}/hook`, event_types: ["subscriber.created"] } });
       expect(endpoint.status).toBe(201);
       for (let i = 0; i < EVENTS; i++) expect((await api(first, "POST", "/subscribers", { channel: "default", email: `s${i}@example.com` })).status).toBe(201);
       // The first attempts are in flight (held) and the rest are stored, pending.
       for (let i = 0; i < 500 && arrivals.length < IN_FLIGHT; i++) await Bun.sleep(10);
       expect(arrivals.length).toBe(IN_FLIGHT);
-      first.proc.kill("SIGKILL");
-      await first.proc.exited;
+      await killHard(first);
 
       hold = false;
       const beforeRestart = arrivals.length;
       const second = await boot(bin.bin, dir, env);
-      procs.push(second);
+      scene.procs.push(second);
       for (let i = 0; i < 1000 && new Set(arrivals).size < EVENTS; i++) await Bun.sleep(10);
       const ids = new Set(arrivals);
       expect(ids.size).toBe(EVENTS);
