@@ -12,10 +12,16 @@ import { targetKey, type OutboundMessage, type SendResult, type Target, type Tra
 
 type Nodemailer = typeof import("nodemailer");
 type Mailer = ReturnType<Nodemailer["createTransport"]>;
+type BuildMime = typeof import("@/lib/mime-build").buildMime;
 
 // Loaded on the first send (not at start-up: ~40 ms to load, and many instances send nothing for a while).
 let nodemailerModule: Promise<Nodemailer> | null = null;
-const loadNodemailer = () => (nodemailerModule ??= import("nodemailer").then((m) => (m.default ?? m) as Nodemailer));
+let buildMime: BuildMime | null = null;
+const loadNodemailer = () =>
+  (nodemailerModule ??= Promise.all([import("nodemailer"), import("@/lib/mime-build")]).then(([m, mime]) => {
+    buildMime = mime.buildMime;
+    return (m.default ?? m) as Nodemailer;
+  }));
 
 export interface SmtpTransportOptions {
   /** Extra trusted CA certificates (PEM) for STARTTLS/TLS, e.g. a relay's self-signed cert. */
@@ -80,22 +86,12 @@ function transportOptions(target: Target, o: SmtpTransportOptions): SMTPTranspor
   };
 }
 
+/** Structured mail goes as the finished message (lib/mime-build.ts: what nodemailer would write, built without its streams). */
 function toMail(message: OutboundMessage): SendMailOptions {
-  if (message.kind === "raw") {
-    const extra = Object.entries(message.headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
-    return { envelope: { ...message.envelope }, raw: extra ? Buffer.concat([Buffer.from(extra), message.raw]) : message.raw };
-  }
-  return {
-    envelope: { ...message.envelope },
-    from: message.from.name ? { name: message.from.name, address: message.from.address } : message.from.address,
-    to: message.to.name ? { name: message.to.name, address: message.to.address } : message.to.address,
-    ...(message.replyTo ? { replyTo: message.replyTo } : {}),
-    subject: message.subject,
-    html: message.html,
-    text: message.text,
-    messageId: message.messageId,
-    headers: message.headers,
-  };
+  const envelope = { ...message.envelope };
+  if (message.kind === "structured") return { envelope, raw: buildMime!(message) };
+  const extra = Object.entries(message.headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+  return { envelope, raw: extra ? Buffer.concat([Buffer.from(extra), message.raw]) : message.raw };
 }
 
 /**
