@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import nodemailer from "nodemailer";
 import { signedReturnPath } from "../src/features/bounces/verp";
-import { HOST, MAILROOM_BIN, fmt, freePort, sleep, startMailroom, table, tmp, wrk } from "./lib";
+import { HOST, MAILROOM_BIN, cpuUs, fmt, freePort, sleep, startMailroom, table, tmp, wrk } from "./lib";
 
 const { values: a } = parseArgs({
   options: { count: { type: "string", default: "5000" }, rate: { type: "string", default: "500" }, connections: { type: "string", default: "8" }, json: { type: "boolean", default: false } },
@@ -122,20 +122,30 @@ try {
   }
 
   log(`${PACED} DSNs at ${RATE}/s, whoami during them …`);
+  const received = async () => ((await (await fetch(`${base}/inbound_messages?per_page=1`, { headers })).json()) as { pagination: { total: number } }).pagination.total;
   const paced = dsns(0, PACED, RATE);
   await sleep(1000);
+  const before = await received();
   const busy = await wrk(`${base}/whoami`, auth, 5, o);
+  const duringWhoami = ((await received()) - before) / o.seconds;
   const pacedMs = await paced;
   log(`${COUNT} DSNs as fast as they are taken, over ${CONNECTIONS} connections …`);
+  const [cpu0, mainCpu0] = [cpuUs(server.pid), cpuUs(server.pid, server.pid)];
   const floodMs = await dsns(PACED, PACED + COUNT, Infinity);
+  // What each DSN costs the server, and how much of it the API's (main) thread pays.
+  const cpuPerDsn = (cpuUs(server.pid) - cpu0) / COUNT;
+  const mainCpuPerDsn = (cpuUs(server.pid, server.pid) - mainCpu0) / COUNT;
   client.close();
 
   const applied = ((await (await fetch(`${base}/inbound_messages?result=applied&per_page=1`, { headers })).json()) as { pagination: { total: number } }).pagination.total;
   const results = {
     dsn_per_s: COUNT / (floodMs / 1000),
     paced_per_s: PACED / (pacedMs / 1000),
+    during_whoami_per_s: duringWhoami,
     refused,
     applied,
+    cpu_us_per_dsn: cpuPerDsn,
+    main_thread_cpu_us_per_dsn: mainCpuPerDsn,
     whoami_idle_p99_us: idle.p99Us,
     whoami_busy_p99_us: busy.p99Us,
     whoami_ratio: busy.p99Us / idle.p99Us,
@@ -146,9 +156,10 @@ try {
       table([
         ["inbound DSNs (hard bounces applied)", "value", "target"],
         [`DSNs processed per second (${fmt.int(COUNT)}, ${CONNECTIONS} connections)`, fmt.int(results.dsn_per_s), "≥ 500"],
+        ["server CPU per DSN: all threads / the API's thread", `${Math.round(cpuPerDsn)} / ${Math.round(mainCpuPerDsn)} µs`, ""],
         ["applied / refused", `${fmt.int(applied)} / ${fmt.int(refused)}`, `${fmt.int(PACED + COUNT)} / 0`],
         ["whoami p99 idle", fmt.us(idle.p99Us), ""],
-        [`whoami p99 while DSNs arrive at ${fmt.int(results.paced_per_s)}/s`, fmt.us(busy.p99Us), ""],
+        [`whoami p99 while DSNs are sent at ${fmt.int(RATE)}/s (taken: ${fmt.int(duringWhoami)}/s during the run, ${fmt.int(results.paced_per_s)}/s overall)`, fmt.us(busy.p99Us), ""],
         ["busy / idle", results.whoami_ratio.toFixed(2), "≤ 1.5"],
       ]),
     );

@@ -20,6 +20,7 @@ import { deliveryRetentionJob } from "./features/webhooks/service";
 import { idempotencyRetentionJob } from "./features/transactionals/idempotency";
 import { seenEventsRetentionJob } from "./features/provider_hooks/service";
 import { listenHttp, type HttpServer } from "./http/server";
+import { ApiLoad } from "./jobs/api-load";
 import { JobRunner } from "./jobs/runner";
 import { DeliveryJob } from "./outbox/delivery-job";
 import { QUOTA_RELEASE_JOB, quotaReleaseJob } from "./outbox/quota-release";
@@ -95,6 +96,9 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
   const http = listenHttp(app, deps, options);
   const ticker = setInterval(() => deps.auth.tick(), 1000);
   const jobs = new JobRunner(deps.log, deps.clock, deps.metrics.jobs);
+  // This thread answers the API: threads of background work pace themselves by its load.
+  const apiLoad = new ApiLoad();
+  const stopSampling = apiLoad.startSampling();
   const deliveryThread = options.deliveryThread ?? typeof Worker !== "undefined";
   const startJobs = options.startJobs ?? true;
   const webhooksInThread = deliveryThread && startJobs;
@@ -112,11 +116,11 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
     if (capture) stops.push(() => capture!.stop());
     smtp = smtpPort === null ? null : await startSubmissionServer(deps, smtpPort);
     if (smtp) stops.push(() => smtp!.stop());
-    inbound = deps.config.inboundPort === undefined ? null : await startInboundThread(deps, deps.config.inboundPort);
+    inbound = deps.config.inboundPort === undefined ? null : await startInboundThread(deps, { port: deps.config.inboundPort, apiLoad, recordHere: !startJobs });
     if (inbound) stops.push(() => inbound!.stop());
     // Delivery stops before the listeners (reverse order): it drains into capture/servers before they close.
     const sender = deliveryThread
-      ? await startDeliveryThread(deps.config, { capturePort: deps.capturePort, log: deps.log, jobs: webhooksInThread, observer: deps.metrics.jobs, timeoutMs: deps.config.shutdownTimeoutMs })
+      ? await startDeliveryThread(deps.config, { capturePort: deps.capturePort, log: deps.log, jobs: webhooksInThread, apiLoad, observer: deps.metrics.jobs, timeoutMs: deps.config.shutdownTimeoutMs })
       : undefined;
     delivery = new DeliveryJob(deps, { sender });
     delivery.releaseLeases();
@@ -131,6 +135,7 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
     await http.stop(0);
     for (const stop of stops.reverse()) await stop();
     clearInterval(ticker);
+    stopSampling();
     throw err;
   }
   return {
@@ -145,6 +150,7 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
         await http.stop(deps.config.shutdownTimeoutMs);
         for (const stop of stops.reverse()) await stop();
         clearInterval(ticker);
+        stopSampling();
         deps.auth.usage.flush();
         deps.log.info("server.stopped", {});
         deps.log.flush();

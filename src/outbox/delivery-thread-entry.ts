@@ -7,6 +7,7 @@
 import { buildDeps, databasePath } from "@/boot";
 import { openDb } from "@/db/client";
 import { webhookJobs } from "@/features/webhooks/delivery";
+import { ApiLoad, BACKGROUND_SHARE, Pacer } from "@/jobs/api-load";
 import { JobRunner, type JobObserver } from "@/jobs/runner";
 import { createLogger } from "@/lib/log";
 import { systemClock } from "@/lib/time";
@@ -37,7 +38,8 @@ self.onmessage = async (e: MessageEvent<ToThread>) => {
             ticked: (job, seconds, ok, now) => send({ type: "ticked", job, seconds, ok, now }),
           };
           const runner = (jobs = new JobRunner(log, systemClock, observer));
-          for (const job of webhookJobs(deps, (name) => runner.wake(name))) runner.add(job);
+          const pacer = new Pacer(new ApiLoad(m.apiLoad), { share: BACKGROUND_SHARE });
+          for (const job of webhookJobs(deps, (name) => runner.wake(name), () => pacer.yield())) runner.add(job);
           runner.start();
         }
         // Half of the shutdown time for the jobs' ticks in flight, the rest for the sender.

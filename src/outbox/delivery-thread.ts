@@ -4,16 +4,18 @@
  * 2 cores). The outbox's delivery job stays on the main thread and talks to it as to any Sender:
  * claimed messages go over, outcomes come back, and every outbox write stays on one connection.
  * With `jobs`, the thread also runs the webhook jobs (dispatch, attempts) whole, writes included, in
- * its own job runner: their ticks are reported back for the main thread's metrics.
+ * its own job runner, paced while the API thread is busy: their ticks are reported back for the main
+ * thread's metrics.
  */
 import type { Config } from "@/config";
 import type { Message } from "@/db/schema";
+import type { ApiLoad } from "@/jobs/api-load";
 import type { JobObserver } from "@/jobs/runner";
 import type { Logger } from "@/lib/log";
 import type { Sender, SentResult } from "./sender";
 
 export type ToThread =
-  | { type: "start"; config: Readonly<Config>; capturePort: number | undefined; jobs: boolean; timeoutMs: number }
+  | { type: "start"; config: Readonly<Config>; capturePort: number | undefined; jobs: boolean; apiLoad: SharedArrayBuffer; timeoutMs: number }
   | { type: "deliver"; id: number; messages: readonly Message[]; now: number }
   | { type: "stop" };
 export type FromThread =
@@ -35,15 +37,16 @@ const THREAD_ENTRY = import.meta.url.includes("/$bunfs/") ? "/$bunfs/root/outbox
 export interface DeliveryThreadOptions {
   capturePort: number | undefined;
   log: Logger;
-  /** Also run the webhook jobs in the thread. */
+  /** Also run the webhook jobs in the thread, paced by the API thread's load. */
   jobs: boolean;
+  apiLoad: ApiLoad;
   /** Told about the thread's jobs (the metrics). */
   observer?: JobObserver;
   timeoutMs: number;
 }
 
 /** Starts the thread and resolves once its sender (and jobs) are ready. @throws when the thread cannot start. */
-export async function startDeliveryThread(config: Readonly<Config>, { capturePort, log, jobs, observer, timeoutMs }: DeliveryThreadOptions): Promise<Sender> {
+export async function startDeliveryThread(config: Readonly<Config>, { capturePort, log, jobs, apiLoad, observer, timeoutMs }: DeliveryThreadOptions): Promise<Sender> {
   const worker = new Worker(THREAD_ENTRY);
   const pending = new Map<number | string, { resolve: (v: any) => void; reject: (e: Error) => void }>();
   const wait = <T>(key: number | string) => new Promise<T>((resolve, reject) => pending.set(key, { resolve, reject }));
@@ -70,7 +73,7 @@ export async function startDeliveryThread(config: Readonly<Config>, { capturePor
   // Messages posted before the thread's module has loaded are dropped: wait for it to say so.
   await wait("ready");
   const started = wait("started");
-  post({ type: "start", config, capturePort, jobs, timeoutMs });
+  post({ type: "start", config, capturePort, jobs, apiLoad: apiLoad.buffer, timeoutMs });
   await started;
   let nextId = 0;
   return {

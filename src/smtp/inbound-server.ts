@@ -5,8 +5,8 @@
  * when one is configured; any other recipient is refused at RCPT TO (`550 5.1.1`), before DATA.
  * Limits: 10 MiB per message (552), one recipient per transaction, connections per IP, messages
  * per IP per minute (loopback exempt: a local MTA relaying the bounce domain is one address).
- * Each message is classified here; `record` (the database side, on the main thread) applies it.
- * The listener needs no database itself: it runs in its own thread (inbound-thread.ts).
+ * Each message is classified here and `record` (the database side) applies it. The listener runs in
+ * its own thread (inbound-thread.ts); `pace` holds each message back while the API thread is busy.
  */
 import { readFileSync } from "node:fs";
 import type { Server } from "node:net";
@@ -36,11 +36,13 @@ export interface InboundServerOptions {
   secret: string;
   /** Records a classified message (`raw` as received); resolves with its inbound_messages id. */
   record(envelope: InboundEnvelope, classified: Classified, raw: Buffer): Promise<number>;
+  /** Awaited before each message is classified (jobs/api-load.ts): the sender waits for its answer. */
+  pace?: () => Promise<void>;
 }
 
 /** Builds the inbound listener on an already bound `listener`. */
 export function createInboundServer(options: InboundServerOptions, listener: Server): MailroomSmtpServer {
-  const { config, log, clock, secret, record } = options;
+  const { config, log, clock, secret, record, pace } = options;
   const domain = config.bounceDomain!;
   const tls = config.tlsCert ? { key: readFileSync(config.tlsKey!), cert: readFileSync(config.tlsCert) } : {};
   const perIp = new Map<string, number>();
@@ -98,6 +100,7 @@ export function createInboundServer(options: InboundServerOptions, listener: Ser
           rcptTo: session.envelope.rcptTo[0]!.address,
           remoteIp: normalizeIp(session.remoteAddress),
         };
+        await pace?.();
         let classified: Classified;
         try {
           classified = await classifyMessage(raw);

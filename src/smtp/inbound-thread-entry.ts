@@ -1,17 +1,21 @@
 /**
- * Entry of the inbound listener's thread (inbound-thread.ts): binds the port and runs the listener;
- * each classified message is posted to the main thread to be recorded, and the SMTP answer waits
- * for the main thread's reply. Log lines go to the main thread (one writer for stdout).
+ * Entry of the inbound listener's thread (inbound-thread.ts): binds the port and runs the listener.
+ * In production each classified message is recorded here, on this thread's own connection to the
+ * data dir's database; otherwise it is posted to the main thread and the SMTP answer waits for its
+ * reply. Log lines go to the main thread (one writer for stdout).
  */
 import { createServer, type Server } from "node:net";
 import { setPriority } from "node:os";
+import { buildDeps, databasePath } from "@/boot";
+import { openDb, type Database } from "@/db/client";
 import type { Classified } from "@/features/bounces/classify";
-import type { InboundEnvelope } from "@/features/bounces/inbound";
+import { recordInbound, type InboundEnvelope } from "@/features/bounces/inbound";
+import { ApiLoad, BACKGROUND_SHARE, Pacer } from "@/jobs/api-load";
 import { createLogger, type Logger } from "@/lib/log";
 import { systemClock } from "@/lib/time";
 import { CaptureForwarder } from "./inbound-capture";
 import { createInboundServer } from "./inbound-server";
-import type { FromInbound, ToInbound } from "./inbound-thread";
+import { captureTarget, type FromInbound, type ToInbound } from "./inbound-thread";
 import type { MailroomSmtpServer } from "./listener";
 
 declare const self: Worker;
@@ -28,6 +32,8 @@ try {
   // Not permitted or not supported here: the thread runs at normal priority.
 }
 
+type Record = (envelope: InboundEnvelope, classified: Classified, raw: Buffer) => Promise<number>;
+
 interface Pending {
   envelope: InboundEnvelope;
   raw: Buffer;
@@ -39,14 +45,31 @@ let nextId = 0;
 let server: MailroomSmtpServer | null = null;
 let log: Logger | null = null;
 let capture: CaptureForwarder | null = null;
+let database: Database | null = null;
 
 /** Sends a classified message to the main thread to be recorded (the raw MIME stays here). */
-function record(envelope: InboundEnvelope, classified: Classified, raw: Buffer): Promise<number> {
+const recordOnMainThread: Record = (envelope, classified, raw) => {
   const id = ++nextId;
   return new Promise((resolve, reject) => {
     pending.set(id, { envelope, raw, resolve, reject });
     send({ type: "received", id, envelope, classified, size: raw.length });
   });
+};
+
+/** Records on this thread's own connection; a stored reply goes on into capture from here. */
+function recordHere(m: Extract<ToInbound, { type: "start" }>, logger: Logger): Record {
+  database = openDb(databasePath(m.config));
+  const deps = buildDeps(m.config, database, logger, systemClock);
+  return async (envelope, classified, raw) => {
+    const outcome = await recordInbound(deps, envelope, classified, raw.length).catch((err: Error) => {
+      // The listener answers 451: the sender retries later.
+      logger.error("inbound.record_failed", { rcpt_to: envelope.rcptTo, error: err.message });
+      throw err;
+    });
+    const target = captureTarget(outcome, m.capturePort);
+    if (target) capture?.forward(raw, envelope, target.port, target.messageId);
+    return outcome.id;
+  };
 }
 
 function bind(listener: Server, host: string, port: number): Promise<number> {
@@ -68,7 +91,9 @@ self.onmessage = async (e: MessageEvent<ToInbound>) => {
       try {
         const port = await bind(listener, m.config.inboundHost, m.port);
         listener.on("error", (err: NodeJS.ErrnoException) => logger.warn("inbound.error", { error: err.message, code: err.code }));
-        server = createInboundServer({ config: m.config, log: logger, clock: systemClock, secret: m.secret, record }, listener);
+        const record = m.recordInThread ? recordHere(m, logger) : recordOnMainThread;
+        const pacer = new Pacer(new ApiLoad(m.apiLoad), { share: BACKGROUND_SHARE });
+        server = createInboundServer({ config: m.config, log: logger, clock: systemClock, secret: m.secret, record, pace: () => pacer.yield() }, listener);
         capture = new CaptureForwarder(m.secret, logger);
         send({ type: "listening", port });
       } catch (err) {
@@ -89,6 +114,7 @@ self.onmessage = async (e: MessageEvent<ToInbound>) => {
       await server?.stop(m.timeoutMs);
       await capture?.close();
       log?.flush();
+      database?.close();
       send({ type: "stopped" });
       break;
   }

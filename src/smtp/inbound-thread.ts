@@ -1,21 +1,23 @@
 /**
- * The inbound bounce listener in its own thread: a Bun Worker runs the SMTP sessions and parses and
- * classifies each message (inbound-thread-entry.ts), so a flood of DSNs never takes the API's thread
- * (the machine has 2 cores). Only the short database write runs here — every write stays on one
- * connection, shared with concurrent writes through group commit — and its answer goes back.
+ * The inbound bounce listener in its own thread: a Bun Worker runs the SMTP sessions, parses and
+ * classifies each message (inbound-thread-entry.ts) and, in production, records it on its own SQLite
+ * connection, paced while the API thread is busy — a flood of DSNs then costs the API's thread
+ * nothing (the machine has 2 cores). When tests step time with a fake clock (`recordHere`), each
+ * classified message comes here to be recorded with this thread's deps and clock instead.
  */
 import type { Config } from "@/config";
 import { linkSecret } from "@/db/settings";
 import type { Deps } from "@/deps";
 import type { Classified } from "@/features/bounces/classify";
-import { recordInbound, type InboundEnvelope } from "@/features/bounces/inbound";
+import { recordInbound, type InboundEnvelope, type InboundOutcome } from "@/features/bounces/inbound";
+import type { ApiLoad } from "@/jobs/api-load";
 import { StartupError } from "@/lib/errors";
 import type { SmtpComponent } from "./start";
 
 export type ToInbound =
-  | { type: "start"; config: Readonly<Config>; secret: string; port: number }
+  | { type: "start"; config: Readonly<Config>; secret: string; port: number; recordInThread: boolean; capturePort: number | undefined; apiLoad: SharedArrayBuffer }
   /** `capture`: also put the message into local capture, as a reply to that outbox message. */
-  | { type: "recorded"; id: number; inboundId?: number; capture?: { port: number; messageId: number }; error?: string }
+  | { type: "recorded"; id: number; inboundId?: number; capture?: CaptureTarget; error?: string }
   | { type: "stop"; timeoutMs: number };
 export type FromInbound =
   | { type: "ready" }
@@ -25,11 +27,27 @@ export type FromInbound =
   | { type: "log"; chunk: string }
   | { type: "stopped" };
 
+export interface CaptureTarget {
+  port: number;
+  messageId: number;
+}
+
+/** A stored reply to one of our messages goes on into local capture (when it runs), threaded under it. */
+export const captureTarget = (outcome: InboundOutcome, capturePort: number | undefined): CaptureTarget | undefined =>
+  outcome.result === "stored" && outcome.messageId !== null && capturePort !== undefined ? { port: capturePort, messageId: outcome.messageId } : undefined;
+
 /** Beside this file from source; in the compiled binary an entry point of `bun build --compile` (package.json). */
 const THREAD_ENTRY = import.meta.url.includes("/$bunfs/") ? "/$bunfs/root/smtp/inbound-thread-entry.ts" : new URL("./inbound-thread-entry.ts", import.meta.url).href;
 
+export interface InboundThreadOptions {
+  port: number;
+  apiLoad: ApiLoad;
+  /** Record on this thread, with `deps` and its clock (tests that step a fake clock). */
+  recordHere: boolean;
+}
+
 /** Starts the thread and resolves once it listens on MAILROOM_INBOUND_HOST:`port` (0 = ephemeral). @throws StartupError */
-export async function startInboundThread(deps: Deps, port: number): Promise<SmtpComponent> {
+export async function startInboundThread(deps: Deps, { port, apiLoad, recordHere }: InboundThreadOptions): Promise<SmtpComponent> {
   const worker = new Worker(THREAD_ENTRY);
   const post = (m: ToInbound) => worker.postMessage(m);
   const waiters = new Map<FromInbound["type"], (m: FromInbound) => void>();
@@ -47,9 +65,7 @@ export async function startInboundThread(deps: Deps, port: number): Promise<Smtp
   const record = async (m: Extract<FromInbound, { type: "received" }>) => {
     try {
       const outcome = await recordInbound(deps, m.envelope, m.classified, m.size);
-      const port = deps.capturePort;
-      const capture = outcome.result === "stored" && outcome.messageId !== null && port !== undefined ? { port, messageId: outcome.messageId } : undefined;
-      post({ type: "recorded", id: m.id, inboundId: outcome.id, capture });
+      post({ type: "recorded", id: m.id, inboundId: outcome.id, capture: captureTarget(outcome, deps.capturePort) });
     } catch (err) {
       // The thread answers 451: the sender retries later.
       deps.log.error("inbound.record_failed", { rcpt_to: m.envelope.rcptTo, error: (err as Error).message });
@@ -59,7 +75,7 @@ export async function startInboundThread(deps: Deps, port: number): Promise<Smtp
   // Messages posted before the thread's module has loaded are dropped: wait for it to say so.
   await next("ready");
   const started = next("listening", "failed");
-  post({ type: "start", config: deps.config, secret: linkSecret(deps), port });
+  post({ type: "start", config: deps.config, secret: linkSecret(deps), port, recordInThread: !recordHere, capturePort: deps.capturePort, apiLoad: apiLoad.buffer });
   const answer = await started;
   if (answer.type === "failed") {
     worker.terminate();

@@ -27,7 +27,7 @@ const LAYERS: Record<string, readonly string[]> = {
   // The runtimes and transports: they call features, never the other way round.
   outbox: ["lib", "db", "config", "metrics", "jobs", "features"],
   http: ["lib", "input", "db", "config", "version", "metrics", "auth", "features"],
-  smtp: ["lib", "db", "config", "auth", "features", "outbox"],
+  smtp: ["lib", "db", "config", "auth", "jobs", "features", "outbox"],
   admin: ["lib", "input", "db", "config", "auth", "jobs", "features", "http"],
 };
 
@@ -62,6 +62,7 @@ const COMPOSITION_ROOTS = [
   /^src\/(main|app|boot|runtime)\.ts$/,
   /^src\/cli\//,
   /^src\/outbox\/delivery-thread-entry\.ts$/, // the delivery Worker thread's main: builds its own deps
+  /^src\/smtp\/inbound-thread-entry\.ts$/, // the inbound listener thread's main: builds its own deps
 ];
 
 /** `deps.ts` is the wiring contract every layer receives: imported, and importing, as types only. */

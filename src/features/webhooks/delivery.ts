@@ -65,6 +65,8 @@ export interface WebhookDeliveryOptions {
   random?: () => number;
   /** Longest wait of an outcome for its transaction; the rest are written when the tick ends. */
   recordGatherMs?: number;
+  /** Awaited before each attempt (jobs/api-load.ts: background work yields to a busy API). */
+  pace?: () => Promise<void>;
 }
 
 export class WebhookDeliveryJob implements Job {
@@ -75,6 +77,7 @@ export class WebhookDeliveryJob implements Job {
   private readonly lookup: Lookup;
   private readonly random: () => number;
   private readonly recordGatherMs: number;
+  private readonly pace: () => Promise<void>;
   private readonly secrets = new Map<number, string>();
   /** Endpoints a loop is working on now (one loop per endpoint keeps it at PER_ENDPOINT_CONCURRENCY). */
   private readonly busy = new Set<number>();
@@ -89,6 +92,7 @@ export class WebhookDeliveryJob implements Job {
     this.lookup = options.lookup ?? systemLookup;
     this.random = options.random ?? Math.random;
     this.recordGatherMs = options.recordGatherMs ?? RECORD_GATHER_MS;
+    this.pace = options.pace ?? (async () => {});
     // Claimed by a process that stopped before writing the outcome: due again now.
     deps.db
       .update(webhook_deliveries)
@@ -106,7 +110,10 @@ export class WebhookDeliveryJob implements Job {
     const more = [...queues.values()].some((queue) => queue.length === CLAIM_LIMIT);
     const workers = [...queues.values()].flatMap((queue) =>
       Array.from({ length: Math.min(PER_ENDPOINT_CONCURRENCY, queue.length) }, async () => {
-        for (let next = queue.shift(); next; next = queue.shift()) await this.deliver(next);
+        for (let next = queue.shift(); next; next = queue.shift()) {
+          await this.pace();
+          await this.deliver(next);
+        }
       }),
     );
     try {
@@ -191,10 +198,13 @@ export class WebhookDeliveryJob implements Job {
 
 /**
  * The dispatcher and the delivery job, which run side by side: in the delivery thread in production
- * (their fetches, signing and writes stay off the API's thread), on the main thread when tests step
- * them. `wake` reaches the runner they run in: written deliveries are attempted at once.
+ * (their fetches, signing and writes stay off the API's thread, paced by `pace`), on the main thread
+ * when tests step them. `wake` reaches the runner they run in: written deliveries are attempted at once.
  */
-export const webhookJobs = (deps: Deps, wake: (job: string) => void): Job[] => [webhookDispatchJob(deps, () => wake("webhooks.delivery")), new WebhookDeliveryJob(deps)];
+export const webhookJobs = (deps: Deps, wake: (job: string) => void, pace?: () => Promise<void>): Job[] => [
+  webhookDispatchJob(deps, () => wake("webhooks.delivery"), pace),
+  new WebhookDeliveryJob(deps, { pace }),
+];
 
 /** One attempt of `delivery` (the job's, and the synchronous `test` route's). */
 export function attemptDelivery(deps: Deps, endpoint: WebhookEndpoint, secret: string, d: WebhookDelivery, now: number, lookup: Lookup = systemLookup): Promise<AttemptResult> {

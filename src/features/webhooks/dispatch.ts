@@ -78,10 +78,12 @@ export function dispatchEvents(deps: Deps, now: number): boolean {
   });
 }
 
-export const webhookDispatchJob = (deps: Deps, onDispatched: () => void = () => {}): Job => ({
+/** `pace` is awaited before each batch (jobs/api-load.ts: background work yields to a busy API). */
+export const webhookDispatchJob = (deps: Deps, onDispatched: () => void = () => {}, pace: () => Promise<void> = async () => {}): Job => ({
   name: "webhooks.dispatch",
   intervalMs: 1000,
   async tick(now) {
+    await pace();
     const more = dispatchEvents(deps, now);
     onDispatched();
     // The runner ticks again at once while there is more: let requests and I/O in between batches.
