@@ -3,8 +3,8 @@
  * dispatcher and the /events feed consume it. No feature calls webhooks directly. Events are built
  * with the typed catalogue (catalogue.ts).
  */
-import { inArray, lt } from "drizzle-orm";
-import { changes, type Db } from "@/db/client";
+import { inArray, lt, sql } from "drizzle-orm";
+import { changes, perConnection, type Db } from "@/db/client";
 import { events } from "@/db/schema";
 import { retentionJob } from "@/jobs/retention";
 import type { Clock } from "@/lib/time";
@@ -13,25 +13,31 @@ import type { NewEvent } from "./catalogue";
 export { EVENT_TYPES, type EventType } from "./schemas";
 export type { NewEvent } from "./catalogue";
 
+// One prepared single-row insert per connection, run per event: a multi-row insert built per call cost ~27 µs an event, this ~9.
+const insertEvent = perConnection((db: Db) => {
+  const p = (name: string) => sql.placeholder(name);
+  const row = { channel_id: p("channel"), type: p("type"), created_at: p("now"), occurred_at: p("occurred"), data: p("data"), subscriber_id: p("subscriber"), email: p("email"), broadcast_id: p("broadcast"), transactional_id: p("transactional") };
+  return db.insert(events).values(row).prepare();
+});
+
 /** Appends events (call inside the transaction of the change they describe). */
 export function appendEvents(db: Db, clock: Clock, list: readonly NewEvent[]): void {
   if (list.length === 0) return;
   const now = clock.now();
-  db.insert(events)
-    .values(
-      list.map((e) => ({
-        channel_id: e.channelId,
-        type: e.type,
-        created_at: now,
-        occurred_at: e.occurredAt ?? now,
-        data: e.data,
-        subscriber_id: e.subscriberId ?? null,
-        email: e.email ?? null,
-        broadcast_id: e.broadcastId ?? null,
-        transactional_id: e.transactionalId ?? null,
-      })),
-    )
-    .run();
+  const insert = insertEvent(db);
+  for (const e of list) {
+    insert.run({
+      channel: e.channelId,
+      type: e.type,
+      now,
+      occurred: e.occurredAt ?? now,
+      data: e.data,
+      subscriber: e.subscriberId ?? null,
+      email: e.email ?? null,
+      broadcast: e.broadcastId ?? null,
+      transactional: e.transactionalId ?? null,
+    });
+  }
 }
 
 export const appendEvent = (db: Db, clock: Clock, e: NewEvent) => appendEvents(db, clock, [e]);
