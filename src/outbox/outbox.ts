@@ -55,7 +55,9 @@ export class Outbox {
            SELECT id FROM messages WHERE lane = 'bulk' AND channel_id = c.id AND ${claimable} ORDER BY next_attempt_at LIMIT ?4)
        ) RETURNING *`,
     );
-    const waiting = "UPDATE messages SET next_attempt_at = ?1, waiting_for = NULL WHERE waiting_for IS NOT NULL AND lease_expires_at IS NULL";
+    // `waiting_for` stays until the message is sent or waits for another reason: a held transactional
+    // woken by a route change and held again must not announce `email.send_delayed` a second time.
+    const waiting = "UPDATE messages SET next_attempt_at = ?1 WHERE waiting_for IS NOT NULL AND lease_expires_at IS NULL";
     this.wakeChannel = raw.prepare(`${waiting} AND channel_id = ?2`);
     this.wakeAll = raw.prepare(waiting);
     // Only channels with due bulk mail share the bulk slice (one index probe per channel).

@@ -2,7 +2,7 @@
  * Server limits: per-minute, rolling per-hour and per-day caps hold mail back (`waiting_for =
  * 'rate_limited'`, no attempt counted) until the window has room — counting sends whose batch is
  * not recorded yet and sends from before a restart; a held transactional emits one
- * `email.send_delayed`; `max_connections` is validated and caps the connections to the server.
+ * `email.send_delayed`, also when a route change wakes it while it is held; `max_connections` is validated and caps the connections to the server.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { DeliveryJob } from "@/outbox/delivery-job";
@@ -48,6 +48,23 @@ test("emails_per_minute = 2: the third message of the minute waits, says so once
   expect(t.clock.now()).toBe(start + MINUTE);
   expect(t.row(held.id)).toMatchObject({ status: "sent", attempts: 1, waiting_for: null });
   expect(t.eventTypes(held.id)).toEqual(["email.send_delayed", "email.sent", "email.delivered"]);
+  expect(sendDelayed()).toHaveLength(1);
+});
+
+test("a held transactional says so once, also when the channel's servers change while it waits", async () => {
+  const s = await t.sink();
+  const server = await t.addServer(s.port, { emails_per_minute: 1 });
+  const sent = [await t.send(), await t.send({ to: "grace@example.com" })];
+  await t.tick();
+  await s.waitFor(1);
+  const held = sent.find((m) => t.row(m.id).status !== "sent")!;
+  expect(sendDelayed()).toHaveLength(1);
+  // Editing the server wakes waiting mail at once; the message is still at the cap and waits again.
+  const edited = await t.server.request("PATCH", `/api/v1/email_servers/${server.id}`, { body: { label: "renamed" } });
+  expect(edited.status).toBe(200);
+  expect(t.row(held.id).next_attempt_at).toBe(t.clock.now());
+  await t.tick();
+  expect(t.row(held.id)).toMatchObject({ status: "queued", attempts: 0, waiting_for: "rate_limited" });
   expect(sendDelayed()).toHaveLength(1);
 });
 

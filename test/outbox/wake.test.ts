@@ -24,8 +24,9 @@ async function queuedAndWaiting(reason: string, body: Record<string, unknown> = 
   return sent;
 }
 
+/** Due now; `waiting_for` keeps the last reason until the next attempt decides (limits.test.ts: one `email.send_delayed`). */
 function expectDueNow(id: number) {
-  expect(t.row(id)).toMatchObject({ status: "queued", waiting_for: null, next_attempt_at: t.clock.now() });
+  expect(t.row(id)).toMatchObject({ status: "queued", next_attempt_at: t.clock.now() });
 }
 
 test("mail held by the channel's only (inactive) server is due the moment the server is activated", async () => {
@@ -113,7 +114,7 @@ test("mail that waited for capture (down when the process stopped) is due when c
   t.clock.advance(1_000);
   const after = await startTestServer({ dataDir, clock: t.clock, startJobs: false });
   try {
-    expect(after.sql("SELECT waiting_for, next_attempt_at FROM messages WHERE id = ?", sent.id)).toEqual([{ waiting_for: null, next_attempt_at: t.clock.now() }]);
+    expect(after.sql("SELECT waiting_for, next_attempt_at FROM messages WHERE id = ?", sent.id)).toEqual([{ waiting_for: "capture_unavailable", next_attempt_at: t.clock.now() }]);
   } finally {
     await after.stop();
     rmSync(dataDir, { recursive: true, force: true });
