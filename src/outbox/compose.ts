@@ -3,6 +3,7 @@
  * body (send-time, §8), the generated text alternative, the signed unsubscribe URL (§16), and the
  * per-target headers (List-Unsubscribe, X-Mailroom-Capture). Raw SMTP submissions pass through.
  */
+import { randomBytes } from "node:crypto";
 import { eq, sql } from "drizzle-orm";
 import { perConnection, type Db } from "@/db/client";
 import { messages, subscribers, type Channel, type EmailServer, type Message, type Subscriber } from "@/db/schema";
@@ -38,6 +39,28 @@ export function htmlToText(html: string): string {
     .replace(/[ \t]+\n/g, "\n")
     .replace(/\n{3,}/g, "\n\n")
     .trim();
+}
+
+/**
+ * Stands for the unsubscribe URL in the footer until the text part is made: URL characters only, so
+ * htmlToText carries it through unchanged (as it carries the URL, whose entities it decodes back).
+ */
+const URL_MARK = `mailroom-unsubscribe-url-${randomBytes(8).toString("hex")}`;
+const TEXT_CACHE_SIZE = 8;
+const TEXT_CACHE_MAX_HTML = 256 * 1024;
+const texts = new Map<string, string>();
+
+/** htmlToText of bulk mail, remembered for the last few bodies (a broadcast's recipients share one until its footer's URL is put in). */
+function sharedTextPart(html: string): string {
+  let text = texts.get(html);
+  if (text === undefined) {
+    text = htmlToText(html);
+    if (html.length <= TEXT_CACHE_MAX_HTML) {
+      if (texts.size >= TEXT_CACHE_SIZE) texts.delete(texts.keys().next().value!);
+      texts.set(html, text);
+    }
+  }
+  return text;
 }
 
 /** The signed `/u/<token>` URL for a message (§16 payload `[subscriber_id, message_id]`). */
@@ -100,9 +123,11 @@ export async function compose(deps: Deps, m: Message, channel: Channel): Promise
   const isHtml = source.html ?? looksLikeHtml(rendered);
   let html = isHtml ? rendered : `<p>${escapeHtml(rendered).replace(/\r?\n/g, "<br>")}</p>`;
   const bulk = source.bulk;
-  if (bulk) html = beforeBodyEnd(html, footer(bulk, channel, unsub));
+  // The footer goes in with a mark for its unsubscribe URL, so the text part of a body every recipient shares is converted once.
+  if (bulk) html = beforeBodyEnd(html, footer(bulk, channel, URL_MARK));
   // The text part shows the real URLs (it is not tracked).
-  const text = isHtml || bulk ? htmlToText(html) : rendered;
+  const text = bulk ? sharedTextPart(html).replace(URL_MARK, () => unsub) : isHtml ? htmlToText(html) : rendered;
+  html = html.replace(URL_MARK, () => escapeHtml(unsub));
   if (preheader) {
     const hidden = `<div style="display:none;max-height:0;overflow:hidden;opacity:0">${escapeHtml(preheader)}</div>`;
     html = /<body[^>]*>/i.test(html) ? html.replace(/<body[^>]*>/i, (tag) => tag + hidden) : hidden + html;
