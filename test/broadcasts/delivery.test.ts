@@ -66,6 +66,22 @@ test("a broadcast reaches each eligible address exactly once, in the bulk lane, 
   expect(again.body.error).toBe("Broadcast can only be sent from draft, future_scheduled or failed (current: sent)");
 }, 60_000);
 
+test("recipients of one shared body each get their own unsubscribe URL in the HTML footer, the text part and List-Unsubscribe", async () => {
+  await t.subscribers(0, 3);
+  // No Liquid in the body: every recipient renders the same HTML, whose text part compose converts once.
+  const b = await t.create({ body: "<html><body><p>Same for all</p></body></html>", track_opens: false, track_clicks: false });
+  await req("POST", `/broadcasts/${b.id}/send_broadcast`);
+  await t.drain();
+  await sink.waitFor(3);
+  const urls = sink.messages.map((m) => {
+    const url = m.header("List-Unsubscribe")!.slice(1, -1);
+    expect(m.parsed.html).toContain(`<a href="${url}" data-mr-notrack>Unsubscribe</a>`);
+    expect(m.parsed.text).toBe(`Same for all\nUnsubscribe (${url})`);
+    return url;
+  });
+  expect(new Set(urls).size).toBe(3);
+});
+
 test("the body's own {{unsubscribe_url}} replaces the footer; a text body is escaped into HTML", async () => {
   await t.subscribers(0, 2);
   const b = await t.create({ body: "Hi & bye\nLeave: {{ unsubscribe_url }}", html_body: false });
