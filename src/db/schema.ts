@@ -889,7 +889,8 @@ export const subscriber_sequences = sqliteTable(
     updated_at: updatedAt(),
   },
   (t) => [
-    index("subscriber_sequences_due_idx").on(t.next_trigger_at).where(sql`status = 'active' AND next_trigger_at IS NOT NULL`),
+    // Per sequence: the scheduler reads only active sequences' due rows (an inactive one's backlog is never scanned).
+    index("subscriber_sequences_due_idx").on(t.sequence_id, t.next_trigger_at).where(sql`status = 'active' AND next_trigger_at IS NOT NULL`),
     index("subscriber_sequences_sequence_idx").on(t.sequence_id, t.status, t.id),
     index("subscriber_sequences_subscriber_idx").on(t.subscriber_id),
     index("subscriber_sequences_step_idx").on(t.current_step_id),

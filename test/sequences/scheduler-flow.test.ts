@@ -8,6 +8,7 @@ import { expect, test } from "bun:test";
 import { eachWithSink } from "../outbox/helpers";
 import { startTestServer } from "../harness";
 import type { SmtpSink } from "../smtp-sink";
+import { DUE_SQL } from "@/features/sequences/scheduler";
 import { startSchedulerTest, type SchedulerTest } from "./scheduler-helpers";
 
 let t: SchedulerTest;
@@ -99,6 +100,36 @@ test("a subscriber no longer eligible (suppressed) is skipped by send_email and 
   await t.run();
   expect(t.server.sql("SELECT count(*) AS n FROM messages WHERE sequence_id = ?", s.id)[0].n).toBe(0);
   expect(t.enrollment(s.id, "dee@example.com").status).toBe("completed");
+});
+
+test("an inactive sequence's backlog of due rows is never read: the query walks the due index of active sequences only", async () => {
+  const idle = await t.sequence({ label: "Paused campaign" });
+  await t.addStep(idle.id, { action: "send_email", subject: "Later", body: "<p>Later</p>" });
+  await t.server.request("PATCH", `/api/v1/sequences/${idle.id}`, { body: { active: false } });
+  const live = await t.sequence({ label: "Live" });
+  await t.addStep(live.id, { action: "send_email", subject: "Now", body: "<p>Now</p>" });
+  t.server.sql(
+    `INSERT INTO subscribers (channel_id, email, tags, custom_data, created_at, updated_at)
+     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+     SELECT 1, 'idle' || i || '@example.com', '[]', '{}', ?1, ?1 FROM n`,
+    t.clock.now(),
+  );
+  // Due earlier than anything of the live sequence.
+  t.server.sql(
+    `INSERT INTO subscriber_sequences (sequence_id, subscriber_id, channel_id, status, current_step_id, next_trigger_at, started_at, created_at, updated_at)
+     SELECT ?1, id, 1, 'active', ?2, ?3, ?3, ?3, ?3 FROM subscribers WHERE email LIKE 'idle%'`,
+    idle.id,
+    idle.entry_point_id,
+    t.clock.now() - 60_000,
+  );
+  await t.enroll(live.id, "fay@example.com");
+  const plan = t.server.sql(`EXPLAIN QUERY PLAN ${DUE_SQL}`, t.clock.now(), 500).map((r) => r.detail as string);
+  expect(plan).toContainEqual(expect.stringMatching(/^SEARCH subscriber_sequences USING (COVERING )?INDEX subscriber_sequences_due_idx \(sequence_id=\? AND /));
+  // Only the sequences table is scanned, never the enrollments.
+  expect(plan.filter((d) => d.startsWith("SCAN"))).toEqual(["SCAN s"]);
+  expect(await t.scheduler.tick(t.clock.now())).toBe(false);
+  expect(t.enrollment(live.id, "fay@example.com").status).toBe("completed");
+  expect(t.server.sql("SELECT count(*) AS n FROM subscriber_sequences WHERE sequence_id = ? AND status = 'active'", idle.id)[0].n).toBe(2000);
 });
 
 test("restart: a server started on the same database file carries on from the stored due time", async () => {

@@ -1,6 +1,6 @@
 /**
  * The sequence scheduler job (docs/api-reference.md §6): each tick takes the due active enrollments
- * of active sequences (the `subscriber_sequences_due_idx` partial index, earliest first), up to
+ * of active sequences (the `subscriber_sequences_due_idx` partial index per sequence, earliest first), up to
  * BATCH of them, and processes them in one transaction (actions.ts; batch.ts writes in bulk), then
  * wakes the delivery job and starts the `make_http_request` attempts the batch asked for. All state
  * is in the stored rows and due times, so a restart simply carries on; inactive sequences keep their
@@ -20,6 +20,17 @@ import { afterAttempt, attemptRequest } from "./http-request";
 /** Enrollments per transaction: a few tens of ms of write lock, so API writes never wait long. */
 export const BATCH = 500;
 
+/**
+ * Due enrollments (?1 = now), at most ?2: the earliest due rows of each active sequence (a range of
+ * the per-sequence due index each; CROSS JOIN keeps sequences the outer loop), then the earliest of
+ * those — an inactive sequence's backlog is never read.
+ */
+export const DUE_SQL = `SELECT e.* FROM sequences s CROSS JOIN subscriber_sequences e ON e.id IN (
+    SELECT id FROM subscriber_sequences WHERE sequence_id = s.id AND status = 'active' AND next_trigger_at IS NOT NULL AND next_trigger_at <= ?1
+    ORDER BY next_trigger_at LIMIT ?2)
+  WHERE s.active = 1
+  ORDER BY e.next_trigger_at LIMIT ?2`;
+
 export interface SchedulerOptions {
   /** DNS at the edge of `make_http_request` (tests pass a fake). */
   lookup?: Lookup;
@@ -37,11 +48,7 @@ export class SequenceScheduler implements Job {
     options: SchedulerOptions = {},
   ) {
     this.lookup = options.lookup ?? systemLookup;
-    this.due = deps.database.raw.prepare(
-      `SELECT e.* FROM subscriber_sequences e JOIN sequences s ON s.id = e.sequence_id
-       WHERE e.status = 'active' AND e.next_trigger_at IS NOT NULL AND e.next_trigger_at <= ?1 AND s.active = 1
-       ORDER BY e.next_trigger_at LIMIT ?2`,
-    );
+    this.due = deps.database.raw.prepare(DUE_SQL);
   }
 
   tick(now: number): boolean {

@@ -1,0 +1,2 @@
+DROP INDEX `subscriber_sequences_due_idx`;--> statement-breakpoint
+CREATE INDEX `subscriber_sequences_due_idx` ON `subscriber_sequences` (`sequence_id`,`next_trigger_at`) WHERE status = 'active' AND next_trigger_at IS NOT NULL;
