@@ -3,7 +3,7 @@
  * delivery worker): suppression lookups over the channel and global lists, eligibility (docs/api-reference.md §3),
  * and the hard-bounce side effects of delivery (§9, §12).
  */
-import { and, desc, eq, isNotNull, isNull, sql, or, type SQL } from "drizzle-orm";
+import { and, desc, eq, isNotNull, sql, type SQL } from "drizzle-orm";
 import { changes, perConnection, type Db } from "@/db/client";
 import { messages, subscribers, suppressions, type Message, type Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
@@ -18,24 +18,27 @@ export interface SuppressionHit {
   reason: SuppressionReason;
 }
 
-/** Both lists in one lookup (it runs on every send): the channel's own row first, then the global one. */
-const lookup = perConnection((db: Db) =>
-  db
-    .select({ channelId: suppressions.channel_id, reason: suppressions.reason })
-    .from(suppressions)
-    .where(and(eq(suppressions.email, sql.placeholder("email")), or(eq(suppressions.channel_id, sql.placeholder("channel")), isNull(suppressions.channel_id))))
-    .orderBy(sql`${suppressions.channel_id} IS NULL`)
-    .limit(1)
-    .prepare(),
-);
+/**
+ * Both lists in one lookup (it runs on every send): one probe of each list's unique index, as one row.
+ * (An `OR` of the two lists ordered channel first sorted in a temporary b-tree: ~6 µs instead of ~1.)
+ */
+const lookup = perConnection((db: Db) => {
+  const email = sql.placeholder("email");
+  const reasonIn = (list: SQL) => sql<SuppressionReason | null>`(SELECT ${suppressions.reason} FROM ${suppressions} WHERE ${list} AND ${suppressions.email} = ${email})`;
+  return db
+    .select({ channel: reasonIn(sql`${suppressions.channel_id} = ${sql.placeholder("channel")}`), global: reasonIn(sql`${suppressions.channel_id} IS NULL`) })
+    .from(sql`(SELECT 1)`)
+    .prepare();
+});
 
 /**
- * Is `email` suppressed for `channelId`? Reads the channel list first, then the global list.
+ * Is `email` suppressed for `channelId`? The channel list wins over the global list.
  * `email` is normalised (trimmed, lower-cased) here, so callers may pass it as received.
  */
 export function isSuppressed(db: Db, channelId: number, email: string): SuppressionHit | null {
-  const hit = lookup(db).get({ channel: channelId, email: normalizeEmail(email) });
-  return hit ? { scope: hit.channelId === null ? "global" : "channel", reason: hit.reason } : null;
+  const hit = lookup(db).get({ channel: channelId, email: normalizeEmail(email) })!;
+  if (hit.channel !== null) return { scope: "channel", reason: hit.channel };
+  return hit.global !== null ? { scope: "global", reason: hit.global } : null;
 }
 
 /**

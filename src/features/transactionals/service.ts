@@ -29,9 +29,9 @@ export interface SendResult {
 }
 
 /**
- * Sends one transactional from `channel` with the route's validated values: resolves the template, refuses
- * suppressed recipients (no quota used), then in one transaction (shared with concurrent sends:
- * group commit) charges the quota, links (or, with `subscriber` or `double_opt_in`, upserts) the
+ * Sends one transactional from `channel` with the route's validated values: resolves the template, then
+ * in one transaction (shared with concurrent sends: group commit) refuses suppressed recipients
+ * (nothing charged or written), charges the quota, links (or, with `subscriber` or `double_opt_in`, upserts) the
  * subscriber, inserts the outbox row and stores the idempotent result. With `doi` and a recipient who
  * has not confirmed, the message is held (`pending_confirmation`, not claimable) behind a
  * confirmation email (two quota units) until the recipient confirms (§10.2). Resolves only after
@@ -52,12 +52,14 @@ export async function sendTransactional(
   const to = values.to;
   const content = resolveContent(deps, channel, values);
   const confirmation = doi ? confirmationContent(deps, channel, doi.templateId) : null;
-  const hit = isSuppressed(deps.db, channel.id, to.email);
-  if (hit) throw validationError({ to: [`is suppressed (${hit.reason})`] });
 
   const now = deps.clock.now();
   const publicUrl = deps.config.publicUrl;
   const result = await deps.commits.run((tx) => {
+    // Checked first, so nothing is charged or written; inside the group's transaction, a lookup
+    // does not open a read transaction of its own (~5 µs).
+    const hit = isSuppressed(tx, channel.id, to.email);
+    if (hit) throw validationError({ to: [`is suppressed (${hit.reason})`] });
     const profile = values.subscriber;
     const subscriber = profile || doi
       ? upsertSubscriber(deps, channel, { email: to.email.toLowerCase(), ...profile, source: "transactional", ...(doi ? { confirmation_sent_at: now } : {}) }, tx).subscriber
