@@ -1,11 +1,12 @@
 /**
  * Background work yields to the API. The main thread (which answers every HTTP request) measures
- * its own CPU use and publishes it in memory shared with the other threads; background loops there
- * (webhook attempts, inbound bounces) call `Pacer.yield()` between units of work and, while the API
- * thread is busy, keep to a small share of a core. On 2 cores a webhook flood or a DSN flood at full
+ * its own demand for CPU and publishes it in memory shared with the other threads; background
+ * loops there (webhook attempts, inbound bounces) call `Pacer.yield()` between units of work and,
+ * while the API thread is busy, keep to a small share of a core. On 2 cores a webhook flood or a DSN flood at full
  * speed otherwise doubled or tripled the API's p99 latency (docs/benchmarks.md). Work is slowed,
  * never dropped: each window lets at least one unit through.
  */
+import { readFileSync } from "node:fs";
 
 /** How often the main thread measures itself. */
 const SAMPLE_MS = 100;
@@ -24,7 +25,22 @@ const threadCpuUs = () => {
   return u.user + u.system;
 };
 
-/** The main thread's CPU use over its last sample, per mille of one core, readable from any thread. */
+/**
+ * µs this thread ran or waited to run (Linux: /proc/thread-self/schedstat — CPU time, then run-queue
+ * wait, in ns): what it asked of the CPU. On a contended machine the API thread gets less CPU than it
+ * wants, and its CPU time alone would then read as "not busy" just when it is most starved. Elsewhere
+ * its CPU time.
+ */
+function threadDemandUs(): number {
+  try {
+    const [run, wait] = readFileSync("/proc/thread-self/schedstat", "latin1").split(" ");
+    return (Number(run) + Number(wait)) / 1000;
+  } catch {
+    return threadCpuUs();
+  }
+}
+
+/** The main thread's demand for CPU over its last sample, per mille of one core, readable from any thread. */
 export class ApiLoad {
   private readonly cell: Int32Array;
 
@@ -42,10 +58,10 @@ export class ApiLoad {
 
   /** Called on the main thread: measures it every SAMPLE_MS until the returned stop is called. */
   startSampling(): () => void {
-    let cpu = threadCpuUs();
+    let cpu = threadDemandUs();
     let at = performance.now();
     const timer = setInterval(() => {
-      const [nowCpu, now] = [threadCpuUs(), performance.now()];
+      const [nowCpu, now] = [threadDemandUs(), performance.now()];
       Atomics.store(this.cell, 0, Math.round(((nowCpu - cpu) / ((now - at) * 1000)) * 1000));
       [cpu, at] = [nowCpu, now];
     }, SAMPLE_MS);
