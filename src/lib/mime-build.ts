@@ -78,9 +78,20 @@ interface Part {
 function part(contentType: "text/plain" | "text/html", content: string): Part {
   const type = `${contentType}; charset=utf-8`;
   if (isPlainText(content) && !hasLongerLines(content, LINE)) return { type, encoding: "7bit", body: content };
-  if (mostlyLatin(content)) return { type, encoding: "quoted-printable", body: qp.wrap(qp.encode(content), LINE) };
+  if (mostlyLatin(content)) return { type, encoding: "quoted-printable", body: qp.wrap(qpEncode(content), LINE) };
   return { type, encoding: "base64", body: base64.wrap(base64.encode(content), LINE) };
 }
+
+/**
+ * Quoted-printable bytes as nodemailer's `qp.encode` writes them, escaping only what needs it
+ * instead of walking every byte (HTML is mostly literal): the UTF-8 bytes of non-ASCII characters
+ * (a lone surrogate as U+FFFD, like Buffer.from), controls but TAB, CR and LF, "=", DEL, and a space
+ * or tab before a line break or at the end.
+ */
+const QP_ESCAPED = /[\ud800-\udbff][\udc00-\udfff]|[\x00-\x08\x0b\x0c\x0e-\x1f=\x7f-\uffff]|[ \t](?=[\r\n]|$)/g;
+const QP_ASCII = Array.from({ length: 128 }, (_, code) => `=${code.toString(16).toUpperCase().padStart(2, "0")}`);
+const qpEscape = (c: string) => (c.length === 1 && c.charCodeAt(0) < 0x80 ? QP_ASCII[c.charCodeAt(0)]! : [...Buffer.from(c)].map((byte) => `=${byte.toString(16).toUpperCase().padStart(2, "0")}`).join(""));
+export const qpEncode = (text: string) => text.replace(QP_ESCAPED, qpEscape);
 
 /** nodemailer's text-encoding rule: quoted-printable unless most characters are outside Latin letters. */
 function mostlyLatin(value: string): boolean {

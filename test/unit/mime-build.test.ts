@@ -7,7 +7,8 @@
 import { describe, expect, test } from "bun:test";
 import { simpleParser } from "mailparser";
 import MailComposer from "nodemailer/lib/mail-composer";
-import { buildMime, type MimeMessage } from "@/lib/mime-build";
+import * as qp from "nodemailer/lib/qp";
+import { buildMime, qpEncode, type MimeMessage } from "@/lib/mime-build";
 
 const date = new Date(Date.UTC(2026, 0, 2, 3, 4, 5));
 const orderHtml = `<html><body>${"<p>Thank you for your order. Your items ship soon and a receipt is attached below.</p>".repeat(24)}</body></html>`;
@@ -76,6 +77,16 @@ describe("buildMime is nodemailer's message", () => {
       expect(a.headers.get("list-unsubscribe")).toEqual(b.headers.get("list-unsubscribe"));
     });
   }
+
+  test("quoted-printable bytes are nodemailer's for any text (UTF-8, surrogates, controls, '=', trailing whitespace)", () => {
+    const alphabet = ["a", "Z", " ", "\t", "\n", "\r", "=", ".", "é", "€", "😀", "\ud800", "\udc00", "\x00", "\x01", "\x7f", "\x80", "ÿ"];
+    let seed = 42;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % alphabet.length;
+    for (let i = 0; i < 20_000; i++) {
+      const text = Array.from({ length: i % 13 }, () => alphabet[next()]).join("");
+      expect([text, qpEncode(text)]).toEqual([text, qp.encode(text)]);
+    }
+  });
 
   test("each message gets its own boundary", () => {
     const boundaries = [1, 2, 3].map(() => /boundary="([^"]+)"/.exec(buildMime(base, date).toString())![1]);
