@@ -80,19 +80,24 @@ interface Source {
   /** null: decided by looking at the rendered body (transactionals, SMTP). */
   html: boolean | null;
   broadcast: BroadcastContent | null;
-  /** Bulk mail (broadcast, sequence): the footer and tracked links. */
+  /** Bulk mail (broadcast, sequence): the footer. */
   bulk: BulkContent | null;
+  /** Raw href → link index of the body's trackable links (bulk mail, and transactionals that track; §16). */
+  links: ReadonlyMap<string, number> | null;
 }
 
 function sourceOf(deps: Deps, m: Message): Source {
   if (m.broadcast_id === null) {
     // Sequence mail carries its step's content, copied when it was queued (its links with it).
+    // So does a tracked transactional: its clicks resolve from its own body (tracking/service.ts).
     const bulk = m.kind === "sequence" ? bulkContent(m.body ?? "", m.include_unsubscribe_link) : null;
-    return { subject: m.subject ?? "", body: m.body ?? "", preheader: m.preheader, html: m.html_body, broadcast: null, bulk };
+    const tracked = m.kind === "transactional" && (m.track_opens || m.track_clicks);
+    const links = bulk?.links ?? (tracked ? bulkContent(m.body ?? "", false).links : null);
+    return { subject: m.subject ?? "", body: m.body ?? "", preheader: m.preheader, html: m.html_body, broadcast: null, bulk, links };
   }
   const b = broadcastContent(deps.db, m.broadcast_id);
   if (!b) throw new RenderError("the broadcast was deleted", "error");
-  return { subject: b.subject, body: b.body, preheader: b.preheader, html: b.html, broadcast: b, bulk: b };
+  return { subject: b.subject, body: b.body, preheader: b.preheader, html: b.html, broadcast: b, bulk: b, links: b.links };
 }
 
 /** Renders a structured message or loads a raw one. @throws RenderError (Liquid) — the caller fails the message. */
@@ -132,7 +137,7 @@ export async function compose(deps: Deps, m: Message, channel: Channel): Promise
     const hidden = `<div style="display:none;max-height:0;overflow:hidden;opacity:0">${escapeHtml(preheader)}</div>`;
     html = /<body[^>]*>/i.test(html) ? html.replace(/<body[^>]*>/i, (tag) => tag + hidden) : hidden + html;
   }
-  if (bulk) html = track(deps, m, bulk, html);
+  if (source.links) html = track(deps, m, source.links, html);
   return {
     kind: "structured",
     subject,
@@ -173,11 +178,11 @@ function footer(b: BulkContent, channel: Channel, unsub: string): string {
 }
 
 /** Signed click links and the open pixel (§16), when the message asks for them. */
-function track(deps: Deps, m: Message, b: BulkContent, html: string): string {
+function track(deps: Deps, m: Message, links: ReadonlyMap<string, number>, html: string): string {
   if (!m.track_clicks && !m.track_opens) return html;
   const secret = linkSecret(deps);
   const base = deps.config.publicUrl;
-  let out = m.track_clicks ? rewriteLinks(html, b.links, (index) => `${base}/t/c/${signLink(secret, "click", [m.id, index])}`) : html;
+  let out = m.track_clicks ? rewriteLinks(html, links, (index) => `${base}/t/c/${signLink(secret, "click", [m.id, index])}`) : html;
   if (m.track_opens) out = beforeBodyEnd(out, `<img src="${base}/t/o/${signLink(secret, "open", [m.id])}.gif" width="1" height="1" alt="" style="display:none">`);
   return out;
 }

@@ -130,3 +130,31 @@ test("a transactional's List-Unsubscribe link unsubscribes the channel's subscri
   expect(t.server.sql("SELECT email FROM subscribers WHERE unsubscribed_at IS NOT NULL ORDER BY email").map((r) => r.email)).toEqual(["late@example.com", "sub0@example.com"]);
   expect(before.id).toBeGreaterThan(sent.id);
 });
+
+test("a transactional with track_opens and track_clicks gets the pixel and signed links of its own body; without them, neither", async () => {
+  const tracked = await t.send({ to: "ada@example.com", subject: "Receipt", body: BODY, track_opens: true, track_clicks: true });
+  const plain = await t.send({ to: "bo@example.com", subject: "Receipt", body: BODY });
+  await t.drain();
+  const mails = await sink.waitFor(2);
+  const mail = mails.find((m) => m.envelope.to[0] === "ada@example.com")!;
+  const untracked = mails.find((m) => m.envelope.to[0] === "bo@example.com")!;
+  expect(untracked.parsed.html).not.toContain("/t/o/");
+  expect(hrefs(untracked)).toContain("https://ex.com/a?x=1&y=2");
+
+  const links = hrefs(mail).filter((h) => h.includes("/t/c/"));
+  expect(links.length).toBe(1);
+  expect(hrefs(mail)).toContain("https://ex.com/b");
+  expect(mail.parsed.text).toContain("https://ex.com/a?x=1&y=2");
+  expect((await fetch(local(pixel(mail)))).status).toBe(200);
+  const click = await fetch(local(links[0]!), { redirect: "manual" });
+  expect(click.status).toBe(302);
+  expect(click.headers.get("location")).toBe("https://ex.com/a?x=1&y=2");
+
+  expect(t.server.sql("SELECT opened_at IS NOT NULL AS opened, clicked_at IS NOT NULL AS clicked FROM messages WHERE id = ?", tracked.id)[0]).toEqual({ opened: 1, clicked: 1 });
+  const events = t.server.sql("SELECT type, transactional_id FROM events WHERE type IN ('email.opened', 'email.clicked') ORDER BY id");
+  expect(events).toEqual([
+    { type: "email.opened", transactional_id: tracked.id },
+    { type: "email.clicked", transactional_id: tracked.id },
+  ]);
+  expect(plain.id).not.toBe(tracked.id);
+});

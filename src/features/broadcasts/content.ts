@@ -43,7 +43,7 @@ export function trackableLinks(html: string): string[] {
 }
 
 /** Replaces each tracked href of `html` by `tracked(index)`. */
-export function rewriteLinks(html: string, links: Map<string, number>, tracked: (index: number) => string): string {
+export function rewriteLinks(html: string, links: ReadonlyMap<string, number>, tracked: (index: number) => string): string {
   if (links.size === 0) return html;
   return html.replace(ANCHOR, (tag) => {
     if (/data-mr-notrack/i.test(tag)) return tag;

@@ -1,9 +1,10 @@
 /**
  * What the public pages of §16 record: opens (every fetch is an `email.opened` event; the first one
  * sets the message's `opened_at` and the subscriber's counters), clicks (the target is the URL
- * stored for the message's broadcast and link index, or in a sequence message's own body — never
- * taken from the request) and unsubscribes through a signed link. A token that does not verify, or names a message or
- * subscriber that does not exist, changes nothing (the caller answers 404).
+ * stored for the message's broadcast and link index, or in the own body of a sequence message or a
+ * transactional — never taken from the request) and unsubscribes through a signed link. A token
+ * that does not verify, or names a message or subscriber that does not exist, changes nothing (the
+ * caller answers 404).
  */
 import { and, eq, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
@@ -78,8 +79,8 @@ export function recordClick(deps: Deps, id: number, index: number, visitor: Visi
 /** The stored target of a click token's (message, link index), without recording anything. */
 export function clickTarget(deps: Deps, [messageId, index]: number[]): string | null {
   const m = messageById(deps, messageId!);
-  // Sequence mail carries its links in its own body (copied from the step when it was queued).
-  if (m?.kind === "sequence") return linkTarget(m.body ?? "", index!);
+  // Sequence mail carries its links in its own body (copied from the step when it was queued), a transactional in the body it was sent with.
+  if (m?.kind === "sequence" || m?.kind === "transactional") return linkTarget(m.body ?? "", index!);
   if (!m?.broadcast_id) return null;
   const link = deps.db
     .select({ url: broadcast_links.url })
