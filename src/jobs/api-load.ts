@@ -98,6 +98,11 @@ export class Pacer {
     this.budgetUs = options.share * this.windowMs * 1000;
   }
 
+  /** The API thread is busy now (yield() may wait). */
+  get apiBusy(): boolean {
+    return this.load.busy;
+  }
+
   async yield(): Promise<void> {
     const now = performance.now();
     if (now - this.windowStart >= this.windowMs) return this.restart(now);

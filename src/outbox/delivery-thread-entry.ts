@@ -31,14 +31,15 @@ self.onmessage = async (e: MessageEvent<ToThread>) => {
         const database = openDb(databasePath(m.config));
         const deps = buildDeps(m.config, database, log, systemClock);
         deps.capturePort = m.capturePort;
-        sender = new MessageSender(deps);
+        // One budget for the thread's background work while the API is busy: bulk mail and webhooks.
+        const pacer = new Pacer(new ApiLoad(m.apiLoad), { share: BACKGROUND_SHARE });
+        sender = new MessageSender(deps, deps.transport, pacer);
         if (m.jobs) {
           const observer: JobObserver = {
             registered: (job, intervalMs, now) => send({ type: "registered", job, intervalMs, now }),
             ticked: (job, seconds, ok, now) => send({ type: "ticked", job, seconds, ok, now }),
           };
           const runner = (jobs = new JobRunner(log, systemClock, observer));
-          const pacer = new Pacer(new ApiLoad(m.apiLoad), { share: BACKGROUND_SHARE });
           for (const job of webhookJobs(deps, (name) => runner.wake(name), () => pacer.yield())) runner.add(job);
           runner.start();
         }

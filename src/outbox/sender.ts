@@ -6,6 +6,7 @@
  */
 import type { Channel, Message } from "@/db/schema";
 import type { Deps } from "@/deps";
+import type { Pacer } from "@/jobs/api-load";
 import { serverTarget } from "@/features/email_servers/target";
 import { isSuppressed } from "@/features/subscribers/eligibility";
 import { RenderError } from "@/lib/liquid";
@@ -32,10 +33,14 @@ export interface SentResult {
 export class MessageSender implements Sender {
   readonly router: Router;
   private lastPrune = -Infinity;
+  /** Bulk messages waiting their turn while the API is busy (one at a time). */
+  private bulkTurns: Promise<unknown> = Promise.resolve();
 
+  /** `pacer` (the delivery thread's): bulk mail yields to a busy API; the priority lane never waits. */
   constructor(
     private readonly deps: Deps,
     readonly transport: Transport = deps.transport,
+    private readonly pacer?: Pacer,
   ) {
     this.router = new Router(deps);
   }
@@ -43,7 +48,20 @@ export class MessageSender implements Sender {
   async deliver(messages: readonly Message[], now: number): Promise<SentResult[]> {
     this.prunePools(now);
     this.router.invalidate();
-    return Promise.all(messages.map((m) => this.process(m, now)));
+    return Promise.all(messages.map((m) => (m.lane === "bulk" && this.pacer?.apiBusy ? this.inTurn(() => this.process(m, now)) : this.process(m, now))));
+  }
+
+  /**
+   * Runs `work` after the bulk messages before it, once the pacer allows: one at a time, so the
+   * thread keeps to its share while the API is busy (a batch sent at once would spend it in a burst).
+   */
+  private inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const turn = this.bulkTurns.then(async () => {
+      await this.pacer!.yield();
+      return work();
+    });
+    this.bulkTurns = turn.catch(() => {});
+    return turn;
   }
 
   close(): Promise<void> {

@@ -1,0 +1,51 @@
+/**
+ * Bulk mail yields to a busy API (jobs/api-load.ts): while the API thread's load reads busy, the
+ * sender sends bulk messages one at a time within its pacer's share, and a transactional in the same
+ * batch does not wait for them. Real sink, real sender; the load is written into the shared cell as
+ * the API thread's sampler would.
+ */
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { ApiLoad, Pacer } from "@/jobs/api-load";
+import { DeliveryJob } from "@/outbox/delivery-job";
+import { MessageSender } from "@/outbox/sender";
+import { defaultChannelId, startOutboxTest, type OutboxTest } from "./helpers";
+
+let t: OutboxTest;
+beforeEach(async () => {
+  t = await startOutboxTest();
+});
+afterEach(() => t.stop());
+
+const WINDOW_MS = 200;
+
+async function sendBatch(apiPermille: number) {
+  const s = await t.sink();
+  await t.addServer(s.port);
+  const load = new ApiLoad();
+  Atomics.store(new Int32Array(load.buffer), 0, apiPermille);
+  // A share so small that each window lets one bulk message through.
+  const sender = new MessageSender(t.server.deps, t.server.deps.transport, new Pacer(load, { share: 0.00001, windowMs: WINDOW_MS }));
+  const bulk = t.enqueueBulk(defaultChannelId(t), 5);
+  const transactional = await t.send({ to: "urgent@example.com" });
+  const job = new DeliveryJob(t.server.deps, { sender });
+  const started = performance.now();
+  await job.tick(t.clock.now());
+  const tookMs = performance.now() - started;
+  await s.waitFor(6);
+  await sender.close();
+  return { tookMs, arrived: s.messages.map((m) => m.envelope.to[0]), bulk, transactional };
+}
+
+test("while the API is busy, bulk messages go one per window and the transactional goes first", async () => {
+  const { tookMs, arrived, bulk, transactional } = await sendBatch(1000);
+  expect(tookMs).toBeGreaterThanOrEqual(3 * WINDOW_MS);
+  expect(arrived[0]).toBe("urgent@example.com");
+  expect(t.row(transactional.id).status).toBe("sent");
+  for (const id of bulk) expect(t.row(id).status).toBe("sent");
+});
+
+test("while the API is not busy, the batch goes at once", async () => {
+  const { tookMs, bulk } = await sendBatch(0);
+  expect(tookMs).toBeLessThan(3 * WINDOW_MS);
+  for (const id of bulk) expect(t.row(id).status).toBe("sent");
+});
