@@ -1,7 +1,8 @@
 /**
- * Transport over SMTP with nodemailer (the only module importing it): one pooled transport per
- * target (`pool: true, maxMessages: Infinity` — NOTES.md: recycling connections every 100 messages
- * costs ~5×), and the §9 classification of SMTP failures into retry / throttle / bounce / failover.
+ * Transport over SMTP with nodemailer (the only module sending with it): one pooled transport per
+ * target (`pool: true, maxMessages: Infinity` — recycling connections every 100 messages costs ~5×),
+ * structured mail handed over as finished bytes (lib/mime-build.ts), and the §9 classification of
+ * SMTP failures into retry / throttle / bounce / failover.
  */
 import { isIP } from "node:net";
 import type { SendMailOptions } from "nodemailer";
