@@ -28,7 +28,15 @@ export interface DeliveryJobOptions {
   /** Ticks in flight at once (the runner starts this many loops). */
   concurrency?: number;
   leaseMs?: number;
+  /** The API thread is busy now (jobs/api-load.ts): bulk mail is claimed BUSY_BULK_BATCH at a time. */
+  apiBusy?: () => boolean;
 }
+
+/**
+ * Bulk messages per claim while the API is busy. The sender then paces them anyway, and a batch's
+ * outcomes are written in one transaction on this thread: 50 of them held the API's thread ~5 ms.
+ */
+const BUSY_BULK_BATCH = 5;
 
 export class DeliveryJob implements Job {
   readonly name = "delivery";
@@ -37,6 +45,7 @@ export class DeliveryJob implements Job {
   readonly sender: Sender;
   private readonly batchSize: number;
   private readonly leaseMs: number;
+  private readonly apiBusy: () => boolean;
   /** Outcomes whose write failed: written first on the next tick. */
   private unrecorded: Settled[] = [];
 
@@ -48,6 +57,7 @@ export class DeliveryJob implements Job {
     this.batchSize = options.batchSize ?? 50;
     this.concurrency = options.concurrency ?? 3;
     this.leaseMs = options.leaseMs ?? 5 * MINUTE;
+    this.apiBusy = options.apiBusy ?? (() => false);
   }
 
   /** Releases leases left by a process that stopped mid-send (call once, before the first tick). */
@@ -67,22 +77,23 @@ export class DeliveryJob implements Job {
       this.unrecorded = [];
       this.write(pending);
     }
-    const rows = this.deps.outbox.claim(now, now + this.leaseMs, this.batchSize, this.batchSize);
+    const bulkLimit = this.apiBusy() ? Math.min(BUSY_BULK_BATCH, this.batchSize) : this.batchSize;
+    const rows = this.deps.outbox.claim(now, now + this.leaseMs, this.batchSize, bulkLimit);
     if (rows.length === 0) return false;
     const results = await this.sender.deliver(rows, now);
     this.write(results.map((r, i) => ({ message: rows[i]!, outcome: r.outcome, subject: r.subject })));
-    return this.claimedAll(rows);
+    return this.claimedAll(rows, bulkLimit);
   }
 
-  /** Did the claim stop at a limit? The bulk lane splits the batch evenly between the channels it took from. */
-  private claimedAll(rows: readonly Message[]): boolean {
+  /** Did the claim stop at a limit? The bulk lane splits its limit evenly between the channels it took from. */
+  private claimedAll(rows: readonly Message[], bulkLimit: number): boolean {
     const perLane = new Map<string, number>();
     for (const m of rows) {
       const key = m.lane === "priority" ? "priority" : `bulk:${m.channel_id}`;
       perLane.set(key, (perLane.get(key) ?? 0) + 1);
     }
     const bulkChannels = perLane.size - (perLane.has("priority") ? 1 : 0);
-    const slice = bulkChannels ? Math.ceil(this.batchSize / bulkChannels) : Infinity;
+    const slice = bulkChannels ? Math.ceil(bulkLimit / bulkChannels) : Infinity;
     return [...perLane].some(([key, n]) => n >= (key === "priority" ? this.batchSize : slice));
   }
 

@@ -1,7 +1,7 @@
 /**
  * Bulk mail yields to a busy API (jobs/api-load.ts): while the API thread's load reads busy, the
- * sender sends bulk messages one at a time within its pacer's share, and a transactional in the same
- * batch does not wait for them. Real sink, real sender; the load is written into the shared cell as
+ * delivery job claims bulk mail in small batches and the sender sends it one message at a time
+ * within its pacer's share; a transactional in the same batch does not wait for it. Real sink, real sender; the load is written into the shared cell as
  * the API thread's sampler would.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
@@ -48,4 +48,22 @@ test("while the API is not busy, the batch goes at once", async () => {
   const { tookMs, bulk } = await sendBatch(0);
   expect(tookMs).toBeLessThan(3 * WINDOW_MS);
   for (const id of bulk) expect(t.row(id).status).toBe("sent");
+});
+
+test("while the API is busy a tick claims 5 bulk messages (their outcomes are written on the API's thread), transactionals as many as usual", async () => {
+  const s = await t.sink();
+  await t.addServer(s.port);
+  let busy = true;
+  const job = new DeliveryJob(t.server.deps, { apiBusy: () => busy });
+  const bulk = t.enqueueBulk(defaultChannelId(t), 20);
+  const transactionals = [];
+  for (let i = 0; i < 8; i++) transactionals.push(await t.send({ to: `t${i}@example.com` }));
+  expect(await job.tick(t.clock.now())).toBe(true);
+  const sent = (ids: number[]) => ids.filter((id) => t.row(id).status === "sent").length;
+  expect(sent(bulk)).toBe(5);
+  expect(sent(transactionals.map((m) => m.id))).toBe(8);
+  busy = false;
+  await job.tick(t.clock.now());
+  expect(sent(bulk)).toBe(20);
+  await job.close();
 });
