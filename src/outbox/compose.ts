@@ -68,9 +68,10 @@ export function unsubscribeUrl(deps: Deps, m: Pick<Message, "id" | "subscriber_i
   return `${deps.config.publicUrl}/u/${signLink(linkSecret(deps), "unsub", [m.subscriber_id ?? 0, m.id])}`;
 }
 
-// Prepared once per connection: compose runs once per message (a built query costs ~80 µs here).
+// Prepared once per connection: read for every message (a built query costs ~80 µs here).
 const subscriberLookup = perConnection((db: Db) => db.select().from(subscribers).where(eq(subscribers.id, sql.placeholder("id"))).prepare());
-const subscriberById = (db: Db, id: number): Subscriber | undefined => subscriberLookup(db).get({ id });
+/** The message's subscriber, for its Liquid variables (none: a transactional to a non-subscriber, SMTP mail). */
+export const recipientOf = (db: Db, m: Pick<Message, "subscriber_id">): Subscriber | undefined => (m.subscriber_id ? subscriberLookup(db).get({ id: m.subscriber_id }) : undefined);
 
 /** What is rendered per recipient: the row's own fields (transactional; sequence mail: its step's, copied), or the broadcast's (stored once). */
 interface Source {
@@ -100,8 +101,11 @@ function sourceOf(deps: Deps, m: Message): Source {
   return { subject: b.subject, body: b.body, preheader: b.preheader, html: b.html, broadcast: b, bulk: b, links: b.links };
 }
 
-/** Renders a structured message or loads a raw one. @throws RenderError (Liquid) — the caller fails the message. */
-export async function compose(deps: Deps, m: Message, channel: Channel): Promise<Composed> {
+/**
+ * Renders a structured message or loads a raw one; `subscriber` is the message's (`recipientOf`, read by
+ * the sender with its batch). @throws RenderError (Liquid) — the caller fails the message.
+ */
+export async function compose(deps: Deps, m: Message, channel: Channel, subscriber: Subscriber | undefined): Promise<Composed> {
   // VERP (MAILROOM_BOUNCE_DOMAIN): a signed return path per message; the From header is unchanged.
   const envelope = { from: returnPathFor(deps, m.id) ?? (channel.sender_email ?? m.from_email)!, to: [m.recipient_email] };
   if (m.raw_mime || m.raw_of) {
@@ -110,7 +114,6 @@ export async function compose(deps: Deps, m: Message, channel: Channel): Promise
     return { kind: "raw", subject: m.subject, message: { kind: "raw", envelope, raw: Buffer.from(raw), headers: {} } };
   }
   const source = sourceOf(deps, m);
-  const subscriber = m.subscriber_id ? subscriberById(deps.db, m.subscriber_id) : undefined;
   const unsub = unsubscribeUrl(deps, m);
   const b = source.broadcast;
   const variables = buildVariables({

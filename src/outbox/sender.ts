@@ -4,13 +4,13 @@
  * message. Reads the database but never writes it: the delivery job records the outcomes, so the
  * sender can run in the delivery thread while every write stays on one connection.
  */
-import type { Channel, Message } from "@/db/schema";
+import type { Channel, Message, Subscriber } from "@/db/schema";
 import type { Deps } from "@/deps";
 import type { Pacer } from "@/jobs/api-load";
 import { serverTarget } from "@/features/email_servers/target";
-import { isSuppressed } from "@/features/subscribers/eligibility";
+import { isSuppressed, type SuppressionHit } from "@/features/subscribers/eligibility";
 import { RenderError } from "@/lib/liquid";
-import { compose, forTarget, type Composed } from "./compose";
+import { compose, forTarget, recipientOf, type Composed } from "./compose";
 import type { Outcome } from "./outcomes";
 import { captureTarget, Router } from "./routing";
 import { serverKey, targetKey, type SendResult, type Transport } from "./transport";
@@ -30,6 +30,9 @@ export interface SentResult {
   subject: string | null;
 }
 
+/** What a message's send needs from the database, read with the rest of its batch (or why that failed). */
+type Prefetched = { suppressed: SuppressionHit | null; subscriber: Subscriber | undefined } | Error;
+
 export class MessageSender implements Sender {
   readonly router: Router;
   private lastPrune = -Infinity;
@@ -48,7 +51,28 @@ export class MessageSender implements Sender {
   async deliver(messages: readonly Message[], now: number): Promise<SentResult[]> {
     this.prunePools(now);
     this.router.invalidate();
-    return Promise.all(messages.map((m) => (m.lane === "bulk" && this.pacer?.apiBusy ? this.inTurn(() => this.process(m, now)) : this.process(m, now))));
+    const found = this.prefetch(messages);
+    return Promise.all(
+      messages.map((m, i) => {
+        const run = () => this.process(m, found[i]!, now);
+        return m.lane === "bulk" && this.pacer?.apiBusy ? this.inTurn(run) : run();
+      }),
+    );
+  }
+
+  /**
+   * The batch's suppression checks and recipients in one read (deferred) transaction: a read outside
+   * a transaction opens its own, ~5–30 µs each while the main thread writes, twice a message.
+   */
+  private prefetch(messages: readonly Message[]): Prefetched[] {
+    try {
+      return this.deps.db.transaction(
+        (tx) => messages.map((m) => ({ suppressed: isSuppressed(tx, m.channel_id, m.recipient_email), subscriber: recipientOf(tx, m) })),
+        { behavior: "deferred" },
+      );
+    } catch (err) {
+      return messages.map(() => err as Error);
+    }
   }
 
   /**
@@ -68,14 +92,15 @@ export class MessageSender implements Sender {
     return this.transport.close();
   }
 
-  private async process(m: Message, now: number): Promise<SentResult> {
+  private async process(m: Message, found: Prefetched, now: number): Promise<SentResult> {
     let subject = m.subject;
     let outcome: Outcome;
     try {
       const channel = this.deps.auth.cache.channelById(m.channel_id);
       // Channel deleted: its messages went with it; there is nothing to record.
       if (!channel) return { id: m.id, subject, outcome: { kind: "gone" } };
-      const suppressed = isSuppressed(this.deps.db, m.channel_id, m.recipient_email);
+      if (found instanceof Error) throw found;
+      const { suppressed, subscriber } = found;
       // Suppressed addresses get nothing (§12), also when the suppression came after the message was queued.
       if (suppressed) outcome = { kind: "failed", reason: "suppressed", response: `suppressed (${suppressed.reason})` };
       // Raw SMTP mail of a capture-only channel may have no sender_email: its From address is the envelope sender then.
@@ -88,7 +113,7 @@ export class MessageSender implements Sender {
         else {
           let composed: Composed | null = null;
           try {
-            composed = await compose(this.deps, m, channel);
+            composed = await compose(this.deps, m, channel, subscriber);
             subject = composed.subject;
           } catch (err) {
             if (!(err instanceof RenderError)) throw err;
