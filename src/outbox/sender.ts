@@ -36,8 +36,6 @@ type Prefetched = { suppressed: SuppressionHit | null; subscriber: Subscriber | 
 export class MessageSender implements Sender {
   readonly router: Router;
   private lastPrune = -Infinity;
-  /** Bulk messages waiting their turn while the API is busy (one at a time). */
-  private bulkTurns: Promise<unknown> = Promise.resolve();
 
   /** `pacer` (the delivery thread's): bulk mail yields to a busy API; the priority lane never waits. */
   constructor(
@@ -55,7 +53,8 @@ export class MessageSender implements Sender {
     return Promise.all(
       messages.map((m, i) => {
         const run = () => this.process(m, found[i]!, now);
-        return m.lane === "bulk" && this.pacer?.apiBusy ? this.inTurn(run) : run();
+        // The pacer lets bulk messages go one at a time within its share while the API is busy.
+        return m.lane === "bulk" && this.pacer ? this.pacer.yield().then(run) : run();
       }),
     );
   }
@@ -75,18 +74,6 @@ export class MessageSender implements Sender {
     }
   }
 
-  /**
-   * Runs `work` after the bulk messages before it, once the pacer allows: one at a time, so the
-   * thread keeps to its share while the API is busy (a batch sent at once would spend it in a burst).
-   */
-  private inTurn<T>(work: () => Promise<T>): Promise<T> {
-    const turn = this.bulkTurns.then(async () => {
-      await this.pacer!.yield();
-      return work();
-    });
-    this.bulkTurns = turn.catch(() => {});
-    return turn;
-  }
 
   close(): Promise<void> {
     return this.transport.close();

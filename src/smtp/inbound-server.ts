@@ -6,7 +6,7 @@
  * Limits: 10 MiB per message (552), one recipient per transaction, connections per IP, messages
  * per IP per minute (loopback exempt: a local MTA relaying the bounce domain is one address).
  * Each message is classified here and `record` (the database side) applies it. The listener runs in
- * its own thread (inbound-thread.ts); `pace` holds each message back while the API thread is busy.
+ * its own thread (inbound-thread.ts); `pace` holds each transaction back while the API thread is busy.
  */
 import { readFileSync } from "node:fs";
 import type { Server } from "node:net";
@@ -36,7 +36,7 @@ export interface InboundServerOptions {
   secret: string;
   /** Records a classified message (`raw` as received); resolves with its inbound_messages id. */
   record(envelope: InboundEnvelope, classified: Classified, raw: Buffer): Promise<number>;
-  /** Awaited before each message is classified (jobs/api-load.ts): the sender waits for its answer. */
+  /** Awaited before each transaction is accepted at MAIL FROM (jobs/api-load.ts): the sender waits for its answer. */
   pace?: () => Promise<void>;
 }
 
@@ -85,7 +85,9 @@ export function createInboundServer(options: InboundServerOptions, listener: Ser
         messages.pruneEvery(now);
         if (!messages.take(normalizeIp(session.remoteAddress), INBOUND_MESSAGES_PER_IP_PER_MINUTE, now).allowed) return callback(Replies.rateLimited());
       }
-      callback();
+      // Held here, before the sender transmits the message: its whole transaction waits its turn.
+      if (pace) void pace().then(() => callback());
+      else callback();
     },
     onRcptTo(address, _session, callback) {
       callback(acceptsRecipient(secret, domain, address.address) ? null : Replies.notBounceAddress());
@@ -100,7 +102,6 @@ export function createInboundServer(options: InboundServerOptions, listener: Ser
           rcptTo: session.envelope.rcptTo[0]!.address,
           remoteIp: normalizeIp(session.remoteAddress),
         };
-        await pace?.();
         let classified: Classified;
         try {
           classified = await classifyMessage(raw);

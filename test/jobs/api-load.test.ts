@@ -60,3 +60,25 @@ test("while the API is busy a paced loop keeps near its share; otherwise it runs
   expect(busyShare).toBeGreaterThan(0.02);
   expect(idleShare).toBeGreaterThan(0.7);
 });
+
+test("many loops waiting on one pacer are let go one at a time within the share, not all at once per window", async () => {
+  const load = new ApiLoad();
+  Atomics.store(new Int32Array(load.buffer), 0, 1000);
+  const pacer = new Pacer(load, { share: 0.05, windowMs: 100 });
+  const [cpu0, t0] = [cpuMs(), performance.now()];
+  let units = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (performance.now() - t0 < 1000) {
+        await pacer.yield();
+        burn(2);
+        units++;
+      }
+    }),
+  );
+  const share = (cpuMs() - cpu0) / (performance.now() - t0);
+  // 8 loops × 2 ms woken together each window would be ≥ 16 % of a core.
+  expect(share).toBeLessThan(0.12);
+  // Still moving: at least one unit per window.
+  expect(units).toBeGreaterThanOrEqual(9);
+});
