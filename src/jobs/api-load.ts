@@ -76,6 +76,8 @@ export class ApiLoad {
 export interface PacerOptions {
   /** Share of one core this thread may use per window while the API is busy (0–1). */
   share: number;
+  /** At most this many units per window while the API is busy (work too heavy for the share alone to hold it in). */
+  maxPerWindow?: number;
   windowMs?: number;
 }
 
@@ -91,8 +93,11 @@ export interface PacerOptions {
 export class Pacer {
   private readonly windowMs: number;
   private readonly budgetUs: number;
+  private readonly maxPerWindow: number;
   private windowStart = performance.now();
   private cpuAtStart = threadCpuUs();
+  /** Units let go from the queue in the current window. */
+  private released = 0;
   private readonly waiting: (() => void)[] = [];
   private releasing = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -103,6 +108,7 @@ export class Pacer {
   ) {
     this.windowMs = options.windowMs ?? 100;
     this.budgetUs = options.share * this.windowMs * 1000;
+    this.maxPerWindow = options.maxPerWindow ?? Infinity;
   }
 
   async yield(): Promise<void> {
@@ -115,12 +121,14 @@ export class Pacer {
 
   /** Within budget now (a new window starts when the last one is over). */
   private mayRun(): boolean {
-    const now = performance.now();
-    if (now - this.windowStart >= this.windowMs) {
-      this.windowStart = now;
-      this.cpuAtStart = threadCpuUs();
-    }
-    return !this.load.busy || threadCpuUs() - this.cpuAtStart <= this.budgetUs;
+    if (performance.now() - this.windowStart >= this.windowMs) this.newWindow();
+    return !this.load.busy || (this.released < this.maxPerWindow && threadCpuUs() - this.cpuAtStart <= this.budgetUs);
+  }
+
+  private newWindow(): void {
+    this.windowStart = performance.now();
+    this.cpuAtStart = threadCpuUs();
+    this.released = 0;
   }
 
   /** After the current turn (the loop let go last has run its part): the next one, if the budget allows. */
@@ -139,7 +147,8 @@ export class Pacer {
     this.timer = setTimeout(
       () => {
         this.timer = null;
-        this.mayRun();
+        // Timers may fire a little early: the window is over all the same.
+        this.newWindow();
         this.releaseOne();
       },
       Math.max(0, this.windowStart + this.windowMs - performance.now()),
@@ -147,7 +156,9 @@ export class Pacer {
   }
 
   private releaseOne(): void {
-    this.waiting.shift()?.();
+    const next = this.waiting.shift();
+    if (next) this.released++;
+    next?.();
     if (this.waiting.length) this.releaseSoon();
   }
 }

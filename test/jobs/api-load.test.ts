@@ -82,3 +82,23 @@ test("many loops waiting on one pacer are let go one at a time within the share,
   // Still moving: at least one unit per window.
   expect(units).toBeGreaterThanOrEqual(9);
 });
+
+test("maxPerWindow caps the units let go per window while the API is busy, however cheap they are", async () => {
+  const load = new ApiLoad();
+  Atomics.store(new Int32Array(load.buffer), 0, 1000);
+  const pacer = new Pacer(load, { share: 1, maxPerWindow: 2, windowMs: 100 });
+  const t0 = performance.now();
+  let units = 0;
+  await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      while (performance.now() - t0 < 500) {
+        await pacer.yield();
+        units++;
+      }
+    }),
+  );
+  // Loops still queued at 500 ms go on being let go 2 per window until each has had its turn.
+  const windows = Math.ceil((performance.now() - t0) / 100);
+  expect(units).toBeLessThanOrEqual(2 * windows + 2);
+  expect(units).toBeGreaterThanOrEqual(windows);
+});
