@@ -1,10 +1,10 @@
 /**
  * Background work yields to the API. The main thread (which answers every HTTP request) measures
  * its own demand for CPU and publishes it in memory shared with the other threads; background
- * loops there (webhook attempts, inbound bounces) call `Pacer.yield()` between units of work and,
- * while the API thread is busy, keep to a small share of a core. On 2 cores a webhook flood or a DSN flood at full
- * speed otherwise doubled or tripled the API's p99 latency (docs/benchmarks.md). Work is slowed,
- * never dropped: each window lets at least one unit through.
+ * loops there (webhook attempts, bulk mail, inbound bounces) call `Pacer.yield()` between units of
+ * work and, while the API thread is busy, keep to a small share of a core. On 2 cores a webhook
+ * flood, a broadcast drain or a DSN flood at full speed otherwise multiplied the API's p99 latency
+ * (docs/benchmarks.md). Work is slowed, never dropped: each window lets at least one unit through.
  */
 import { readFileSync } from "node:fs";
 
@@ -15,8 +15,9 @@ export const BUSY_PERMILLE = 700;
 /**
  * Share of one core each paced thread keeps to while the API is busy. On 2 cores (bench/webhooks.ts,
  * bench/inbound.ts, bench/delivery.ts; docs/benchmarks.md) 15 % let ~1,600 webhooks/s through and
- * doubled whoami's p99; at 5 % ~50–150 webhooks, ~100 DSNs or ~150–230 bulk messages a second go
- * through; 2 % made no difference that the runs' noise did not hide.
+ * doubled whoami's p99; at 5 % ~50–150 webhooks or ~150–250 bulk messages a second go through
+ * (DSNs are also capped per window: smtp/inbound-thread-entry.ts); 2 % made no difference that the
+ * runs' noise did not hide.
  */
 export const BACKGROUND_SHARE = 0.05;
 
