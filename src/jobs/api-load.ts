@@ -10,6 +10,8 @@ import { readFileSync } from "node:fs";
 
 /** How often the main thread measures itself. */
 const SAMPLE_MS = 100;
+/** The load published is the highest of the last few samples: one quiet sample does not end "busy". */
+const HOLD_SAMPLES = 5;
 /** The API thread counts as busy from this share of one core (per mille). */
 export const BUSY_PERMILLE = 700;
 /**
@@ -41,7 +43,7 @@ function threadDemandUs(): number {
   }
 }
 
-/** The main thread's demand for CPU over its last sample, per mille of one core, readable from any thread. */
+/** The main thread's demand for CPU, per mille of one core (the highest of its last HOLD_SAMPLES samples), readable from any thread. */
 export class ApiLoad {
   private readonly cell: Int32Array;
 
@@ -61,9 +63,12 @@ export class ApiLoad {
   startSampling(): () => void {
     let cpu = threadDemandUs();
     let at = performance.now();
+    const recent: number[] = [];
     const timer = setInterval(() => {
       const [nowCpu, now] = [threadDemandUs(), performance.now()];
-      Atomics.store(this.cell, 0, Math.round(((nowCpu - cpu) / ((now - at) * 1000)) * 1000));
+      recent.push(Math.round(((nowCpu - cpu) / ((now - at) * 1000)) * 1000));
+      if (recent.length > HOLD_SAMPLES) recent.shift();
+      Atomics.store(this.cell, 0, Math.max(...recent));
       [cpu, at] = [nowCpu, now];
     }, SAMPLE_MS);
     timer.unref?.();

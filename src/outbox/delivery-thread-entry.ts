@@ -17,6 +17,9 @@ import { MessageSender } from "./sender";
 declare const self: Worker;
 const send = (m: FromThread) => self.postMessage(m);
 
+/** Bulk messages sent per 100 ms while the API is busy (50 a second). */
+const BUSY_BULK_PER_WINDOW = 5;
+
 let sender: MessageSender | null = null;
 let jobs: JobRunner | null = null;
 let stopTimeoutMs = 0;
@@ -31,9 +34,12 @@ self.onmessage = async (e: MessageEvent<ToThread>) => {
         const database = openDb(databasePath(m.config));
         const deps = buildDeps(m.config, database, log, systemClock);
         deps.capturePort = m.capturePort;
-        // One budget for the thread's background work while the API is busy: bulk mail and webhooks.
-        const pacer = new Pacer(new ApiLoad(m.apiLoad), { share: BACKGROUND_SHARE });
-        sender = new MessageSender(deps, deps.transport, pacer);
+        // While the API is busy, bulk mail and the webhook jobs each keep to the share; bulk mail is
+        // also capped per window (a message costs this thread, the main thread's claim and outcome
+        // writes, and the receiving server: more than the share alone holds in).
+        const load = new ApiLoad(m.apiLoad);
+        const pacer = new Pacer(load, { share: BACKGROUND_SHARE });
+        sender = new MessageSender(deps, deps.transport, new Pacer(load, { share: BACKGROUND_SHARE, maxPerWindow: BUSY_BULK_PER_WINDOW }));
         if (m.jobs) {
           const observer: JobObserver = {
             registered: (job, intervalMs, now) => send({ type: "registered", job, intervalMs, now }),
