@@ -38,7 +38,6 @@ self.onmessage = async (e: MessageEvent<ToThread>) => {
         // also capped per window (a message costs this thread, the main thread's claim and outcome
         // writes, and the receiving server: more than the share alone holds in).
         const load = new ApiLoad(m.apiLoad);
-        const pacer = new Pacer(load, { share: BACKGROUND_SHARE });
         sender = new MessageSender(deps, deps.transport, new Pacer(load, { share: BACKGROUND_SHARE, maxPerWindow: BUSY_BULK_PER_WINDOW }));
         if (m.jobs) {
           const observer: JobObserver = {
@@ -46,6 +45,7 @@ self.onmessage = async (e: MessageEvent<ToThread>) => {
             ticked: (job, seconds, ok, now) => send({ type: "ticked", job, seconds, ok, now }),
           };
           const runner = (jobs = new JobRunner(log, systemClock, observer));
+          const pacer = new Pacer(load, { share: BACKGROUND_SHARE });
           for (const job of webhookJobs(deps, (name) => runner.wake(name), () => pacer.yield())) runner.add(job);
           runner.start();
         }
