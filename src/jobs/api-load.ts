@@ -23,9 +23,10 @@ export const BUSY_PERMILLE = 700;
  */
 export const BACKGROUND_SHARE = 0.05;
 
+/** This thread's CPU time in µs; 0 where the runtime cannot tell (Node before 23.9): the CPU share is then not enforced. */
 const threadCpuUs = () => {
-  const u = process.threadCpuUsage();
-  return u.user + u.system;
+  const u = process.threadCpuUsage?.();
+  return u ? u.user + u.system : 0;
 };
 
 /**
