@@ -117,7 +117,7 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
     if (capture) stops.push(() => capture!.stop());
     smtp = smtpPort === null ? null : await startSubmissionServer(deps, smtpPort);
     if (smtp) stops.push(() => smtp!.stop());
-    inbound = deps.config.inboundPort === undefined ? null : await startInboundThread(deps, { port: deps.config.inboundPort, apiLoad, recordHere: !startJobs });
+    inbound = deps.config.inboundPort === undefined ? null : await startInboundThread(deps, { port: deps.config.inboundPort, apiLoad, recordOnMainThread: !startJobs });
     if (inbound) stops.push(() => inbound!.stop());
     // Delivery stops before the listeners (reverse order): it drains into capture/servers before they close.
     const sender = deliveryThread

@@ -38,7 +38,7 @@ try {
  */
 const BUSY_MESSAGES_PER_WINDOW = 2;
 
-type Record = (envelope: InboundEnvelope, classified: Classified, raw: Buffer) => Promise<number>;
+type Recorder = (envelope: InboundEnvelope, classified: Classified, raw: Buffer) => Promise<number>;
 
 interface Pending {
   envelope: InboundEnvelope;
@@ -54,7 +54,7 @@ let capture: CaptureForwarder | null = null;
 let database: Database | null = null;
 
 /** Sends a classified message to the main thread to be recorded (the raw MIME stays here). */
-const recordOnMainThread: Record = (envelope, classified, raw) => {
+const recordOnMainThread: Recorder = (envelope, classified, raw) => {
   const id = ++nextId;
   return new Promise((resolve, reject) => {
     pending.set(id, { envelope, raw, resolve, reject });
@@ -63,7 +63,7 @@ const recordOnMainThread: Record = (envelope, classified, raw) => {
 };
 
 /** Records on this thread's own connection; a stored reply goes on into capture from here. */
-function recordHere(m: Extract<ToInbound, { type: "start" }>, logger: Logger): Record {
+function recordInThisThread(m: Extract<ToInbound, { type: "start" }>, logger: Logger): Recorder {
   database = openDb(databasePath(m.config));
   const deps = buildDeps(m.config, database, logger, systemClock);
   return async (envelope, classified, raw) => {
@@ -97,7 +97,7 @@ self.onmessage = async (e: MessageEvent<ToInbound>) => {
       try {
         const port = await bind(listener, m.config.inboundHost, m.port);
         listener.on("error", (err: NodeJS.ErrnoException) => logger.warn("inbound.error", { error: err.message, code: err.code }));
-        const record = m.recordInThread ? recordHere(m, logger) : recordOnMainThread;
+        const record = m.recordInThread ? recordInThisThread(m, logger) : recordOnMainThread;
         const pacer = new Pacer(new ApiLoad(m.apiLoad), { share: BACKGROUND_SHARE, maxPerWindow: BUSY_MESSAGES_PER_WINDOW });
         server = createInboundServer({ config: m.config, log: logger, clock: systemClock, secret: m.secret, record, pace: () => pacer.yield() }, listener);
         capture = new CaptureForwarder(m.secret, logger);

@@ -2,7 +2,7 @@
  * The inbound bounce listener in its own thread: a Bun Worker runs the SMTP sessions, parses and
  * classifies each message (inbound-thread-entry.ts) and, in production, records it on its own SQLite
  * connection, paced while the API thread is busy — a flood of DSNs then costs the API's thread
- * nothing (the machine has 2 cores). When tests step time with a fake clock (`recordHere`), each
+ * nothing (the machine has 2 cores). When tests step time with a fake clock (`recordOnMainThread`), each
  * classified message comes here to be recorded with this thread's deps and clock instead.
  */
 import type { Config } from "@/config";
@@ -43,11 +43,11 @@ export interface InboundThreadOptions {
   port: number;
   apiLoad: ApiLoad;
   /** Record on this thread, with `deps` and its clock (tests that step a fake clock). */
-  recordHere: boolean;
+  recordOnMainThread: boolean;
 }
 
 /** Starts the thread and resolves once it listens on MAILROOM_INBOUND_HOST:`port` (0 = ephemeral). @throws StartupError */
-export async function startInboundThread(deps: Deps, { port, apiLoad, recordHere }: InboundThreadOptions): Promise<SmtpComponent> {
+export async function startInboundThread(deps: Deps, { port, apiLoad, recordOnMainThread }: InboundThreadOptions): Promise<SmtpComponent> {
   const worker = new Worker(THREAD_ENTRY);
   const post = (m: ToInbound) => worker.postMessage(m);
   const waiters = new Map<FromInbound["type"], (m: FromInbound) => void>();
@@ -75,7 +75,7 @@ export async function startInboundThread(deps: Deps, { port, apiLoad, recordHere
   // Messages posted before the thread's module has loaded are dropped: wait for it to say so.
   await next("ready");
   const started = next("listening", "failed");
-  post({ type: "start", config: deps.config, secret: linkSecret(deps), port, recordInThread: !recordHere, capturePort: deps.capturePort, apiLoad: apiLoad.buffer });
+  post({ type: "start", config: deps.config, secret: linkSecret(deps), port, recordInThread: !recordOnMainThread, capturePort: deps.capturePort, apiLoad: apiLoad.buffer });
   const answer = await started;
   if (answer.type === "failed") {
     worker.terminate();
