@@ -494,6 +494,16 @@ export const captured_messages = sqliteTable(
 export type CapturedMessage = typeof captured_messages.$inferSelect;
 export type NewCapturedMessage = typeof captured_messages.$inferInsert;
 
+/**
+ * How many captured messages are stored (one row, id 1): the capture's retention trims beyond
+ * MAILROOM_CAPTURE_MAX without walking the table on every insert. Kept by the AFTER INSERT/DELETE
+ * triggers on `captured_messages` created in migration 0028_captured_messages_count_triggers.sql.
+ */
+export const captured_messages_count = sqliteTable("captured_messages_count", {
+  id: integer("id").primaryKey(),
+  total: integer("total").notNull().default(0),
+});
+
 // ---------------------------------------------------------------- delivery: email servers, idempotency (§9, §1.9)
 
 /** Outbound SMTP servers per channel (§9). `smtp_password` is AES-256-GCM ciphertext (src/lib/secrets.ts). */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { count } from "drizzle-orm";
-import { captured_messages } from "@/db/schema";
+import { captured_messages, captured_messages_count } from "@/db/schema";
 import { fakeClock, startTestServer, type TestServer } from "../harness";
 import { captureClient, deliverToCapture, eventually, SmtpScript } from "./helpers";
 
@@ -65,6 +65,21 @@ describe("happy", () => {
     for (const subject of ["one", "two", "three"]) await deliverToCapture(server, { from: "a@localhost", to: "b@example.com", subject, text: "x" });
     const res = await server.request("GET", "/api/v1/captured_messages");
     expect(res.body.data.map((r: { subject: string }) => r.subject)).toEqual(["three", "two"]);
+  });
+
+  test("retention counts every writer: after an API delete the next capture trims nothing", async () => {
+    server = await startTestServer({ env: { MAILROOM_CAPTURE_MAX: "2" } });
+    for (const subject of ["one", "two", "three"]) await deliverToCapture(server, { from: "a@localhost", to: "b@example.com", subject, text: "x" });
+    const newest = (await server.request("GET", "/api/v1/captured_messages")).body.data[0].id;
+    expect((await server.request("DELETE", `/api/v1/captured_messages/${newest}`)).status).toBe(200);
+    await deliverToCapture(server, { from: "a@localhost", to: "b@example.com", subject: "four", text: "x" });
+    const res = await server.request("GET", "/api/v1/captured_messages");
+    expect(res.body.data.map((r: { subject: string }) => r.subject)).toEqual(["four", "two"]);
+    const stored = server.deps.db.select().from(captured_messages_count).get();
+    expect(stored).toEqual({ id: 1, total: 2 });
+    expect((await server.request("DELETE", "/api/v1/captured_messages")).status).toBe(200);
+    expect(server.deps.db.select().from(captured_messages_count).get()!.total).toBe(capturedCount(server));
+    expect(capturedCount(server)).toBe(0);
   });
 
   test("retention drops messages older than MAILROOM_CAPTURE_RETENTION_DAYS", async () => {

@@ -3,11 +3,11 @@
  * delivery worker. `captureMessage` is called by the capture SMTP server (src/smtp/capture-server.ts);
  * the rest serves `/captured_messages`. Every read is scoped to the request's channel set T.
  */
-import { and, desc, eq, getTableColumns, gte, inArray, lt, lte, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, inArray, lt, sql, type SQL } from "drizzle-orm";
 import { mailboxes, parseMail } from "@/lib/parse-mail";
 import { assertInScope, type Scope } from "@/auth/scope";
 import { changes, perConnection, type Db } from "@/db/client";
-import { captured_messages, messages, type CapturedMessage } from "@/db/schema";
+import { captured_messages, captured_messages_count, messages, type CapturedMessage } from "@/db/schema";
 import type { Deps } from "@/deps";
 import { AppError } from "@/lib/errors";
 import { linkSecret } from "@/db/settings";
@@ -32,15 +32,12 @@ function prepareCapture(db: Db) {
       .where(eq(messages.id, sql.placeholder("id")))
       .prepare(),
     expire: db.delete(captured_messages).where(lt(captured_messages.received_at, sql.placeholder("cutoff"))).prepare(),
-    /** The newest row that falls outside the newest `max` (null while there are ≤ max rows). */
-    boundary: db
-      .select({ id: captured_messages.id })
-      .from(captured_messages)
-      .orderBy(desc(captured_messages.id))
-      .limit(1)
-      .offset(sql.placeholder("max"))
+    /** Kept by triggers (schema.ts): reading it does not walk the table. */
+    total: db.select({ n: captured_messages_count.total }).from(captured_messages_count).where(eq(captured_messages_count.id, 1)).prepare(),
+    trimOldest: db
+      .delete(captured_messages)
+      .where(inArray(captured_messages.id, db.select({ id: captured_messages.id }).from(captured_messages).orderBy(captured_messages.id).limit(sql.placeholder("excess"))))
       .prepare(),
-    trim: db.delete(captured_messages).where(lte(captured_messages.id, sql.placeholder("id"))).prepare(),
   };
 }
 const statements = perConnection(prepareCapture);
@@ -102,11 +99,11 @@ export async function captureMessage(deps: Deps, incoming: IncomingCapture): Pro
       })
       .returning({ id: captured_messages.id })
       .get();
-    // Both prunes walk an index; at capacity each insert removes about one row.
+    // Both prunes are index probes: at capacity each insert removes the oldest row.
     const p = statements(tx);
     p.expire.run({ cutoff: now - config.captureRetentionDays * DAY_MS });
-    const boundary = p.boundary.get({ max: config.captureMax });
-    if (boundary) p.trim.run({ id: boundary.id });
+    const excess = (p.total.get()?.n ?? 0) - config.captureMax;
+    if (excess > 0) p.trimOldest.run({ excess });
     return row.id;
   });
 }
