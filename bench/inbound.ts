@@ -3,22 +3,25 @@
  * ≤ 1.5 × idle): transactionals are sent (to local capture) with VERP on, then one Postfix-shaped
  * DSN (Action: failed, 5.1.1) per message comes back over SMTP to the inbound listener from
  * CONNECTIONS pooled connections — parse, classify, hard bounce applied (message, suppression,
- * events) and stored. Same run: whoami p99 idle, then while DSNs arrive at RATE per second, then
- * COUNT DSNs as fast as the listener takes them (capacity). Client and server share the 2 cores.
- * Usage: bun bench/inbound.ts [--count 5000] [--rate 500] [--connections 8] [--json]
+ * events) and stored. Same run: ROUNDS of whoami p99 idle, then while DSNs arrive at RATE per
+ * second (idle and busy alternate, and the medians are compared: one 5 s p99 of an idle server
+ * varies 2–4 ms between runs), then COUNT DSNs as fast as the listener takes them (capacity).
+ * Client and server share the 2 cores.
+ * Usage: bun bench/inbound.ts [--count 5000] [--rate 500] [--connections 8] [--rounds 3] [--json]
  */
 import { parseArgs } from "node:util";
 import nodemailer from "nodemailer";
 import { signedReturnPath } from "../src/features/bounces/verp";
-import { HOST, MAILROOM_BIN, cpuUs, fmt, freePort, sleep, startMailroom, table, tmp, wrk } from "./lib";
+import { HOST, MAILROOM_BIN, cpuUs, fmt, freePort, sleep, startMailroom, median, table, tmp, waitQuiet, wrk } from "./lib";
 
 const { values: a } = parseArgs({
-  options: { count: { type: "string", default: "5000" }, rate: { type: "string", default: "500" }, connections: { type: "string", default: "8" }, json: { type: "boolean", default: false } },
+  options: { count: { type: "string", default: "5000" }, rate: { type: "string", default: "500" }, connections: { type: "string", default: "8" }, rounds: { type: "string", default: "3" }, json: { type: "boolean", default: false } },
 });
 const COUNT = Number(a.count);
 const RATE = Number(a.rate);
 /** DSNs sent at RATE while whoami is measured (5 s), with a second of margin on each side. */
 const PACED = RATE * 7;
+const ROUNDS = Number(a.rounds);
 const CONNECTIONS = Number(a.connections);
 const DOMAIN = "bounce.bench.example";
 const SECRET = "bench-link-secret-0123456789abcdef";
@@ -63,7 +66,7 @@ const server = await startMailroom(tmp("inbound"), {
   MAILROOM_INBOUND_HOST: HOST,
   MAILROOM_INBOUND_PORT: String(inboundPort),
   MAILROOM_LINK_SECRET: SECRET,
-  MAILROOM_CAPTURE_MAX: String((PACED + COUNT) * 2),
+  MAILROOM_CAPTURE_MAX: String((ROUNDS * PACED + COUNT) * 2),
 });
 try {
   const created = Bun.spawnSync([MAILROOM_BIN, "token", "create", "--name", "bench", "--preset", "all", "--scope", "all", "--json", "--data-dir", server.dataDir!]);
@@ -72,10 +75,10 @@ try {
   const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
   for (let i = 0; i < 500 && (await fetch(`${base}/channels/default`, { headers })).status !== 200; i++) await sleep(10);
 
-  log(`sending ${PACED + COUNT} transactionals to capture …`);
+  log(`sending ${ROUNDS * PACED + COUNT} transactionals to capture …`);
   const sent: { id: number; to: string }[] = [];
-  for (let start = 0; start < PACED + COUNT; start += 32) {
-    const batch = Array.from({ length: Math.min(32, PACED + COUNT - start) }, (_, i) => `reader${start + i}@bench.example`);
+  for (let start = 0; start < ROUNDS * PACED + COUNT; start += 32) {
+    const batch = Array.from({ length: Math.min(32, ROUNDS * PACED + COUNT - start) }, (_, i) => `reader${start + i}@bench.example`);
     const ids = await Promise.all(
       batch.map(async (to) => {
         const res = await fetch(`${base}/transactionals`, { method: "POST", headers, body: JSON.stringify({ to, subject: "Receipt", body: "<p>Thanks</p>" }) });
@@ -92,10 +95,10 @@ try {
     await sleep(50);
   }
 
+  await waitQuiet(server.pid); // capture and the events of the sends finish first
   const o = { threads: 1, connections: 16, seconds: 5, warmupSeconds: 0 };
   const auth = { authorization: `Bearer ${token}` };
-  await wrk(`${base}/whoami`, auth, 2, o); // warm-up: JIT and caches, not measured
-  const idle = await wrk(`${base}/whoami`, auth, 5, o);
+  await wrk(`${base}/whoami`, auth, 5, o); // warm-up: JIT, caches and the heap after the sends, not measured
 
   const client = nodemailer.createTransport({ host: HOST, port: inboundPort, secure: false, ignoreTLS: true, pool: true, maxConnections: CONNECTIONS, maxMessages: 100 });
   let refused = 0;
@@ -121,17 +124,26 @@ try {
     return performance.now() - t0;
   }
 
-  log(`${PACED} DSNs at ${RATE}/s, whoami during them …`);
   const received = async () => ((await (await fetch(`${base}/inbound_messages?per_page=1`, { headers })).json()) as { pagination: { total: number } }).pagination.total;
-  const paced = dsns(0, PACED, RATE);
-  await sleep(1000);
-  const before = await received();
-  const busy = await wrk(`${base}/whoami`, auth, 5, o);
-  const duringWhoami = ((await received()) - before) / o.seconds;
-  const pacedMs = await paced;
+  const idleRuns: number[] = [];
+  const busyRuns: number[] = [];
+  let pacedMs = 0;
+  let duringWhoami = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    log(`round ${round + 1}/${ROUNDS}: whoami idle, then during ${PACED} DSNs at ${RATE}/s …`);
+    await waitQuiet(server.pid); // the previous round's DSNs are recorded: idle means idle
+    idleRuns.push((await wrk(`${base}/whoami`, auth, 5, o)).p99Us);
+    const paced = dsns(round * PACED, (round + 1) * PACED, RATE);
+    await sleep(1000);
+    const before = await received();
+    busyRuns.push((await wrk(`${base}/whoami`, auth, 5, o)).p99Us);
+    duringWhoami += ((await received()) - before) / o.seconds / ROUNDS;
+    pacedMs += await paced;
+  }
+  const [idleP99, busyP99] = [median(idleRuns), median(busyRuns)];
   log(`${COUNT} DSNs as fast as they are taken, over ${CONNECTIONS} connections …`);
   const [cpu0, mainCpu0] = [cpuUs(server.pid), cpuUs(server.pid, server.pid)];
-  const floodMs = await dsns(PACED, PACED + COUNT, Infinity);
+  const floodMs = await dsns(ROUNDS * PACED, ROUNDS * PACED + COUNT, Infinity);
   // What each DSN costs the server, and how much of it the API's (main) thread pays.
   const cpuPerDsn = (cpuUs(server.pid) - cpu0) / COUNT;
   const mainCpuPerDsn = (cpuUs(server.pid, server.pid) - mainCpu0) / COUNT;
@@ -140,15 +152,17 @@ try {
   const applied = ((await (await fetch(`${base}/inbound_messages?result=applied&per_page=1`, { headers })).json()) as { pagination: { total: number } }).pagination.total;
   const results = {
     dsn_per_s: COUNT / (floodMs / 1000),
-    paced_per_s: PACED / (pacedMs / 1000),
+    paced_per_s: (ROUNDS * PACED) / (pacedMs / 1000),
     during_whoami_per_s: duringWhoami,
     refused,
     applied,
     cpu_us_per_dsn: cpuPerDsn,
     main_thread_cpu_us_per_dsn: mainCpuPerDsn,
-    whoami_idle_p99_us: idle.p99Us,
-    whoami_busy_p99_us: busy.p99Us,
-    whoami_ratio: busy.p99Us / idle.p99Us,
+    whoami_idle_p99_us: idleP99,
+    whoami_busy_p99_us: busyP99,
+    whoami_idle_p99_runs_us: idleRuns,
+    whoami_busy_p99_runs_us: busyRuns,
+    whoami_ratio: busyP99 / idleP99,
   };
   if (a.json) console.log(JSON.stringify({ count: COUNT, rate: RATE, connections: CONNECTIONS, ...results }));
   else {
@@ -157,9 +171,10 @@ try {
         ["inbound DSNs (hard bounces applied)", "value", "target"],
         [`DSNs processed per second (${fmt.int(COUNT)}, ${CONNECTIONS} connections)`, fmt.int(results.dsn_per_s), "≥ 500"],
         ["server CPU per DSN: all threads / the API's thread", `${Math.round(cpuPerDsn)} / ${Math.round(mainCpuPerDsn)} µs`, ""],
-        ["applied / refused", `${fmt.int(applied)} / ${fmt.int(refused)}`, `${fmt.int(PACED + COUNT)} / 0`],
-        ["whoami p99 idle", fmt.us(idle.p99Us), ""],
-        [`whoami p99 while DSNs are sent at ${fmt.int(RATE)}/s (taken: ${fmt.int(duringWhoami)}/s during the run, ${fmt.int(results.paced_per_s)}/s overall)`, fmt.us(busy.p99Us), ""],
+        ["applied / refused", `${fmt.int(applied)} / ${fmt.int(refused)}`, `${fmt.int(ROUNDS * PACED + COUNT)} / 0`],
+        [`whoami p99 idle (median of ${ROUNDS}: ${idleRuns.map(fmt.us).join(", ")})`, fmt.us(idleP99), ""],
+        [`whoami p99 while DSNs are sent at ${fmt.int(RATE)}/s (taken: ${fmt.int(duringWhoami)}/s during the run, ${fmt.int(results.paced_per_s)}/s overall)`, fmt.us(busyP99), ""],
+        [`  the ${ROUNDS} busy runs`, busyRuns.map(fmt.us).join(", "), ""],
         ["busy / idle", results.whoami_ratio.toFixed(2), "≤ 1.5"],
       ]),
     );

@@ -73,6 +73,19 @@ export function cpuUs(pid: number, tid?: number): number {
   return ((Number(f[11]) + Number(f[12])) / clkTck) * 1e6; // fields 14, 15
 }
 
+/**
+ * Waits until the server's threads together use under 5 % of a core over half a second (at most
+ * `timeoutMs`), so an "idle" measurement does not include background work still finishing.
+ */
+export async function waitQuiet(pid: number, timeoutMs = 30_000): Promise<void> {
+  const windowMs = 500;
+  for (const t0 = Date.now(); Date.now() - t0 < timeoutMs; ) {
+    const before = cpuUs(pid);
+    await sleep(windowMs);
+    if (cpuUs(pid) - before < windowMs * 1000 * 0.05) return;
+  }
+}
+
 /** VmRSS in MiB. */
 export function rssMb(pid: number): number {
   const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+) kB/m);
