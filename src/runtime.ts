@@ -23,6 +23,7 @@ import { listenHttp, type HttpServer } from "./http/server";
 import { ApiLoad } from "./jobs/api-load";
 import { JobRunner } from "./jobs/runner";
 import { DeliveryJob } from "./outbox/delivery-job";
+import { RouteCheck } from "./outbox/destinations";
 import { QUOTA_RELEASE_JOB, quotaReleaseJob } from "./outbox/quota-release";
 import { startDeliveryThread } from "./outbox/delivery-thread";
 import { startInboundThread } from "./smtp/inbound-thread";
@@ -128,6 +129,7 @@ export async function startMailroom(deps: Deps, options: StartOptions = {}): Pro
     jobs.add(delivery);
     deps.outbox.notify = coalescedWake(() => jobs.wake("delivery"));
     deps.outbox.quotaFreed = () => jobs.wake(QUOTA_RELEASE_JOB);
+    deps.outbox.routes = new RouteCheck(deps.db, deps.config, () => deps.capturePort);
     // Mail that waited for capture (it was down when the process stopped) can go now.
     if (capture) deps.outbox.routesChanged(null, deps.clock.now());
     if (startJobs) jobs.start();

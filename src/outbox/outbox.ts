@@ -8,20 +8,21 @@
 import type { Database, RawStatement } from "@/db/client";
 import type { Message, NewMessage } from "@/db/schema";
 import { randomBase62 } from "@/lib/tokens";
+import { NO_ROUTE_RECHECK_MS, type RouteCheck } from "./destinations";
 
 const BULK_KINDS = new Set<Message["kind"]>(["broadcast", "sequence"]);
-/** Rows per INSERT statement: 31 columns × 400 rows stays far below SQLite's variable limit. */
+/** Rows per INSERT statement: 32 columns × 400 rows stays far below SQLite's variable limit. */
 const ROWS_PER_STATEMENT = 400;
 
 /** Columns written by enqueue, in statement order; everything else keeps its column default. */
 const COLUMNS = [
   "id", "channel_id", "kind", "lane", "source", "status", "recipient_email", "recipient_name", "subscriber_id", "subject", "body",
   "preheader", "reply_to", "template_id", "data", "html_body", "include_unsubscribe_link", "track_opens", "track_clicks", "raw_mime", "raw_of",
-  "from_email", "server_ids", "message_id", "broadcast_id", "sequence_id", "sequence_step_id", "queue_at", "next_attempt_at", "created_at", "updated_at",
+  "from_email", "server_ids", "message_id", "broadcast_id", "sequence_id", "sequence_step_id", "queue_at", "next_attempt_at", "waiting_for", "created_at", "updated_at",
 ] as const satisfies readonly (keyof Message)[];
 
 /** What a feature gives to enqueue: the lane, ids and timestamps are the outbox's. */
-export type OutboxInput = Pick<NewMessage, Exclude<(typeof COLUMNS)[number], "id" | "lane" | "message_id" | "next_attempt_at" | "created_at" | "updated_at" | "queue_at">> & {
+export type OutboxInput = Pick<NewMessage, Exclude<(typeof COLUMNS)[number], "id" | "lane" | "message_id" | "next_attempt_at" | "waiting_for" | "created_at" | "updated_at" | "queue_at">> & {
   message_id?: string;
   /** When it may first be sent (default: now). */
   queue_at?: number;
@@ -42,6 +43,12 @@ export class Outbox {
   notify: () => void = () => {};
   /** Set by the composition root: wakes the job that queues mail deferred by the quota (quota-release.ts). */
   quotaFreed: () => void = () => {};
+  /**
+   * Set by the composition root: mail due now that no route can take is inserted already waiting
+   * (as the delivery job would mark it), so it is not claimed and rewritten first. Null: every
+   * queued row is claimable.
+   */
+  routes: RouteCheck | null = null;
 
   constructor(private readonly database: Database, publicUrl: string) {
     this.host = new URL(publicUrl).hostname;
@@ -110,23 +117,27 @@ export class Outbox {
    * becomes due now, on one channel or all, and the delivery job is woken.
    */
   routesChanged(channelId: number | null, now: number): void {
+    this.routes?.invalidate();
     const woken = channelId === null ? this.wakeAll.run(now) : this.wakeChannel.run(now, channelId);
     if (woken.changes) this.notify();
   }
 
   private toMessage(input: OutboxInput, id: number, now: number): Message {
     const queueAt = input.queue_at ?? now;
+    const noRoute = input.status === "queued" && queueAt <= now ? (this.routes?.noRoute(input.channel_id, input.kind, input.server_ids ?? null, now) ?? null) : null;
     return {
       id, recipient_name: null, subscriber_id: null, subject: null, body: null, preheader: null, reply_to: null, template_id: null,
       data: null, html_body: null, include_unsubscribe_link: false, track_opens: false, track_clicks: false, raw_mime: null, raw_of: null, from_email: null,
       server_ids: null, broadcast_id: null, sequence_id: null, sequence_step_id: null, email_server_id: null, attempts: 0, lease_expires_at: null,
-      waiting_for: null, sent_at: null, failed_at: null, failure_reason: null, smtp_response: null, opened_at: null, clicked_at: null,
+      sent_at: null, failed_at: null, failure_reason: null, smtp_response: null, opened_at: null, clicked_at: null,
       ...input,
       lane: BULK_KINDS.has(input.kind) ? "bulk" : "priority",
       message_id: input.message_id ?? this.messageId(id),
       queue_at: queueAt,
-      // Only queued mail is claimable (a pending confirmation waits for its subscriber).
-      next_attempt_at: input.status === "queued" ? queueAt : null,
+      // Only queued mail is claimable (a pending confirmation waits for its subscriber); mail no
+      // route can take waits as the delivery job would have marked it.
+      next_attempt_at: input.status !== "queued" ? null : noRoute ? now + NO_ROUTE_RECHECK_MS : queueAt,
+      waiting_for: noRoute,
       created_at: now,
       updated_at: now,
     } as Message;

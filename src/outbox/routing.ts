@@ -6,8 +6,7 @@
  */
 import type { Channel, EmailServer, Message } from "@/db/schema";
 import type { Deps } from "@/deps";
-import { serversForPurpose } from "@/features/email_servers/service";
-import type { Purpose } from "@/features/email_servers/model";
+import { destination, NO_ROUTE_RECHECK_MS, PURPOSE, ServerLists, type NoRoute } from "./destinations";
 import type { CaptureTarget } from "./transport";
 
 const SECOND = 1000;
@@ -19,13 +18,8 @@ const COUNT_REFRESH_MS = SECOND;
 /** Back-off after a throttling reply: doubles from 5 s up to 5 min, reset by a successful send. */
 const THROTTLE_MIN_MS = 5 * SECOND;
 const THROTTLE_MAX_MS = 5 * MINUTE;
-/** How long routing decisions (server lists) are reused before the table is read again. */
-const SERVER_LIST_TTL_MS = SECOND;
-
-const PURPOSE: Record<Message["kind"], Purpose> = { transactional: "transactionals", system: "transactionals", broadcast: "broadcasts", sequence: "sequences" };
-
 /** Why a message waits without an attempt (stored in `waiting_for`; a new route wakes it). */
-export type WaitReason = "no_active_server" | "rate_limited" | "throttled" | "capture_unavailable";
+export type WaitReason = NoRoute | "rate_limited" | "throttled";
 
 export type Route =
   | { kind: "capture"; target: CaptureTarget }
@@ -54,32 +48,24 @@ export const captureTarget = (port: number): CaptureTarget => ({ kind: "capture"
 
 export class Router {
   private readonly states = new Map<number, ServerState>();
-  private readonly lists = new Map<string, { at: number; servers: EmailServer[] }>();
+  private readonly lists: ServerLists;
   private readonly sentBefore;
   private readonly startedAt: number;
 
   constructor(private readonly deps: Deps) {
     this.startedAt = deps.clock.now();
+    this.lists = new ServerLists(deps.db);
     this.sentBefore = deps.database.raw.prepare("SELECT count(*) AS n FROM messages WHERE email_server_id = ?1 AND sent_at > ?2 AND sent_at < ?3");
   }
 
   /** The route of `m` now: capture, the servers to try in order (each one taken from its budget), or a wait. */
   route(m: Message, channel: Channel, now: number): Route {
-    const { config } = this.deps;
-    const capture = (): Route =>
-      config.capture && this.deps.capturePort
-        ? { kind: "capture", target: captureTarget(this.deps.capturePort) }
-        : { kind: "wait", reason: "capture_unavailable", until: now + MINUTE };
-    if (config.captureAll) return capture();
-    const all = this.serversFor(channel.id, PURPOSE[m.kind], now);
-    // Capture only when the channel has no server for the purpose at all (§9); failing servers keep mail queued.
-    if (all.length === 0) return capture();
-    const narrowed = m.server_ids?.length ? all.filter((s) => m.server_ids!.includes(s.id)) : [];
-    const active = (narrowed.length ? narrowed : all).filter((s) => s.active);
-    if (active.length === 0) return { kind: "wait", reason: "no_active_server", until: now + MINUTE };
+    const d = destination(this.deps.config, this.deps.capturePort, () => this.lists.get(channel.id, PURPOSE[m.kind], now), m.server_ids);
+    if (d.kind === "capture") return { kind: "capture", target: captureTarget(this.deps.capturePort!) };
+    if (d.kind === "wait") return { kind: "wait", reason: d.reason, until: now + NO_ROUTE_RECHECK_MS };
     let wait: Route = { kind: "wait", reason: "rate_limited", until: Infinity };
     const open: EmailServer[] = [];
-    for (const server of active) {
+    for (const server of d.active) {
       const state = this.state(server.id);
       if (state.pausedUntil > now) {
         if (state.pausedUntil < wait.until) wait = { kind: "wait", reason: "throttled", until: state.pausedUntil };
@@ -131,18 +117,9 @@ export class Router {
     return until > 0 ? until : null;
   }
 
-  private serversFor(channelId: number, purpose: Purpose, now: number): EmailServer[] {
-    const key = `${channelId}:${purpose}`;
-    const hit = this.lists.get(key);
-    if (hit && now - hit.at < SERVER_LIST_TTL_MS && now >= hit.at) return hit.servers;
-    const servers = serversForPurpose(this.deps.db, channelId, purpose);
-    this.lists.set(key, { at: now, servers });
-    return servers;
-  }
-
   /** Forgets cached server lists (a server was added, changed or removed). */
   invalidate(): void {
-    this.lists.clear();
+    this.lists.invalidate();
   }
 
   private state(id: number): ServerState {
