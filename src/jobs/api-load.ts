@@ -6,6 +6,7 @@
  * flood, a broadcast drain or a DSN flood at full speed otherwise multiplied the API's p99 latency
  * (docs/benchmarks.md). Work is slowed, never dropped: each window lets at least one unit through.
  */
+import { setPriority } from "node:os";
 import { readFileSync } from "node:fs";
 
 /** How often the main thread measures itself. */
@@ -45,6 +46,20 @@ function threadDemandUs(): number {
 }
 
 /** The main thread's demand for CPU, per mille of one core (the highest of its last HOLD_SAMPLES samples), readable from any thread. */
+/**
+ * Lowers the calling thread's priority (Linux: nice is per thread) for a thread of background work,
+ * so on a busy machine the API thread gets the CPU first. Threads that are not permitted to keep
+ * their priority.
+ */
+export function runAsBackgroundThread(): void {
+  try {
+    setPriority(0, BACKGROUND_NICE);
+  } catch {
+    // Not permitted or not supported here: the thread runs at normal priority.
+  }
+}
+const BACKGROUND_NICE = 10;
+
 export class ApiLoad {
   private readonly cell: Int32Array;
 

@@ -5,12 +5,11 @@
  * reply. Log lines go to the main thread (one writer for stdout).
  */
 import { createServer, type Server } from "node:net";
-import { setPriority } from "node:os";
 import { buildDeps, databasePath } from "@/boot";
 import { openDb, type Database } from "@/db/client";
 import type { Classified } from "@/features/bounces/classify";
 import { recordInbound, type InboundEnvelope } from "@/features/bounces/inbound";
-import { ApiLoad, BACKGROUND_SHARE, Pacer } from "@/jobs/api-load";
+import { ApiLoad, BACKGROUND_SHARE, Pacer, runAsBackgroundThread } from "@/jobs/api-load";
 import { createLogger, type Logger } from "@/lib/log";
 import { systemClock } from "@/lib/time";
 import { CaptureForwarder } from "./inbound-capture";
@@ -21,16 +20,8 @@ import type { MailroomSmtpServer } from "./listener";
 declare const self: Worker;
 const send = (m: FromInbound) => self.postMessage(m);
 
-/**
- * Bounces are background work: this thread runs at a lower priority (Linux: nice is per thread), so
- * on a busy machine the API thread gets the CPU first and a DSN flood does not slow its answers.
- */
-const NICE = 10;
-try {
-  setPriority(0, NICE);
-} catch {
-  // Not permitted or not supported here: the thread runs at normal priority.
-}
+// Bounces are background work: a DSN flood must not slow the API's answers.
+runAsBackgroundThread();
 
 /**
  * Messages taken per 100 ms while the API is busy (20 a second): a DSN costs ~0.8 ms of this thread
