@@ -430,7 +430,8 @@ export const messages = sqliteTable(
     index("messages_claim_bulk_idx").on(t.lane, t.channel_id, t.next_attempt_at).where(sql`next_attempt_at IS NOT NULL AND lease_expires_at IS NULL`),
     index("messages_waiting_idx").on(t.channel_id).where(sql`waiting_for IS NOT NULL`),
     index("messages_channel_kind_idx").on(t.channel_id, t.kind, t.id),
-    index("messages_server_sent_idx").on(t.email_server_id, t.sent_at),
+    // Only sent mail is counted against a server's limits (outbox/routing.ts): unsent rows stay out.
+    index("messages_server_sent_idx").on(t.email_server_id, t.sent_at).where(sql`sent_at IS NOT NULL`),
     index("messages_channel_recipient_idx").on(t.channel_id, t.recipient_email),
     index("messages_lease_idx").on(t.lease_expires_at).where(sql`lease_expires_at IS NOT NULL`),
     // Transactionals held for a double opt-in confirmation (§10.2): released by subscriber, expired by age.

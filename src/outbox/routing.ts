@@ -44,6 +44,9 @@ interface ServerState {
   pausedUntil: number;
 }
 
+/** Sends a server accepted in (?2, ?3): one range of its partial index `messages_server_sent_idx`. */
+export const SENT_BEFORE_SQL = "SELECT count(*) AS n FROM messages WHERE email_server_id = ?1 AND sent_at > ?2 AND sent_at < ?3";
+
 export const captureTarget = (port: number): CaptureTarget => ({ kind: "capture", host: "127.0.0.1", port });
 
 export class Router {
@@ -55,7 +58,7 @@ export class Router {
   constructor(private readonly deps: Deps) {
     this.startedAt = deps.clock.now();
     this.lists = new ServerLists(deps.db);
-    this.sentBefore = deps.database.raw.prepare("SELECT count(*) AS n FROM messages WHERE email_server_id = ?1 AND sent_at > ?2 AND sent_at < ?3");
+    this.sentBefore = deps.database.raw.prepare(SENT_BEFORE_SQL);
   }
 
   /** The route of `m` now: capture, the servers to try in order (each one taken from its budget), or a wait. */

@@ -6,6 +6,7 @@
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { DeliveryJob } from "@/outbox/delivery-job";
+import { SENT_BEFORE_SQL } from "@/outbox/routing";
 import { eventually } from "../smtp/helpers";
 import { defaultChannelId, startOutboxTest, type OutboxTest } from "./helpers";
 
@@ -115,6 +116,9 @@ test("sends recorded before a restart count against the limit in the new process
   await restarted.tick(t.clock.now());
   expect(t.row(second.id)).toMatchObject({ status: "queued", waiting_for: "rate_limited" });
   expect(s.mailFrom).toBe(1);
+  // The count reads one range of the partial index of sent mail (unsent rows are not in it).
+  const plan = t.server.sql(`EXPLAIN QUERY PLAN ${SENT_BEFORE_SQL}`, 1, 0, t.clock.now()).map((r) => r.detail).join(" | ");
+  expect(plan).toContain("USING COVERING INDEX messages_server_sent_idx (email_server_id=? AND sent_at>? AND sent_at<?)");
 });
 
 test("max_connections: returned by the API (default 5), validated 1..50, and caps the open connections", async () => {

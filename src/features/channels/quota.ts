@@ -16,24 +16,39 @@ export interface QuotaState {
   resetsAt: string;
 }
 
-const monthKey = (ms: number) => new Date(ms).toISOString().slice(0, 7);
+/** The UTC month of `ms` ("2026-12") and when it ends, remembered for the month (every send asks). */
+let month = { start: 0, end: 0, key: "", resetsAt: "" };
+function monthOf(ms: number) {
+  if (ms < month.start || ms >= month.end) {
+    const { start, end } = utcMonthBounds(ms);
+    month = { start, end, key: new Date(ms).toISOString().slice(0, 7), resetsAt: toIso(end)! };
+  }
+  return month;
+}
 
 const prepared = perConnection((db: Db) => {
   const month = sql.placeholder("month");
   const channel = sql.placeholder("channel");
+  const cap = sql.placeholder("cap");
   return {
     used: db.select({ used: quota_usage.used }).from(quota_usage).where(and(eq(quota_usage.channel_id, channel), eq(quota_usage.month, month))).prepare(),
-    charge: db
+    /** Adds `units` unless that passes `cap` (null: no cap); returns the new usage, or no row when it would pass. */
+    chargeUnderCap: db
       .insert(quota_usage)
       .values({ channel_id: channel, month, used: sql.placeholder("units") })
-      .onConflictDoUpdate({ target: [quota_usage.channel_id, quota_usage.month], set: { used: sql`${quota_usage.used} + excluded.used` } })
+      .onConflictDoUpdate({
+        target: [quota_usage.channel_id, quota_usage.month],
+        set: { used: sql`${quota_usage.used} + excluded.used` },
+        setWhere: sql`${cap} IS NULL OR ${quota_usage.used} + excluded.used <= ${cap}`,
+      })
+      .returning({ used: quota_usage.used })
       .prepare(),
   };
 });
 
 /** Usage of the channel's current month. */
 export function peekQuota(db: Db, channel: Channel, now: number): QuotaState {
-  const row = prepared(db).used.get({ channel: channel.id, month: monthKey(now) });
+  const row = prepared(db).used.get({ channel: channel.id, month: monthOf(now).key });
   return state(channel, row?.used ?? 0, now);
 }
 
@@ -55,15 +70,16 @@ export function chargeQuota(db: Db, channel: Channel, units: number, now: number
  * mail uses this to wait as `deferred` instead of failing (quota-release.ts in the outbox releases it).
  */
 export function chargeIfRoom(db: Db, channel: Channel, units: number, now: number): QuotaState | null {
-  const current = peekQuota(db, channel, now);
-  if (current.cap !== null && current.used + units > current.cap) return null;
-  prepared(db).charge.run({ channel: channel.id, month: monthKey(now), units });
-  return state(channel, current.used + units, now);
+  const cap = channel.monthly_send_quota;
+  // The statement checks the cap only when the month already has a row; a first charge is checked here.
+  if (cap !== null && units > cap) return null;
+  const row = prepared(db).chargeUnderCap.get({ channel: channel.id, month: monthOf(now).key, units, cap });
+  return row ? state(channel, row.used, now) : null;
 }
 
 function state(channel: Channel, used: number, now: number): QuotaState {
   const cap = channel.monthly_send_quota;
-  return { used, cap, remaining: cap === null ? null : Math.max(0, cap - used), resetsAt: toIso(utcMonthBounds(now).end)! };
+  return { used, cap, remaining: cap === null ? null : Math.max(0, cap - used), resetsAt: monthOf(now).resetsAt };
 }
 
 /** X-Quota-Used, and with a cap X-Quota-Cap/-Remaining and X-Quota-Warning at ≥ 80 %. */
