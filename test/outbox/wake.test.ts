@@ -49,10 +49,13 @@ test("mail held by the channel's only (inactive) server is due the moment the se
   expect(t.row(sent.id).status).toBe("sent");
 });
 
-test("mail no route can take is stored already waiting: the delivery job does not claim and rewrite it", async () => {
+test("mail no route can take is stored already waiting: the delivery job is not woken and does not claim and rewrite it", async () => {
   const s = await t.sink();
   const srv = await t.addServer(s.port, { active: false });
+  let woken = 0;
+  t.server.deps.outbox.notify = () => void woken++;
   const sent = await t.send();
+  expect(woken).toBe(0);
   const stored = t.row(sent.id);
   expect(stored).toMatchObject({ status: "queued", attempts: 0, waiting_for: "no_active_server", next_attempt_at: t.clock.now() + MINUTE, lease_expires_at: null });
   expect(await t.server.running.delivery.tick(t.clock.now())).toBe(false);
@@ -60,8 +63,10 @@ test("mail no route can take is stored already waiting: the delivery job does no
 
   // The outbox's view of the routes changes with the server at once (no stale list): sent now, not waiting.
   expect((await t.server.request("PATCH", `/api/v1/email_servers/${srv.id}`, { body: { active: true } })).status).toBe(200);
+  woken = 0;
   const next = await t.send();
   expect(t.row(next.id)).toMatchObject({ waiting_for: null, next_attempt_at: t.clock.now() });
+  expect(woken).toBe(1);
   await t.tick();
   await s.waitFor(2);
   expect([t.row(sent.id).status, t.row(next.id).status]).toEqual(["sent", "sent"]);

@@ -35,7 +35,7 @@ export interface SendResult {
  * subscriber, inserts the outbox row and stores the idempotent result. With `doi` and a recipient who
  * has not confirmed, the message is held (`pending_confirmation`, not claimable) behind a
  * confirmation email (two quota units) until the recipient confirms (§10.2). Resolves only after
- * the commit; delivery is woken.
+ * the commit; delivery is woken when the message (or its confirmation) can go now.
  * @throws 422 validation / no sender_email / unknown template / suppressed, 402 quota.
  */
 export async function sendTransactional(
@@ -89,10 +89,13 @@ export async function sendTransactional(
     const doiFields = subscriber && doi ? { confirmation_status: confirmationStatus(subscriber), ...(url ? { confirmation_url: url } : {}) } : {};
     const body = withWarnings({ ...encodeTransactional(row!, channel.slug, publicUrl), ...doiFields }, warnings);
     if (claim) storeIdempotentResult(tx, claim, 201, body, now);
-    return { body, quota };
+    // Mail that waits (for a route, or held with its confirmation queued) gives the delivery job nothing new.
+    const due = url !== null || (row!.next_attempt_at !== null && row!.waiting_for === null);
+    return { body, quota, due };
   });
-  deps.outbox.notify();
-  return result;
+  const { due, ...sent } = result;
+  if (due) deps.outbox.notify();
+  return sent;
 }
 
 /** Subject, body, preheader: explicit fields over the template's; both subject and body required. */
