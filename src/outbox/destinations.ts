@@ -12,8 +12,13 @@ import type { Purpose } from "@/features/email_servers/model";
 
 export const PURPOSE: Record<Message["kind"], Purpose> = { transactional: "transactionals", system: "transactionals", broadcast: "broadcasts", sequence: "sequences" };
 
-/** Mail that waits for a route is looked at again this often even if no wake comes (a safety net). */
-export const NO_ROUTE_RECHECK_MS = 60_000;
+/**
+ * Mail that waits for a route is looked at again this often even if no wake comes: a safety net (every
+ * server change and capture's start wake it at once), and the 72 h limit is checked then. Rare, since
+ * each look claims and rewrites the row on the API's thread: a backlog of 100,000 looked at every
+ * minute cost ~8 % of a core.
+ */
+export const NO_ROUTE_RECHECK_MS = 15 * 60_000;
 
 /** Why mail waits because nothing can take it (a new route wakes it: `outbox.routesChanged`). */
 export type NoRoute = "no_active_server" | "capture_unavailable";

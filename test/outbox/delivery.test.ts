@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { email_servers, events, messages, suppressions } from "@/db/schema";
 import { DeliveryJob } from "@/outbox/delivery-job";
+import { NO_ROUTE_RECHECK_MS } from "@/outbox/destinations";
 import { RETRY_WINDOW } from "@/outbox/outcomes";
 import { SmtpTransport } from "@/outbox/transport-smtp";
 import { verifyLink } from "@/lib/links";
@@ -274,7 +275,7 @@ describe("errors", () => {
     await tick();
     const r = row(sent.id);
     expect(r.status).toBe("queued");
-    expect(r.next_attempt_at).toBe(clock.now() + 60_000);
+    expect(r.next_attempt_at).toBe(clock.now() + NO_ROUTE_RECHECK_MS);
     const list = await server.request("GET", "/api/v1/captured_messages");
     expect(list.body.total).toBe(0);
   });

@@ -5,11 +5,11 @@
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
+import { NO_ROUTE_RECHECK_MS } from "@/outbox/destinations";
 import { createTestChannel } from "../fixtures";
 import { startTestServer, tempDir } from "../harness";
 import { startOutboxTest, type OutboxTest } from "./helpers";
 
-const MINUTE = 60_000;
 let t: OutboxTest;
 beforeEach(async () => {
   t = await startOutboxTest();
@@ -33,7 +33,7 @@ test("mail held by the channel's only (inactive) server is due the moment the se
   const s = await t.sink();
   const srv = await t.addServer(s.port, { active: false });
   const sent = await queuedAndWaiting("no_active_server");
-  expect(t.row(sent.id).next_attempt_at).toBe(t.clock.now() + MINUTE);
+  expect(t.row(sent.id).next_attempt_at).toBe(t.clock.now() + NO_ROUTE_RECHECK_MS);
   t.clock.advance(5_000);
   // The composition root's hook: in production it wakes the delivery job (thread).
   let woken = 0;
@@ -57,7 +57,7 @@ test("mail no route can take is stored already waiting: the delivery job is not 
   const sent = await t.send();
   expect(woken).toBe(0);
   const stored = t.row(sent.id);
-  expect(stored).toMatchObject({ status: "queued", attempts: 0, waiting_for: "no_active_server", next_attempt_at: t.clock.now() + MINUTE, lease_expires_at: null });
+  expect(stored).toMatchObject({ status: "queued", attempts: 0, waiting_for: "no_active_server", next_attempt_at: t.clock.now() + NO_ROUTE_RECHECK_MS, lease_expires_at: null });
   expect(await t.server.running.delivery.tick(t.clock.now())).toBe(false);
   expect(t.row(sent.id)).toEqual(stored);
 
@@ -131,7 +131,7 @@ test("mail that waited for capture (down when the process stopped) is due when c
   const before = await startTestServer({ dataDir, clock: t.clock, startJobs: false });
   const sent = (await before.request("POST", "/api/v1/transactionals", { token: before.defaultToken, body: { to: "ada@example.com", subject: "s", body: "b" } })).body;
   // As a delivery job would have left it with capture unavailable.
-  before.sql("UPDATE messages SET waiting_for = 'capture_unavailable', next_attempt_at = ? WHERE id = ?", t.clock.now() + MINUTE, sent.id);
+  before.sql("UPDATE messages SET waiting_for = 'capture_unavailable', next_attempt_at = ? WHERE id = ?", t.clock.now() + NO_ROUTE_RECHECK_MS, sent.id);
   await before.stop();
 
   t.clock.advance(1_000);
