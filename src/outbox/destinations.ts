@@ -15,8 +15,8 @@ export const PURPOSE: Record<Message["kind"], Purpose> = { transactional: "trans
 /**
  * Mail that waits for a route is looked at again this often even if no wake comes: a safety net (every
  * server change and capture's start wake it at once), and the 72 h limit is checked then. Rare, since
- * each look claims and rewrites the row on the API's thread: a backlog of 100,000 looked at every
- * minute cost ~8 % of a core.
+ * each look claims and rewrites the row on the API's thread (~30–50 µs a row: a backlog of 100,000
+ * looked at every minute is ~5–8 % of a core).
  */
 export const NO_ROUTE_RECHECK_MS = 15 * 60_000;
 
