@@ -45,7 +45,8 @@ function threadDemandUs(): number {
   }
 }
 
-/** The main thread's demand for CPU, per mille of one core (the highest of its last HOLD_SAMPLES samples), readable from any thread. */
+const BACKGROUND_NICE = 10;
+
 /**
  * Lowers the calling thread's priority (Linux: nice is per thread) for a thread of background work,
  * so on a busy machine the API thread gets the CPU first. Threads that are not permitted to keep
@@ -58,8 +59,8 @@ export function runAsBackgroundThread(): void {
     // Not permitted or not supported here: the thread runs at normal priority.
   }
 }
-const BACKGROUND_NICE = 10;
 
+/** The main thread's demand for CPU, per mille of one core (the highest of its last HOLD_SAMPLES samples), readable from any thread. */
 export class ApiLoad {
   private readonly cell: Int32Array;
 
