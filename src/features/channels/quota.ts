@@ -17,13 +17,13 @@ export interface QuotaState {
 }
 
 /** The UTC month of `ms` ("2026-12") and when it ends, remembered for the month (every send asks). */
-let month = { start: 0, end: 0, key: "", resetsAt: "" };
+let lastMonth = { start: 0, end: 0, key: "", resetsAt: "" };
 function monthOf(ms: number) {
-  if (ms < month.start || ms >= month.end) {
+  if (ms < lastMonth.start || ms >= lastMonth.end) {
     const { start, end } = utcMonthBounds(ms);
-    month = { start, end, key: new Date(ms).toISOString().slice(0, 7), resetsAt: toIso(end)! };
+    lastMonth = { start, end, key: new Date(ms).toISOString().slice(0, 7), resetsAt: toIso(end)! };
   }
-  return month;
+  return lastMonth;
 }
 
 const prepared = perConnection((db: Db) => {
