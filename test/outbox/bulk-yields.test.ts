@@ -67,3 +67,27 @@ test("while the API is busy a tick claims 5 bulk messages (their outcomes are wr
   expect(sent(bulk)).toBe(20);
   await job.close();
 });
+
+test("a batch claimed before the API became busy is recorded a few outcomes per transaction, the API's requests let in between", async () => {
+  const s = await t.sink();
+  await t.addServer(s.port);
+  // Not busy when the batch is claimed, busy by the time its outcomes are recorded.
+  let asked = 0;
+  const job = new DeliveryJob(t.server.deps, { apiBusy: () => asked++ > 0 });
+  const bulk = t.enqueueBulk(defaultChannelId(t), 20);
+  const sent = () => bulk.filter((id) => t.row(id).status === "sent").length;
+  // What another task on this thread (a request) sees each time it gets a turn while the tick runs.
+  const seen = new Set<number>();
+  let ticking = true;
+  const watch = () => {
+    if (!ticking) return;
+    seen.add(sent());
+    setImmediate(watch);
+  };
+  watch();
+  await job.tick(t.clock.now());
+  ticking = false;
+  expect(sent()).toBe(20);
+  expect([...seen].filter((n) => n > 0 && n < 20).sort((a, b) => a - b)).toEqual([5, 10, 15]);
+  await job.close();
+});
