@@ -2,7 +2,8 @@
  * The delivery job: claims due outbox rows (priority lane first), has a Sender render, route and send
  * them (sender.ts — in this thread, or in the delivery thread), and records the batch's outcomes in
  * one transaction (outcomes.ts; a few per transaction when the API has become busy meanwhile).
- * Several ticks run at once (`concurrency`) so connections never idle while a batch is recorded. All of delivery's writes happen here, on the main connection.
+ * Several ticks run at once (`concurrency`) so connections never idle while a batch is recorded.
+ * All of delivery's writes happen here, on the main connection.
  *
  * Faults: outcomes that cannot be written (disk full, read-only) are kept in memory and written
  * again on the next tick, and nothing new is claimed meanwhile — the next hop already has those

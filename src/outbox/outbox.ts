@@ -107,6 +107,11 @@ export class Outbox {
     return (this.claimStmt.all(leaseUntil, now, priority, perChannel) as RawRow[]).map(fromSql);
   }
 
+  /** Whether a row just enqueued gives the delivery job something to claim now (the claim's condition; it has no lease yet). */
+  dueNow(m: Pick<Message, "next_attempt_at">, now: number): boolean {
+    return m.next_attempt_at !== null && m.next_attempt_at <= now;
+  }
+
   /** Clears leases left by a process that stopped mid-send (start-up; this process is the only sender). */
   releaseLeases(): number {
     return this.database.raw.prepare("UPDATE messages SET lease_expires_at = NULL WHERE lease_expires_at IS NOT NULL").run().changes;

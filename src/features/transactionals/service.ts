@@ -89,8 +89,8 @@ export async function sendTransactional(
     const doiFields = subscriber && doi ? { confirmation_status: confirmationStatus(subscriber), ...(url ? { confirmation_url: url } : {}) } : {};
     const body = withWarnings({ ...encodeTransactional(row!, channel.slug, publicUrl), ...doiFields }, warnings);
     if (claim) storeIdempotentResult(tx, claim, 201, body, now);
-    // Mail that waits (for a route, or held with its confirmation queued) gives the delivery job nothing new.
-    const due = url !== null || (row!.next_attempt_at !== null && row!.waiting_for === null);
+    // Mail that waits (for a route, or held behind its confirmation) gives the delivery job nothing new.
+    const due = url !== null || deps.outbox.dueNow(row!, now);
     return { body, quota, due };
   });
   const { due, ...sent } = result;
