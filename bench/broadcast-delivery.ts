@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { HOST, MAILROOM_BIN, ROOT, cpuUs, fmt, freePort, sleep, spawnServer, startMailroom, table, tmp } from "./lib";
+import { HOST, MAILROOM_BIN, ROOT, cpuUs, fmt, runRawPool, freePort, sleep, spawnServer, startMailroom, table, tmp } from "./lib";
 import { benchHtml } from "./payload";
 
 const { values: a } = parseArgs({ options: { count: { type: "string", default: "20000" }, json: { type: "boolean", default: false } } });
@@ -39,8 +39,7 @@ const dataDir = tmp("broadcast-delivery");
 const server = await startMailroom(dataDir, { MAILROOM_CAPTURE: "0" });
 try {
   log(`raw nodemailer pool, ${COUNT} messages …`);
-  const raw = Bun.spawnSync([process.execPath, join(ROOT, "bench/servers/raw-pool.ts")], { env: { ...process.env, PORT: String(smtpPort), COUNT: String(COUNT), CONNECTIONS: String(CONNECTIONS) } });
-  const rawResult = JSON.parse(raw.stdout.toString()) as { ms: number; cpuUs: number };
+  const rawResult = runRawPool(smtpPort, COUNT, CONNECTIONS);
   const rawPerSec = COUNT / (rawResult.ms / 1000);
   await fetch(`http://${HOST}:${statsPort}/reset`);
 

@@ -13,7 +13,7 @@ import { Database } from "bun:sqlite";
 import { parseArgs } from "node:util";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { HOST, MAILROOM_BIN, ROOT, cpuUs, fmt, freePort, median, rssMb, sleep, spawnServer, startMailroom, table, tmp, waitQuiet, wrk, type Running } from "./lib";
+import { HOST, MAILROOM_BIN, ROOT, cpuUs, fmt, freePort, median, rssMb, runRawPool, sleep, spawnServer, startMailroom, table, tmp, waitQuiet, wrk, type Running } from "./lib";
 import { benchHtml } from "./payload";
 import { insertBaseline } from "./insert-baseline";
 
@@ -144,8 +144,7 @@ if (want("accept")) {
 if (want("delivery")) {
   const sink = await startSink();
   log(`delivery: raw nodemailer pool, ${COUNT} messages, ${CONNECTIONS} connections …`);
-  const raw = Bun.spawnSync([process.execPath, join(ROOT, "bench/servers/raw-pool.ts")], { env: { ...process.env, PORT: String(sink.smtpPort), COUNT: String(COUNT), CONNECTIONS: String(CONNECTIONS) } });
-  results.rawPerSec = COUNT / (JSON.parse(raw.stdout.toString()).ms / 1000);
+  results.rawPerSec = COUNT / (runRawPool(sink.smtpPort, COUNT, CONNECTIONS).ms / 1000);
   await fetch(`http://${HOST}:${sink.port}/reset`);
 
   log(`delivery: ${COUNT} queued, then the server activated …`);
@@ -210,10 +209,7 @@ if (want("busy")) {
   log(`whoami idle vs during delivery; RSS while draining ${BACKLOG} …`);
   const sink = await startSink();
   // The RSS floor: a process that only sends the same stream with nodemailer, to the same sink.
-  const raw = Bun.spawnSync([process.execPath, join(ROOT, "bench/servers/raw-pool.ts")], {
-    env: { ...process.env, PORT: String(sink.smtpPort), COUNT: String(BACKLOG), CONNECTIONS: String(CONNECTIONS), SHORT: "1", INFLIGHT: "50" },
-  });
-  const rawDrain = JSON.parse(raw.stdout.toString());
+  const rawDrain = runRawPool(sink.smtpPort, BACKLOG, CONNECTIONS, { SHORT: "1", INFLIGHT: "50" });
   Object.assign(results, { rawDrainMaxRssMb: rawDrain.maxRssMb, rawDrainPerSec: BACKLOG / (rawDrain.ms / 1000) });
   await fetch(`http://${HOST}:${sink.port}/reset`);
   const mr = await instance(sink, false);

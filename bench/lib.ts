@@ -92,6 +92,26 @@ export function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+export interface RawPoolResult {
+  /** First send → last acceptance. */
+  ms: number;
+  /** The pool process's CPU time. */
+  cpuUs: number;
+  maxRssMb: number;
+}
+
+/**
+ * Runs bench/servers/raw-pool.ts (the baseline: a raw nodemailer pool, `connections` connections)
+ * sending `count` messages to the SMTP port; `env` picks its mode (SHORT, INFLIGHT).
+ */
+export function runRawPool(smtpPort: number, count: number, connections: number, env: Record<string, string> = {}): RawPoolResult {
+  const p = Bun.spawnSync([process.execPath, join(ROOT, "bench/servers/raw-pool.ts")], {
+    env: { ...process.env, PORT: String(smtpPort), COUNT: String(count), CONNECTIONS: String(connections), ...env },
+  });
+  if (p.exitCode !== 0) throw new Error(`raw pool: ${p.stderr}`);
+  return JSON.parse(p.stdout.toString());
+}
+
 /** Polls GET url until 200, at most `timeoutMs`; returns ms elapsed since `t0` or throws. */
 export async function waitFor200(url: string, t0: number, timeoutMs: number, alive?: () => boolean, headers: Record<string, string> = {}): Promise<number> {
   const deadline = t0 + timeoutMs;
